@@ -1,0 +1,326 @@
+//! The `Action` custom resource: what to call, with what, and when.
+
+use chrono::{DateTime, Utc};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use kube::{CustomResource, KubeSchema};
+use serde::{Deserialize, Serialize};
+
+use super::{JsonObject, object_schema};
+
+/// An Action calls an HTTP endpoint (usually an AI agent) with a JSON payload, in a conversation
+/// thread: on a cron schedule in a timezone, once at a given time, or only when triggered.
+/// Every execution is recorded as an ActionRun.
+#[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[kube(
+    group = "punctual.dev",
+    version = "v1alpha1",
+    kind = "Action",
+    namespaced,
+    shortname = "act",
+    category = "punctual",
+    status = "ActionStatus",
+    derive = "PartialEq",
+    doc = "An Action calls an HTTP endpoint with a JSON payload on a schedule or on demand.",
+    printcolumn(name = "Schedule", type_ = "string", json_path = ".spec.cronExpression"),
+    printcolumn(name = "Timezone", type_ = "string", json_path = ".spec.timezone"),
+    printcolumn(name = "Enabled", type_ = "boolean", json_path = ".spec.enabled"),
+    printcolumn(name = "Next Run", type_ = "date", json_path = ".status.nextRunAt"),
+    printcolumn(name = "Last Status", type_ = "string", json_path = ".status.lastRunStatus"),
+    printcolumn(name = "Runs", type_ = "integer", json_path = ".status.totalRuns"),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+)]
+#[x_kube(
+    validation = Rule::new("!has(self.scheduleType) || self.scheduleType != 'cron' || has(self.cronExpression)")
+        .message("cronExpression is required when scheduleType is cron")
+        .field_path(".cronExpression")
+        .reason(Reason::FieldValueRequired),
+    validation = Rule::new("!has(self.scheduleType) || self.scheduleType != 'one_time' || has(self.scheduledAt)")
+        .message("scheduledAt is required when scheduleType is one_time")
+        .field_path(".scheduledAt")
+        .reason(Reason::FieldValueRequired),
+    validation = Rule::new("has(self.scheduleType) || !has(self.cronExpression) || !has(self.scheduledAt)")
+        .message("scheduleType is required when both cronExpression and scheduledAt are set")
+        .field_path(".scheduleType")
+        .reason(Reason::FieldValueRequired),
+    validation = Rule::new("self.threadMode != 'fixed' || has(self.threadId)")
+        .message("threadId is required when threadMode is fixed")
+        .field_path(".threadId")
+        .reason(Reason::FieldValueRequired),
+    validation = Rule::new("self.threadMode != 'template' || has(self.threadIdTemplate)")
+        .message("threadIdTemplate is required when threadMode is template")
+        .field_path(".threadIdTemplate")
+        .reason(Reason::FieldValueRequired),
+)]
+#[serde(rename_all = "camelCase")]
+pub struct ActionSpec {
+    /// Human-readable name shown by the REST API (its `name`). Defaults to metadata.name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 255))]
+    pub display_name: Option<String>,
+
+    /// Free-text description, at most 2000 characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 2000))]
+    pub description: Option<String>,
+
+    /// The app that owns this Action (the REST API's `app_id`).
+    #[schemars(length(min = 1, max = 253))]
+    pub app: String,
+
+    /// Name of the ActionEndpoint, in the same namespace, that this Action calls.
+    #[schemars(length(min = 1, max = 253))]
+    pub endpoint: String,
+
+    /// The agent platform's memory namespace. Passed to the endpoint as `X-Namespace-Id`; this is
+    /// not a Kubernetes namespace.
+    #[schemars(length(min = 1, max = 255))]
+    pub namespace_id: String,
+
+    /// How the conversation thread of each run is chosen: `new_each_run` (a fresh UUID per run),
+    /// `fixed` (always `threadId`) or `template` (render `threadIdTemplate` per run).
+    #[serde(default)]
+    pub thread_mode: ThreadMode,
+
+    /// The thread every run uses. Required when threadMode is `fixed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 255))]
+    pub thread_id: Option<String>,
+
+    /// A template (Jinja syntax, e.g. `daily-{{ date }}`) rendered per run into the thread id.
+    /// Required when threadMode is `template`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 1024))]
+    pub thread_id_template: Option<String>,
+
+    /// The JSON object sent as the request body. String values anywhere inside may be templates
+    /// (`{{ run_id }}`, `{{ date }}`, ...), rendered per run. At most 256 KiB.
+    #[serde(default)]
+    #[schemars(schema_with = "object_schema")]
+    pub payload: JsonObject,
+
+    /// What the Action does. Only `trigger` (invoke the endpoint) exists today.
+    #[serde(default)]
+    pub action_type: ActionType,
+
+    /// When the Action fires: `cron` (on cronExpression), `one_time` (at scheduledAt) or `manual`
+    /// (only when triggered). When omitted: `cron` if cronExpression is set, else `one_time` if
+    /// scheduledAt is set, else `manual`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule_type: Option<ScheduleType>,
+
+    /// Five-field cron expression with Vixie cron semantics (minute hour day-of-month month
+    /// day-of-week; names, ranges, steps, lists, Sunday as 0 or 7, and @hourly/@daily/@weekly/
+    /// @monthly/@yearly/@annually/@midnight), evaluated in `timezone`. Required when scheduleType
+    /// is `cron`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 255))]
+    pub cron_expression: Option<String>,
+
+    /// The instant a `one_time` Action fires (RFC 3339). Required when scheduleType is `one_time`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduled_at: Option<DateTime<Utc>>,
+
+    /// IANA timezone the cron expression is evaluated in, e.g. `Europe/Berlin`.
+    #[serde(default = "default_timezone")]
+    #[schemars(length(min = 1, max = 64))]
+    pub timezone: String,
+
+    /// Retries after a failed attempt: a run makes at most 1 + maxRetries attempts.
+    #[serde(default)]
+    #[schemars(range(min = 0, max = 100))]
+    pub max_retries: i32,
+
+    /// Seconds to wait between attempts.
+    #[serde(default = "default_retry_delay_seconds")]
+    #[schemars(range(min = 0, max = 86400))]
+    pub retry_delay_seconds: i32,
+
+    /// When false the schedule is paused: no new slots fire, and slots that pass while paused are
+    /// not started later. Manual triggers still work, and runs already created continue.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+
+    /// Per-attempt HTTP timeout in seconds. Defaults to the endpoint's timeoutSeconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 3600))]
+    pub timeout_seconds: Option<i32>,
+
+    /// What a due slot does while a run of this Action is still active: `Allow` starts another,
+    /// `Forbid` skips the slot (counted in skippedRuns), `Replace` cancels the active run first.
+    #[serde(default)]
+    pub concurrency_policy: ConcurrencyPolicy,
+
+    /// A slot that cannot be started within this many seconds of its time (controller down,
+    /// API server unavailable) is not started; it is counted in missedRuns.
+    #[serde(default = "default_starting_deadline_seconds")]
+    #[schemars(range(min = 1))]
+    pub starting_deadline_seconds: i64,
+
+    /// Number of succeeded ActionRuns to keep; older ones are deleted after being counted.
+    #[serde(default = "default_history_limit")]
+    #[schemars(range(min = 0, max = 1000))]
+    pub successful_runs_history_limit: i32,
+
+    /// Number of failed (or cancelled) ActionRuns to keep; older ones are deleted after being
+    /// counted.
+    #[serde(default = "default_history_limit")]
+    #[schemars(range(min = 0, max = 1000))]
+    pub failed_runs_history_limit: i32,
+}
+
+/// How each run's conversation thread is chosen.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ThreadMode {
+    /// A fresh UUID for every run.
+    #[default]
+    NewEachRun,
+    /// Always `threadId`.
+    Fixed,
+    /// `threadIdTemplate`, rendered per run.
+    Template,
+}
+
+/// What an Action does when it runs.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionType {
+    /// Invoke the endpoint with the payload.
+    #[default]
+    Trigger,
+}
+
+// When an Action fires by itself. (Plain comment: a doc comment here would replace the
+// field's own description in the CRD, because the field is optional.)
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ScheduleType {
+    /// On every slot of `cronExpression` in `timezone`.
+    Cron,
+    /// Once, at `scheduledAt`.
+    OneTime,
+    /// Never by itself; only when triggered.
+    Manual,
+}
+
+/// What a due slot does while a run of the same Action is active.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, schemars::JsonSchema)]
+pub enum ConcurrencyPolicy {
+    /// Start the new run alongside the active one.
+    #[default]
+    Allow,
+    /// Skip the slot and count it in skippedRuns.
+    Forbid,
+    /// Cancel the active run, then start the new one.
+    Replace,
+}
+
+/// Observed state of an Action. Written only by the controller.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ActionStatus {
+    /// The metadata.generation this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+
+    /// `Ready` summarises the others: `ScheduleValid`, `EndpointResolved`, `Suspended`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(schema_with = "super::conditions_schema")]
+    pub conditions: Vec<Condition>,
+
+    /// The next instant the schedule fires; absent for manual, disabled and finished one_time
+    /// Actions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_run_at: Option<DateTime<Utc>>,
+
+    /// Nominal instant of the last slot handled, whether it fired, was skipped or was missed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_schedule_time: Option<DateTime<Utc>>,
+
+    /// When the most recent run was triggered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_run_at: Option<DateTime<Utc>>,
+
+    /// Name of the most recent ActionRun.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_run_name: Option<String>,
+
+    /// Status of the most recent ActionRun.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_run_status: Option<super::RunPhase>,
+
+    /// Execution id of the latest attempt of the most recent run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_execution_id: Option<String>,
+
+    /// Names of this Action's runs that are pending or running.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub active_runs: Vec<String>,
+
+    /// Runs that finished (succeeded or failed), each counted once.
+    #[serde(default)]
+    pub total_runs: i64,
+
+    /// Runs that succeeded.
+    #[serde(default)]
+    pub successful_runs: i64,
+
+    /// Runs that failed after their last attempt.
+    #[serde(default)]
+    pub failed_runs: i64,
+
+    /// Slots not started because they were past startingDeadlineSeconds.
+    #[serde(default)]
+    pub missed_runs: i64,
+
+    /// Slots skipped because of concurrencyPolicy Forbid.
+    #[serde(default)]
+    pub skipped_runs: i64,
+
+    /// The next five fire times.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub upcoming: Vec<DateTime<Utc>>,
+}
+
+impl ActionSpec {
+    /// The schedule type, inferred as documented on `scheduleType` when it is omitted.
+    pub fn effective_schedule_type(&self) -> ScheduleType {
+        match self.schedule_type {
+            Some(t) => t,
+            None if self.cron_expression.is_some() => ScheduleType::Cron,
+            None if self.scheduled_at.is_some() => ScheduleType::OneTime,
+            None => ScheduleType::Manual,
+        }
+    }
+}
+
+impl Action {
+    /// The human name: `spec.displayName`, or metadata.name when it is not set.
+    pub fn display_name(&self) -> &str {
+        self.spec
+            .display_name
+            .as_deref()
+            .or(self.metadata.name.as_deref())
+            .unwrap_or_default()
+    }
+}
+
+fn default_timezone() -> String {
+    "UTC".to_string()
+}
+
+fn default_retry_delay_seconds() -> i32 {
+    60
+}
+
+fn default_true() -> bool {
+    true
+}
+
+fn default_starting_deadline_seconds() -> i64 {
+    300
+}
+
+fn default_history_limit() -> i32 {
+    10
+}

@@ -1,0 +1,62 @@
+//! The three custom resources of `punctual.dev/v1alpha1` and their CRDs.
+//!
+//! The Rust types are the source of truth: doc comments become `kubectl explain` text, and the
+//! schema (bounds, enums, CEL rules) is what the API server enforces. `crds/` holds the generated
+//! YAML; `punctual crds` prints it and a test keeps the two identical.
+
+mod action;
+mod endpoint;
+mod run;
+
+pub use action::{
+    Action, ActionSpec, ActionStatus, ActionType, ConcurrencyPolicy, ScheduleType, ThreadMode,
+};
+pub use endpoint::{
+    ActionEndpoint, ActionEndpointSpec, EndpointAuth, HttpMethod, SecretKeyRef, ServiceTarget,
+};
+pub use run::{ActionRun, ActionRunSpec, ActionRunStatus, Attempt, RunPhase, TriggerType};
+
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::CustomResourceExt;
+use schemars::{Schema, SchemaGenerator, json_schema};
+
+/// The API group of every Punctual resource.
+pub const GROUP: &str = "punctual.dev";
+
+/// A free-form JSON object (payloads).
+pub type JsonObject = serde_json::Map<String, serde_json::Value>;
+
+/// Schema of a free-form JSON object: the API server keeps every field as sent.
+fn object_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "type": "object",
+        "x-kubernetes-preserve-unknown-fields": true,
+    })
+}
+
+/// Schema of a conditions list: a map keyed by `type`, so server-side apply merges entries.
+fn conditions_schema(generator: &mut SchemaGenerator) -> Schema {
+    let item = generator.subschema_for::<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition>();
+    json_schema!({
+        "type": "array",
+        "items": item,
+        "x-kubernetes-list-type": "map",
+        "x-kubernetes-list-map-keys": ["type"],
+    })
+}
+
+/// The CRDs of all three resources, in the order `punctual crds` prints them.
+pub fn crds() -> Vec<CustomResourceDefinition> {
+    vec![Action::crd(), ActionRun::crd(), ActionEndpoint::crd()]
+}
+
+/// The CRDs as one multi-document YAML stream; identical to the files in `crds/`.
+pub fn crds_yaml() -> Result<Vec<(String, String)>, serde_yaml::Error> {
+    crds()
+        .into_iter()
+        .map(|crd| {
+            let name = crd.metadata.name.clone().unwrap_or_default();
+            Ok((format!("{name}.yaml"), serde_yaml::to_string(&crd)?))
+        })
+        .collect()
+}

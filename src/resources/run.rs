@@ -1,0 +1,203 @@
+//! The `ActionRun` custom resource: one execution of an Action.
+
+use chrono::{DateTime, Utc};
+use kube::{CustomResource, KubeSchema};
+use serde::{Deserialize, Serialize};
+
+use super::{JsonObject, object_schema};
+
+/// One execution of an Action. Created by the controller for each scheduled slot and by each
+/// manual trigger; owned by its Action, so deleting the Action deletes its runs.
+#[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[kube(
+    group = "punctual.dev",
+    version = "v1alpha1",
+    kind = "ActionRun",
+    namespaced,
+    shortname = "arun",
+    category = "punctual",
+    status = "ActionRunStatus",
+    derive = "PartialEq",
+    doc = "One execution of an Action: the request made, its attempts and its outcome.",
+    printcolumn(name = "Action", type_ = "string", json_path = ".spec.action"),
+    printcolumn(name = "Trigger", type_ = "string", json_path = ".spec.triggerType"),
+    printcolumn(name = "Status", type_ = "string", json_path = ".status.status"),
+    printcolumn(name = "Attempt", type_ = "integer", json_path = ".status.attempt"),
+    printcolumn(name = "Started", type_ = "date", json_path = ".status.startedAt"),
+    printcolumn(name = "Duration", type_ = "number", json_path = ".status.durationSeconds"),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+)]
+#[x_kube(validation = Rule::new("self == oldSelf").message("spec is immutable"))]
+#[serde(rename_all = "camelCase")]
+pub struct ActionRunSpec {
+    /// Name of the Action this run belongs to (same namespace).
+    #[schemars(length(min = 1, max = 253))]
+    pub action: String,
+
+    /// `scheduled` for a slot of the schedule, `manual` for a trigger.
+    pub trigger_type: TriggerType,
+
+    /// The nominal instant of the slot this run is for; absent for manual runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduled_at: Option<DateTime<Utc>>,
+
+    /// The payload sent, with every template already rendered.
+    #[serde(default)]
+    #[schemars(schema_with = "object_schema")]
+    pub resolved_payload: JsonObject,
+
+    /// The conversation thread of this run, already resolved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolved_thread_id: Option<String>,
+
+    /// A template error found while resolving the payload or thread; the run then fails with
+    /// `template_error` without calling the endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolve_error: Option<String>,
+
+    /// The agent platform's memory namespace, copied from the Action.
+    #[schemars(length(min = 1, max = 255))]
+    pub namespace_id: String,
+
+    /// The ActionEndpoint called, copied from the Action when the run was created.
+    #[schemars(length(min = 1, max = 253))]
+    pub endpoint: String,
+
+    /// Retries allowed, copied from the Action when the run was created.
+    #[schemars(range(min = 0, max = 100))]
+    pub max_retries: i32,
+
+    /// Seconds between attempts, copied from the Action when the run was created.
+    #[schemars(range(min = 0, max = 86400))]
+    pub retry_delay_seconds: i32,
+
+    /// Per-attempt timeout copied from the Action; absent means the endpoint's timeout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 3600))]
+    pub timeout_seconds: Option<i32>,
+}
+
+/// Why a run exists.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TriggerType {
+    /// A slot of the Action's schedule.
+    Scheduled,
+    /// A trigger through the REST API or by creating the run directly.
+    Manual,
+}
+
+// Lifecycle of a run. (Plain comment: a doc comment here would replace the description of
+// optional fields of this type in the CRD.)
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RunPhase {
+    /// Waiting for its first attempt, or for the next attempt after a retryable failure.
+    #[default]
+    Pending,
+    /// An attempt is in flight.
+    Running,
+    /// An attempt got a 2xx response.
+    Succeeded,
+    /// The last attempt failed, or a failure was not retryable.
+    Failed,
+    /// Cancelled before it finished (Replace policy, or its Action was deleted).
+    Cancelled,
+}
+
+impl RunPhase {
+    /// Whether the run can still change.
+    pub fn is_active(self) -> bool {
+        matches!(self, RunPhase::Pending | RunPhase::Running)
+    }
+
+    /// The lowercase name used in status and the REST API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunPhase::Pending => "pending",
+            RunPhase::Running => "running",
+            RunPhase::Succeeded => "succeeded",
+            RunPhase::Failed => "failed",
+            RunPhase::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// Observed state of a run. Written only by the controller.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ActionRunStatus {
+    /// `pending`, `running`, `succeeded`, `failed` or `cancelled`.
+    #[serde(default)]
+    pub status: RunPhase,
+
+    /// Number of the current (or last) attempt, starting at 1; 0 before the first.
+    #[serde(default)]
+    pub attempt: i32,
+
+    /// When the run was created (the trigger, or the slot being picked up).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub triggered_at: Option<DateTime<Utc>>,
+
+    /// When the first attempt started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<DateTime<Utc>>,
+
+    /// When the run reached a final status.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completed_at: Option<DateTime<Utc>>,
+
+    /// completedAt minus startedAt, in seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_seconds: Option<f64>,
+
+    /// Execution id of the latest attempt (sent as `X-Execution-Id`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execution_id: Option<String>,
+
+    /// HTTP status of the latest attempt's response, if one came.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_status: Option<i32>,
+
+    /// Why the run failed: `timeout`, `connection_error`, `http_error`, `endpoint_not_found`,
+    /// `secret_not_found`, `template_error`, `interrupted` or `cancelled`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
+
+    /// Human-readable detail of the failure. Never contains secret values.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_message: Option<String>,
+
+    /// The first 4 KiB of the latest response body.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
+
+    /// When the next attempt is due, while waiting to retry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_attempt_at: Option<DateTime<Utc>>,
+
+    /// One entry per attempt, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attempts: Vec<Attempt>,
+}
+
+/// The record of one HTTP attempt.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Attempt {
+    /// Attempt number, starting at 1.
+    pub number: i32,
+    /// The `X-Execution-Id` sent with this attempt.
+    pub execution_id: String,
+    /// When the request was sent.
+    pub started_at: DateTime<Utc>,
+    /// When the response (or the failure) came.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completed_at: Option<DateTime<Utc>>,
+    /// HTTP status of the response, if one came.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_status: Option<i32>,
+    /// Error code of a failed attempt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
+}

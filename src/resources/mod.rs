@@ -60,3 +60,37 @@ pub fn crds_yaml() -> Result<Vec<(String, String)>, serde_yaml::Error> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn committed_crds_match_the_types() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("crds");
+        for (file, yaml) in crds_yaml().unwrap() {
+            let committed = std::fs::read_to_string(dir.join(&file)).unwrap_or_default();
+            assert!(
+                committed == yaml,
+                "crds/{file} is out of date: run `make crds` and commit the result"
+            );
+        }
+        let files = std::fs::read_dir(&dir).unwrap().count();
+        assert_eq!(files, crds().len(), "crds/ holds a file that no type generates");
+    }
+
+    #[test]
+    fn schedule_type_inference() {
+        let mut spec: ActionSpec = serde_json::from_value(serde_json::json!({
+            "app": "a", "endpoint": "e", "namespaceId": "n"
+        }))
+        .unwrap();
+        assert_eq!(spec.effective_schedule_type(), ScheduleType::Manual);
+        spec.scheduled_at = Some(chrono::Utc::now());
+        assert_eq!(spec.effective_schedule_type(), ScheduleType::OneTime);
+        spec.cron_expression = Some("* * * * *".into());
+        assert_eq!(spec.effective_schedule_type(), ScheduleType::Cron);
+        spec.schedule_type = Some(ScheduleType::Manual);
+        assert_eq!(spec.effective_schedule_type(), ScheduleType::Manual);
+    }
+}

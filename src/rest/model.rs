@@ -1,0 +1,201 @@
+//! The REST view of Actions and runs: snake_case JSON with exactly the fields, in exactly the
+//! order, of the API reference (`docs/rest-api-reference.txt`), mapped from the resources.
+//!
+//! Decisions where the resources and the reference differ:
+//! - `created_by` is the annotation `punctual.dev/created-by`, set by the facade from the
+//!   authenticated user; manifests applied with kubectl have none (null).
+//! - `updated_at` is the latest change to the spec or metadata by any client, read from
+//!   `metadata.managedFields` (status writes by the controller do not count); without managed
+//!   fields it is the creation time.
+//! - A run's `triggered_at` is `status.triggeredAt`, or the run's creation time before the
+//!   controller has written a status.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
+use serde::{Deserialize, Serialize, Serializer};
+
+use crate::resources::{
+    Action, ActionRun, ActionType, JsonObject, RunPhase, ScheduleType, ThreadMode, TriggerType,
+};
+
+/// Annotation holding the user who created an Action through the facade.
+pub const CREATED_BY_ANNOTATION: &str = "punctual.dev/created-by";
+
+/// An Action as the REST API returns it.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct ActionView {
+    pub action_id: String,
+    pub workspace_id: String,
+    pub app_id: String,
+    pub endpoint_id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub namespace_id: String,
+    pub thread_mode: ThreadMode,
+    pub thread_id: Option<String>,
+    pub thread_id_template: Option<String>,
+    pub payload: JsonObject,
+    pub action_type: ActionType,
+    pub schedule_type: ScheduleType,
+    pub cron_expression: Option<String>,
+    #[serde(serialize_with = "opt_time")]
+    pub scheduled_at: Option<DateTime<Utc>>,
+    pub timezone: String,
+    pub max_retries: i32,
+    pub retry_delay_seconds: i32,
+    pub is_enabled: bool,
+    pub is_running: bool,
+    #[serde(serialize_with = "opt_time")]
+    pub next_run_at: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "opt_time")]
+    pub last_run_at: Option<DateTime<Utc>>,
+    pub last_run_status: Option<RunPhase>,
+    pub last_execution_id: Option<String>,
+    pub total_runs: i64,
+    pub successful_runs: i64,
+    pub failed_runs: i64,
+    pub created_by: Option<String>,
+    #[serde(serialize_with = "time")]
+    pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "time")]
+    pub updated_at: DateTime<Utc>,
+}
+
+/// An ActionRun as the REST API returns it.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct RunView {
+    pub run_id: String,
+    pub action_id: String,
+    pub workspace_id: String,
+    pub execution_id: Option<String>,
+    pub status: RunPhase,
+    pub attempt: i32,
+    pub trigger_type: TriggerType,
+    #[serde(serialize_with = "time")]
+    pub triggered_at: DateTime<Utc>,
+    #[serde(serialize_with = "opt_time")]
+    pub started_at: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "opt_time")]
+    pub completed_at: Option<DateTime<Utc>>,
+    pub duration_seconds: Option<f64>,
+    pub resolved_payload: JsonObject,
+    pub resolved_thread_id: Option<String>,
+    pub error_message: Option<String>,
+    pub error_code: Option<String>,
+}
+
+impl ActionView {
+    /// The REST view of an Action resource.
+    pub fn from_resource(action: &Action) -> Self {
+        let spec = &action.spec;
+        let status = action.status.clone().unwrap_or_default();
+        let meta = &action.metadata;
+        Self {
+            action_id: meta.name.clone().unwrap_or_default(),
+            workspace_id: meta.namespace.clone().unwrap_or_default(),
+            app_id: spec.app.clone(),
+            endpoint_id: spec.endpoint.clone(),
+            name: action.display_name().to_string(),
+            description: spec.description.clone(),
+            namespace_id: spec.namespace_id.clone(),
+            thread_mode: spec.thread_mode,
+            thread_id: spec.thread_id.clone(),
+            thread_id_template: spec.thread_id_template.clone(),
+            payload: spec.payload.clone(),
+            action_type: spec.action_type,
+            schedule_type: spec.effective_schedule_type(),
+            cron_expression: spec.cron_expression.clone(),
+            scheduled_at: spec.scheduled_at,
+            timezone: spec.timezone.clone(),
+            max_retries: spec.max_retries,
+            retry_delay_seconds: spec.retry_delay_seconds,
+            is_enabled: spec.enabled,
+            is_running: !status.active_runs.is_empty(),
+            next_run_at: status.next_run_at,
+            last_run_at: status.last_run_at,
+            last_run_status: status.last_run_status,
+            last_execution_id: status.last_execution_id,
+            total_runs: status.total_runs,
+            successful_runs: status.successful_runs,
+            failed_runs: status.failed_runs,
+            created_by: meta
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get(CREATED_BY_ANNOTATION))
+                .cloned(),
+            created_at: created_at(meta),
+            updated_at: updated_at(meta),
+        }
+    }
+}
+
+impl RunView {
+    /// The REST view of an ActionRun resource.
+    pub fn from_resource(run: &ActionRun) -> Self {
+        let spec = &run.spec;
+        let status = run.status.clone().unwrap_or_default();
+        let meta = &run.metadata;
+        Self {
+            run_id: meta.name.clone().unwrap_or_default(),
+            action_id: spec.action.clone(),
+            workspace_id: meta.namespace.clone().unwrap_or_default(),
+            execution_id: status.execution_id,
+            status: status.status,
+            attempt: status.attempt,
+            trigger_type: spec.trigger_type,
+            triggered_at: status.triggered_at.unwrap_or_else(|| created_at(meta)),
+            started_at: status.started_at,
+            completed_at: status.completed_at,
+            duration_seconds: status.duration_seconds,
+            resolved_payload: spec.resolved_payload.clone(),
+            resolved_thread_id: spec.resolved_thread_id.clone(),
+            error_message: status.error_message,
+            error_code: status.error_code,
+        }
+    }
+}
+
+/// A Kubernetes timestamp as a chrono one.
+pub fn to_chrono(time: &Time) -> DateTime<Utc> {
+    let nanos = u32::try_from(time.0.subsec_nanosecond()).unwrap_or(0);
+    DateTime::from_timestamp(time.0.as_second(), nanos).unwrap_or_default()
+}
+
+fn created_at(meta: &ObjectMeta) -> DateTime<Utc> {
+    meta.creation_timestamp
+        .as_ref()
+        .map(to_chrono)
+        .unwrap_or_default()
+}
+
+fn updated_at(meta: &ObjectMeta) -> DateTime<Utc> {
+    let spec_changes = meta
+        .managed_fields
+        .iter()
+        .flatten()
+        // Status writes are the controller's bookkeeping, not an update of the Action.
+        .filter(|entry| entry.subresource.as_deref().unwrap_or_default().is_empty())
+        .filter_map(|entry| entry.time.as_ref().map(to_chrono));
+    spec_changes
+        .max()
+        .map_or_else(|| created_at(meta), |t| t.max(created_at(meta)))
+}
+
+/// RFC 3339 in UTC with a `Z`, with fractional seconds only when there are any.
+pub fn format_time(t: &DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+}
+
+fn time<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&format_time(t))
+}
+
+fn opt_time<S: Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => s.serialize_str(&format_time(t)),
+        None => s.serialize_none(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -7,7 +7,9 @@
 #   e2e/cluster.sh down         stop exactly what `up` started and remove its data
 #   e2e/cluster.sh status       print what runs, exit 1 if not up
 #   e2e/cluster.sh kubeconfig   print the kubeconfig path (admin user)
-#   e2e/cluster.sh env          print `export KUBECONFIG=...` lines for eval
+#   e2e/cluster.sh env          print `export KUBECONFIG=...` (and the limited user's, and KUBECTL)
+#   e2e/cluster.sh kubectl ...  run the matching kubectl against this cluster
+#   e2e/cluster.sh kubectl-path print the path of that kubectl
 #
 # Binaries are cached outside the repository, keyed by version, so every clone on this machine
 # reuses them: ${PUNCTUAL_BIN_CACHE:-$HOME/.cache/punctual/bin}.
@@ -348,9 +350,17 @@ up) cmd_up ;;
 down) cmd_down ;;
 status) cmd_status ;;
 kubeconfig) printf '%s\n' "$STATE/kubeconfig" ;;
-env) printf 'export KUBECONFIG=%q\n' "$STATE/kubeconfig" ;;
+kubectl-path) printf '%s\n' "$K8S_BIN/kubectl" ;;
+env)
+  printf 'export KUBECONFIG=%q\nexport PUNCTUAL_USER_KUBECONFIG=%q\nexport KUBECTL=%q\n' \
+    "$STATE/kubeconfig" "$STATE/kubeconfig-user" "$K8S_BIN/kubectl"
+  ;;
+kubectl)
+  shift
+  exec "$K8S_BIN/kubectl" --kubeconfig "$STATE/kubeconfig" "$@"
+  ;;
 *)
-  echo "usage: $0 {build|up|down|status|kubeconfig|env}" >&2
+  echo "usage: $0 {build|up|down|status|kubeconfig|env|kubectl ARGS...|kubectl-path}" >&2
   exit 2
   ;;
 esac

@@ -6,7 +6,11 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "punctual", version, about = "Scheduled and on-demand agent actions on Kubernetes")]
+#[command(
+    name = "punctual",
+    version,
+    about = "Scheduled and on-demand agent actions on Kubernetes"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -21,13 +21,13 @@ use super::{JsonObject, object_schema};
     status = "ActionStatus",
     derive = "PartialEq",
     doc = "An Action calls an HTTP endpoint with a JSON payload on a schedule or on demand.",
-    printcolumn(name = "Schedule", type_ = "string", json_path = ".spec.cronExpression"),
-    printcolumn(name = "Timezone", type_ = "string", json_path = ".spec.timezone"),
-    printcolumn(name = "Enabled", type_ = "boolean", json_path = ".spec.enabled"),
-    printcolumn(name = "Next Run", type_ = "date", json_path = ".status.nextRunAt"),
-    printcolumn(name = "Last Status", type_ = "string", json_path = ".status.lastRunStatus"),
-    printcolumn(name = "Runs", type_ = "integer", json_path = ".status.totalRuns"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn = r#"{"name": "Schedule", "type": "string", "jsonPath": ".spec.cronExpression"}"#,
+    printcolumn = r#"{"name": "Timezone", "type": "string", "jsonPath": ".spec.timezone"}"#,
+    printcolumn = r#"{"name": "Enabled", "type": "boolean", "jsonPath": ".spec.enabled"}"#,
+    printcolumn = r#"{"name": "Next Run", "type": "date", "jsonPath": ".status.nextRunAt"}"#,
+    printcolumn = r#"{"name": "Last Status", "type": "string", "jsonPath": ".status.lastRunStatus"}"#,
+    printcolumn = r#"{"name": "Runs", "type": "integer", "jsonPath": ".status.totalRuns"}"#,
+    printcolumn = r#"{"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}"#
 )]
 #[x_kube(
     validation = Rule::new("!has(self.scheduleType) || self.scheduleType != 'cron' || has(self.cronExpression)")
@@ -169,7 +169,9 @@ pub struct ActionSpec {
 }
 
 /// How each run's conversation thread is chosen.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, schemars::JsonSchema)]
+#[derive(
+    Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum ThreadMode {
     /// A fresh UUID for every run.
@@ -182,7 +184,9 @@ pub enum ThreadMode {
 }
 
 /// What an Action does when it runs.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, schemars::JsonSchema)]
+#[derive(
+    Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum ActionType {
     /// Invoke the endpoint with the payload.
@@ -204,7 +208,9 @@ pub enum ScheduleType {
 }
 
 /// What a due slot does while a run of the same Action is active.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, schemars::JsonSchema)]
+#[derive(
+    Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, schemars::JsonSchema,
+)]
 pub enum ConcurrencyPolicy {
     /// Start the new run alongside the active one.
     #[default]

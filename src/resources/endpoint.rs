@@ -16,10 +16,10 @@ use serde::{Deserialize, Serialize};
     category = "punctual",
     derive = "PartialEq",
     doc = "An HTTP target that Actions call: a URL or a Service, with headers and auth.",
-    printcolumn(name = "URL", type_ = "string", json_path = ".spec.url"),
-    printcolumn(name = "Service", type_ = "string", json_path = ".spec.service.name"),
-    printcolumn(name = "Method", type_ = "string", json_path = ".spec.method"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn = r#"{"name": "URL", "type": "string", "jsonPath": ".spec.url"}"#,
+    printcolumn = r#"{"name": "Service", "type": "string", "jsonPath": ".spec.service.name"}"#,
+    printcolumn = r#"{"name": "Method", "type": "string", "jsonPath": ".spec.method"}"#,
+    printcolumn = r#"{"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}"#
 )]
 #[x_kube(validation = Rule::new("has(self.url) != has(self.service)")
     .message("exactly one of url or service must be set"))]
@@ -74,7 +74,9 @@ pub struct ServiceTarget {
 }
 
 /// HTTP methods an endpoint can be called with.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, schemars::JsonSchema)]
+#[derive(
+    Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, schemars::JsonSchema,
+)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum HttpMethod {
     /// POST (the default).
@@ -99,7 +101,10 @@ pub struct EndpointAuth {
     pub secret_ref: SecretKeyRef,
     /// The scheme before the credential in the Authorization header.
     #[serde(default = "default_scheme")]
-    #[schemars(length(min = 1, max = 64), regex(pattern = r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"))]
+    #[schemars(
+        length(min = 1, max = 64),
+        regex(pattern = r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
+    )]
     pub scheme: String,
 }
 

@@ -36,7 +36,8 @@ fn object_schema(_: &mut SchemaGenerator) -> Schema {
 
 /// Schema of a conditions list: a map keyed by `type`, so server-side apply merges entries.
 fn conditions_schema(generator: &mut SchemaGenerator) -> Schema {
-    let item = generator.subschema_for::<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition>();
+    let item =
+        generator.subschema_for::<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition>();
     json_schema!({
         "type": "array",
         "items": item,
@@ -76,7 +77,11 @@ mod tests {
             );
         }
         let files = std::fs::read_dir(&dir).unwrap().count();
-        assert_eq!(files, crds().len(), "crds/ holds a file that no type generates");
+        assert_eq!(
+            files,
+            crds().len(),
+            "crds/ holds a file that no type generates"
+        );
     }
 
     #[test]

@@ -19,13 +19,13 @@ use super::{JsonObject, object_schema};
     status = "ActionRunStatus",
     derive = "PartialEq",
     doc = "One execution of an Action: the request made, its attempts and its outcome.",
-    printcolumn(name = "Action", type_ = "string", json_path = ".spec.action"),
-    printcolumn(name = "Trigger", type_ = "string", json_path = ".spec.triggerType"),
-    printcolumn(name = "Status", type_ = "string", json_path = ".status.status"),
-    printcolumn(name = "Attempt", type_ = "integer", json_path = ".status.attempt"),
-    printcolumn(name = "Started", type_ = "date", json_path = ".status.startedAt"),
-    printcolumn(name = "Duration", type_ = "number", json_path = ".status.durationSeconds"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn = r#"{"name": "Action", "type": "string", "jsonPath": ".spec.action"}"#,
+    printcolumn = r#"{"name": "Trigger", "type": "string", "jsonPath": ".spec.triggerType"}"#,
+    printcolumn = r#"{"name": "Status", "type": "string", "jsonPath": ".status.status"}"#,
+    printcolumn = r#"{"name": "Attempt", "type": "integer", "jsonPath": ".status.attempt"}"#,
+    printcolumn = r#"{"name": "Started", "type": "date", "jsonPath": ".status.startedAt"}"#,
+    printcolumn = r#"{"name": "Duration", "type": "number", "jsonPath": ".status.durationSeconds"}"#,
+    printcolumn = r#"{"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}"#
 )]
 #[x_kube(validation = Rule::new("self == oldSelf").message("spec is immutable"))]
 #[serde(rename_all = "camelCase")]
@@ -89,7 +89,9 @@ pub enum TriggerType {
 
 // Lifecycle of a run. (Plain comment: a doc comment here would replace the description of
 // optional fields of this type in the CRD.)
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, schemars::JsonSchema)]
+#[derive(
+    Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum RunPhase {
     /// Waiting for its first attempt, or for the next attempt after a retryable failure.

@@ -8,14 +8,16 @@ const REFERENCE: &str = include_str!("../../../docs/rest-api-reference.txt");
 fn reference_keys(heading: &str) -> Vec<String> {
     let start = REFERENCE.find(heading).expect("heading in reference");
     let body = &REFERENCE[start..];
-    let open = body.find("curl").and_then(|c| body[c..].find('{').map(|o| c + o));
+    let open = body
+        .find("curl")
+        .and_then(|c| body[c..].find('{').map(|o| c + o));
     let body = &body[open.expect("object after curl")..];
     let (mut depth, mut keys) = (0, Vec::new());
     for line in body.lines() {
-        if depth == 1 {
-            if let Some(key) = line.strip_prefix('"').and_then(|l| l.split('"').next()) {
-                keys.push(key.to_string());
-            }
+        if depth == 1
+            && let Some(key) = line.strip_prefix('"').and_then(|l| l.split('"').next())
+        {
+            keys.push(key.to_string());
         }
         for c in line.chars() {
             match c {
@@ -50,7 +52,10 @@ impl<'de> serde::Deserialize<'de> for OrderedKeys {
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
                 f.write_str("an object")
             }
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> Result<OrderedKeys, A::Error> {
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut m: A,
+            ) -> Result<OrderedKeys, A::Error> {
                 let mut keys = Vec::new();
                 while let Some((k, _)) = m.next_entry::<String, serde::de::IgnoredAny>()? {
                     keys.push(k);
@@ -152,16 +157,29 @@ fn schedule_type_is_inferred_like_the_api() {
         json!({"scheduleType": "manual", "cronExpression": "* * * * *"}),
         Value::Null,
     );
-    assert_eq!(ActionView::from_resource(&cron).schedule_type, ScheduleType::Cron);
-    assert_eq!(ActionView::from_resource(&once).schedule_type, ScheduleType::OneTime);
-    assert_eq!(ActionView::from_resource(&explicit).schedule_type, ScheduleType::Manual);
+    assert_eq!(
+        ActionView::from_resource(&cron).schedule_type,
+        ScheduleType::Cron
+    );
+    assert_eq!(
+        ActionView::from_resource(&once).schedule_type,
+        ScheduleType::OneTime
+    );
+    assert_eq!(
+        ActionView::from_resource(&explicit).schedule_type,
+        ScheduleType::Manual
+    );
 }
 
 #[test]
 fn created_by_comes_from_the_annotation() {
     let mut a = action(json!({}), Value::Null);
-    a.metadata.annotations = Some([(CREATED_BY_ANNOTATION.to_string(), "alice".to_string())].into());
-    assert_eq!(ActionView::from_resource(&a).created_by.as_deref(), Some("alice"));
+    a.metadata.annotations =
+        Some([(CREATED_BY_ANNOTATION.to_string(), "alice".to_string())].into());
+    assert_eq!(
+        ActionView::from_resource(&a).created_by.as_deref(),
+        Some("alice")
+    );
 }
 
 #[test]
@@ -231,8 +249,12 @@ fn run_view_before_the_controller_wrote_status() {
 
 #[test]
 fn times_are_utc_with_z() {
-    let t = DateTime::parse_from_rfc3339("2026-07-01T12:30:00+02:00").unwrap().to_utc();
+    let t = DateTime::parse_from_rfc3339("2026-07-01T12:30:00+02:00")
+        .unwrap()
+        .to_utc();
     assert_eq!(format_time(&t), "2026-07-01T10:30:00Z");
-    let t = DateTime::parse_from_rfc3339("2026-07-01T10:30:00.123456Z").unwrap().to_utc();
+    let t = DateTime::parse_from_rfc3339("2026-07-01T10:30:00.123456Z")
+        .unwrap()
+        .to_utc();
     assert_eq!(format_time(&t), "2026-07-01T10:30:00.123456Z");
 }

@@ -1,0 +1,39 @@
+# One target per task. `make run` and `make test` do all the setup on a fresh machine.
+.PHONY: run test unit e2e lint fmt crds build controlplane cluster-up cluster-down cluster-status
+
+run: ## Punctual on a local control plane (or the cluster of KUBECONFIG), with the examples
+	bash e2e/run.sh
+
+test: ## Unit tests, then end-to-end tests on a fresh local control plane
+	bash e2e/test.sh all
+
+unit: ## Unit tests only (no cluster)
+	bash e2e/test.sh unit
+
+e2e: ## End-to-end tests only (starts and stops a local control plane)
+	bash e2e/test.sh e2e
+
+lint: ## rustfmt and clippy, as CI runs them
+	cargo fmt --check
+	cargo clippy --all-targets -- -D warnings
+
+fmt:
+	cargo fmt
+
+crds: ## Regenerate crds/ from the Rust types
+	cargo run --quiet -- crds --out-dir crds
+
+build:
+	cargo build --release
+
+controlplane: ## Build (or reuse) etcd, kube-apiserver, kube-controller-manager, kubectl
+	bash e2e/cluster.sh build
+
+cluster-up: ## Start the local control plane in .cluster/ (prints the kubeconfig path)
+	bash e2e/cluster.sh up
+
+cluster-down:
+	bash e2e/cluster.sh down
+
+cluster-status:
+	bash e2e/cluster.sh status

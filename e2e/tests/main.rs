@@ -1,0 +1,5 @@
+//! End-to-end tests against a real control plane (etcd, kube-apiserver,
+//! kube-controller-manager). Run them with `make e2e`; each test uses its own namespace.
+
+mod foundation;
+mod support;

@@ -1,9 +1,23 @@
 //! The `punctual` binary: parses flags and starts tasks; everything else lives in the library.
 #![forbid(unsafe_code)]
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use anyhow::Context as _;
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use clap::{ArgAction, Parser, Subcommand};
+use punctual::leader::LeaderElector;
+use punctual::metrics::Metrics;
+use punctual::telemetry::{self, LogFormat};
+use punctual::{SystemClock, scheduler};
+use tokio::sync::watch;
+use tracing::{error, info};
 
 #[derive(Parser)]
 #[command(
@@ -18,6 +32,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the operator: the scheduler, plus health and metrics endpoints.
+    Run(RunArgs),
     /// Print the CustomResourceDefinitions (the YAML committed in crds/).
     Crds {
         /// Write one file per CRD into this directory instead of printing.
@@ -26,10 +42,57 @@ enum Command {
     },
 }
 
+#[derive(clap::Args)]
+struct RunArgs {
+    /// Run the scheduler (the Action controller that creates runs for due slots).
+    #[arg(long, env = "PUNCTUAL_SCHEDULER", default_value_t = true, action = ArgAction::Set)]
+    scheduler: bool,
+
+    /// Watch only this namespace (default: all namespaces).
+    #[arg(long, env = "PUNCTUAL_WATCH_NAMESPACE")]
+    watch_namespace: Option<String>,
+
+    /// Address of /healthz, /readyz and /metrics.
+    #[arg(long, env = "PUNCTUAL_METRICS_ADDR", default_value = "0.0.0.0:9090")]
+    metrics_addr: SocketAddr,
+
+    /// Only the holder of a coordination.k8s.io Lease schedules; turn on with more than one replica.
+    #[arg(long, env = "PUNCTUAL_LEADER_ELECTION", default_value_t = false, action = ArgAction::Set)]
+    leader_election: bool,
+
+    /// Name of the leader-election Lease.
+    #[arg(long, env = "PUNCTUAL_LEASE_NAME", default_value = "punctual-leader")]
+    lease_name: String,
+
+    /// Namespace of the leader-election Lease (in a cluster: the operator's own namespace).
+    #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
+    lease_namespace: String,
+
+    /// Seconds a leader's lease lasts without renewal; a successor takes over after this.
+    #[arg(long, env = "PUNCTUAL_LEASE_DURATION_SECONDS", default_value_t = 15)]
+    lease_duration_seconds: u64,
+
+    /// This replica's identity in the Lease (default: POD_NAME, else hostname and a random suffix).
+    #[arg(long, env = "PUNCTUAL_IDENTITY")]
+    identity: Option<String>,
+
+    /// Actions reconciled at the same time.
+    #[arg(long, env = "PUNCTUAL_RECONCILE_CONCURRENCY", default_value_t = 32)]
+    reconcile_concurrency: u16,
+
+    /// Log format: json (structured, the default) or text (for a terminal).
+    #[arg(long, env = "PUNCTUAL_LOG_FORMAT", value_enum, default_value_t = LogFormat::Json)]
+    log_format: LogFormat,
+}
+
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Crds { out_dir } => print_crds(out_dir),
+        Command::Run(args) => {
+            telemetry::init(args.log_format);
+            tokio::runtime::Runtime::new()?.block_on(run(args))
+        }
     }
 }
 
@@ -49,4 +112,103 @@ fn print_crds(out_dir: Option<PathBuf>) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+async fn run(args: RunArgs) -> anyhow::Result<()> {
+    let client = kube::Client::try_default()
+        .await
+        .context("no Kubernetes client: set KUBECONFIG or run in a cluster")?;
+    let metrics = Arc::new(Metrics::default());
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        info!("shutting down");
+        let _ = stop_tx.send(true);
+    });
+
+    let listener = tokio::net::TcpListener::bind(args.metrics_addr)
+        .await
+        .with_context(|| format!("bind {}", args.metrics_addr))?;
+    info!(addr = %args.metrics_addr, "serving /healthz, /readyz, /metrics");
+    let app = Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(|| async { "ok" }))
+        .route("/metrics", get(render_metrics))
+        .with_state(metrics.clone());
+    let server = axum::serve(listener, app).with_graceful_shutdown(stopped(stop_rx.clone()));
+    let server = tokio::spawn(async move { server.await });
+
+    if args.scheduler {
+        let scheduler = scheduler::controller::run(
+            client.clone(),
+            args.watch_namespace.as_deref(),
+            metrics.clone(),
+            Arc::new(SystemClock),
+            args.reconcile_concurrency,
+            stopped(stop_rx.clone()),
+        );
+        if args.leader_election {
+            let identity = args.identity.clone().unwrap_or_else(default_identity);
+            let duration = Duration::from_secs(args.lease_duration_seconds.max(2));
+            let elector = LeaderElector::new(
+                client,
+                &args.lease_namespace,
+                &args.lease_name,
+                &identity,
+                duration,
+            );
+            tokio::select! {
+                acquired = elector.acquire() => acquired?,
+                _ = stopped(stop_rx.clone()) => return Ok(()),
+            }
+            tokio::select! {
+                _ = scheduler => {}
+                lost = elector.hold() => {
+                    // Like client-go: a replica that lost the lease stops at once; it is restarted
+                    // as a follower. Deterministic run names cover the overlap.
+                    error!(error = %lost, "lost leadership; exiting");
+                    std::process::exit(1);
+                }
+            }
+            elector.release().await;
+        } else {
+            scheduler.await;
+        }
+    }
+    server.await??;
+    Ok(())
+}
+
+async fn render_metrics(State(metrics): State<Arc<Metrics>>) -> (StatusCode, String) {
+    (StatusCode::OK, metrics.render())
+}
+
+fn default_identity() -> String {
+    std::env::var("POD_NAME").unwrap_or_else(|_| {
+        let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "punctual".into());
+        format!("{host}-{}", &uuid::Uuid::new_v4().simple().to_string()[..8])
+    })
+}
+
+/// Resolves once the stop flag is set.
+async fn stopped(mut rx: watch::Receiver<bool>) {
+    let _ = rx.wait_for(|stop| *stop).await;
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => return ctrl_c.await.unwrap_or(()),
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
 }

@@ -2,4 +2,5 @@
 //! kube-controller-manager). Run them with `make e2e`; each test uses its own namespace.
 
 mod foundation;
+mod scheduler;
 mod support;

@@ -1,0 +1,395 @@
+//! The scheduler against the real control plane, with `punctual run` as a real process.
+//! These tests wait for real minute boundaries, so each takes one to three minutes; they run in
+//! parallel, each with its own namespace and its own operator.
+
+use std::time::Duration;
+
+use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::Event;
+use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
+use kube::{Client, ResourceExt};
+use punctual::resources::{Action, ActionRun, TriggerType};
+use serde_json::{Value, json};
+
+use crate::support::*;
+
+async fn create_action(client: &Client, ns: &str, name: &str, spec: Value) -> Action {
+    let mut full = json!({"app": "app-1", "endpoint": "agent", "namespaceId": "mem-1"});
+    for (k, v) in spec.as_object().cloned().unwrap_or_default() {
+        full[k] = v;
+    }
+    let action: Action = serde_json::from_value(json!({
+        "apiVersion": "punctual.dev/v1alpha1", "kind": "Action",
+        "metadata": {"name": name}, "spec": full,
+    }))
+    .expect("action");
+    Api::<Action>::namespaced(client.clone(), ns)
+        .create(&PostParams::default(), &action)
+        .await
+        .expect("create action")
+}
+
+async fn runs_of(client: &Client, ns: &str, action: &str) -> Vec<ActionRun> {
+    let api: Api<ActionRun> = Api::namespaced(client.clone(), ns);
+    let lp = ListParams::default().labels(&format!("punctual.dev/action={action}"));
+    let mut runs = api.list(&lp).await.expect("list runs").items;
+    runs.sort_by_key(|r| r.name_any());
+    runs
+}
+
+async fn action_status(client: &Client, ns: &str, name: &str) -> punctual::resources::ActionStatus {
+    let api: Api<Action> = Api::namespaced(client.clone(), ns);
+    api.get(name)
+        .await
+        .expect("action")
+        .status
+        .unwrap_or_default()
+}
+
+/// The next minute boundary after `t`.
+fn next_minute(t: DateTime<Utc>) -> DateTime<Utc> {
+    t.duration_trunc(TimeDelta::minutes(1)).unwrap_or(t) + TimeDelta::minutes(1)
+}
+
+/// The first slot the controller armed for a new Action (its status.nextRunAt).
+async fn armed_slot(client: &Client, ns: &str, name: &str) -> DateTime<Utc> {
+    let api: Api<Action> = Api::namespaced(client.clone(), ns);
+    eventually(
+        &format!("{name}: nextRunAt"),
+        Duration::from_secs(30),
+        || {
+            let api = api.clone();
+            async move { api.get(name).await.ok()?.status?.next_run_at }
+        },
+    )
+    .await
+}
+
+async fn sleep_until(t: DateTime<Utc>) {
+    if let Ok(d) = (t - Utc::now()).to_std() {
+        tokio::time::sleep(d).await;
+    }
+}
+
+/// Waits until the run for `slot` exists; returns the schedule lag (creation minus slot).
+async fn wait_for_slot(client: &Client, ns: &str, action: &str, slot: DateTime<Utc>) -> f64 {
+    let name = format!("{action}-{}", slot.timestamp());
+    let api: Api<ActionRun> = Api::namespaced(client.clone(), ns);
+    let run = eventually(&format!("run {name}"), Duration::from_secs(90), || {
+        let (api, name) = (api.clone(), name.clone());
+        async move { api.get_opt(&name).await.ok().flatten() }
+    })
+    .await;
+    assert_eq!(run.spec.trigger_type, TriggerType::Scheduled);
+    assert_eq!(
+        run.spec.scheduled_at,
+        Some(slot),
+        "the run carries its nominal instant"
+    );
+    let owner = run
+        .owner_references()
+        .first()
+        .cloned()
+        .expect("owned by its Action");
+    assert_eq!(
+        (owner.kind.as_str(), owner.name.as_str(), owner.controller),
+        ("Action", action, Some(true))
+    );
+    let created = run
+        .creation_timestamp()
+        .map(|t| punctual::rest::model::to_chrono(&t));
+    created
+        .map(|c| (c - slot).num_milliseconds() as f64 / 1000.0)
+        .unwrap_or(f64::NAN)
+}
+
+/// Asserts the runs of `action` are exactly one per slot in `slots`, and nothing else.
+async fn assert_exactly(client: &Client, ns: &str, action: &str, slots: &[DateTime<Utc>]) {
+    let names: Vec<String> = runs_of(client, ns, action)
+        .await
+        .iter()
+        .map(|r| r.name_any())
+        .collect();
+    let mut expected: Vec<String> = slots
+        .iter()
+        .map(|s| format!("{action}-{}", s.timestamp()))
+        .collect();
+    expected.sort();
+    assert_eq!(
+        names, expected,
+        "exactly one run per slot, none doubled, none lost"
+    );
+}
+
+async fn setup(prefix: &str) -> (Client, TestNamespace) {
+    let client = client().await;
+    install_crds(&client).await;
+    let ns = TestNamespace::create(&client, prefix).await;
+    let endpoint = json!({"apiVersion": "punctual.dev/v1alpha1", "kind": "ActionEndpoint",
+                          "metadata": {"name": "agent"}, "spec": {"url": "http://127.0.0.1:9/"}});
+    kubectl_ok(
+        &["apply", "-n", &ns.name, "-f", "-"],
+        Some(&endpoint.to_string()),
+    );
+    (client, ns)
+}
+
+#[tokio::test]
+async fn every_minute_fires_exactly_one_run_per_slot_on_time() {
+    let (client, ns) = setup("e2e-cron").await;
+    let _op = Operator::start("cron-every-minute", &ns.name, &[]);
+    create_action(
+        &client,
+        &ns.name,
+        "tick",
+        json!({"cronExpression": "* * * * *"}),
+    )
+    .await;
+    let first = armed_slot(&client, &ns.name, "tick").await;
+    let slots = [first, first + TimeDelta::minutes(1)];
+    for slot in slots {
+        let lag = wait_for_slot(&client, &ns.name, "tick", slot).await;
+        eprintln!("slot {slot}: schedule lag {lag:.3}s");
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_exactly(&client, &ns.name, "tick", &slots).await;
+    let status = action_status(&client, &ns.name, "tick").await;
+    assert_eq!(status.last_schedule_time, Some(slots[1]));
+    assert_eq!(status.next_run_at, Some(slots[1] + TimeDelta::minutes(1)));
+    assert_eq!(status.upcoming.len(), 5);
+    assert_eq!(status.missed_runs, 0);
+    let metrics = _op.metrics().await;
+    assert!(
+        metrics.contains("punctual_schedule_lag_seconds_count 2"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn one_time_fires_once_and_manual_never() {
+    let (client, ns) = setup("e2e-once").await;
+    let _op = Operator::start("one-time-and-manual", &ns.name, &[]);
+    let at = (Utc::now() + TimeDelta::seconds(8))
+        .duration_trunc(TimeDelta::seconds(1))
+        .unwrap();
+    create_action(&client, &ns.name, "once", json!({"scheduledAt": at})).await;
+    create_action(
+        &client,
+        &ns.name,
+        "by-hand",
+        json!({"scheduleType": "manual", "cronExpression": "* * * * *"}),
+    )
+    .await;
+    wait_for_slot(&client, &ns.name, "once", at).await;
+    // Past the next minute boundary, so a manual Action with a cron expression had its chance to
+    // misfire.
+    sleep_until(next_minute(Utc::now()) + TimeDelta::seconds(3)).await;
+    assert_exactly(&client, &ns.name, "once", &[at]).await;
+    assert_eq!(
+        action_status(&client, &ns.name, "once").await.next_run_at,
+        None
+    );
+    assert!(
+        runs_of(&client, &ns.name, "by-hand").await.is_empty(),
+        "manual never fires"
+    );
+    let manual = action_status(&client, &ns.name, "by-hand").await;
+    assert_eq!(manual.next_run_at, None);
+    assert!(
+        manual
+            .conditions
+            .iter()
+            .any(|c| c.type_ == "Ready" && c.status == "True")
+    );
+}
+
+#[tokio::test]
+async fn a_killed_controller_restarts_without_duplicate_or_lost_slots() {
+    let (client, ns) = setup("e2e-restart").await;
+    let mut op = Operator::start("restart-1", &ns.name, &[]);
+    create_action(
+        &client,
+        &ns.name,
+        "tick",
+        json!({"cronExpression": "* * * * *"}),
+    )
+    .await;
+    let s1 = armed_slot(&client, &ns.name, "tick").await;
+    wait_for_slot(&client, &ns.name, "tick", s1).await;
+    // Killed right after creating the run: its status write may or may not have happened.
+    op.kill();
+    let s2 = s1 + TimeDelta::minutes(1);
+    // Down across the next slot, then back: s2 is late but inside startingDeadlineSeconds.
+    sleep_until(s2 + TimeDelta::seconds(5)).await;
+    let _op2 = Operator::start("restart-2", &ns.name, &[]);
+    let lag = wait_for_slot(&client, &ns.name, "tick", s2).await;
+    assert!(lag >= 4.0, "s2 was started after the restart (lag {lag}s)");
+    let s3 = s2 + TimeDelta::minutes(1);
+    wait_for_slot(&client, &ns.name, "tick", s3).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_exactly(&client, &ns.name, "tick", &[s1, s2, s3]).await;
+    assert_eq!(
+        action_status(&client, &ns.name, "tick").await.missed_runs,
+        0
+    );
+}
+
+#[tokio::test]
+async fn two_replicas_fire_each_slot_once_and_fail_over() {
+    let (client, ns) = setup("e2e-replicas").await;
+    let election = [
+        "--leader-election",
+        "true",
+        "--lease-namespace",
+        &ns.name,
+        "--lease-duration-seconds",
+        "6",
+    ];
+    let mut a = Operator::start(
+        "replica-a",
+        &ns.name,
+        &[&election[..], &["--identity", "replica-a"]].concat(),
+    );
+    let mut b = Operator::start(
+        "replica-b",
+        &ns.name,
+        &[&election[..], &["--identity", "replica-b"]].concat(),
+    );
+    create_action(
+        &client,
+        &ns.name,
+        "tick",
+        json!({"cronExpression": "* * * * *"}),
+    )
+    .await;
+    let s1 = armed_slot(&client, &ns.name, "tick").await;
+    wait_for_slot(&client, &ns.name, "tick", s1).await;
+
+    let leases: Api<Lease> = Api::namespaced(client.clone(), &ns.name);
+    let lease = leases.get("punctual-leader").await.expect("lease");
+    let leader = lease
+        .spec
+        .and_then(|s| s.holder_identity)
+        .unwrap_or_default();
+    // Kill the leader a few seconds before the next slot: the follower must take over in time.
+    let s2 = s1 + TimeDelta::minutes(1);
+    sleep_until(s2 - TimeDelta::seconds(3)).await;
+    match leader.as_str() {
+        "replica-a" => a.kill(),
+        "replica-b" => b.kill(),
+        other => panic!("unexpected lease holder {other:?}"),
+    }
+    let lag = wait_for_slot(&client, &ns.name, "tick", s2).await;
+    eprintln!("failover: slot {s2} created {lag:.1}s late");
+    let s3 = s2 + TimeDelta::minutes(1);
+    wait_for_slot(&client, &ns.name, "tick", s3).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_exactly(&client, &ns.name, "tick", &[s1, s2, s3]).await;
+    let holder = leases
+        .get("punctual-leader")
+        .await
+        .expect("lease")
+        .spec
+        .and_then(|s| s.holder_identity);
+    assert_ne!(
+        holder.as_deref(),
+        Some(leader.as_str()),
+        "the survivor holds the lease"
+    );
+}
+
+#[tokio::test]
+async fn an_invalid_schedule_is_reported_and_recovers_when_fixed() {
+    let (client, ns) = setup("e2e-invalid-schedule").await;
+    let _op = Operator::start("invalid-schedule", &ns.name, &[]);
+    create_action(
+        &client,
+        &ns.name,
+        "bad-cron",
+        json!({"cronExpression": "61 * * * *"}),
+    )
+    .await;
+    create_action(
+        &client,
+        &ns.name,
+        "bad-zone",
+        json!({"cronExpression": "0 9 * * *", "timezone": "Mars/Olympus"}),
+    )
+    .await;
+    for (name, reason) in [
+        ("bad-cron", "InvalidSchedule"),
+        ("bad-zone", "InvalidTimezone"),
+    ] {
+        let api: Api<Action> = Api::namespaced(client.clone(), &ns.name);
+        eventually(
+            &format!("{name}: ScheduleValid False {reason}"),
+            Duration::from_secs(30),
+            || {
+                let api = api.clone();
+                async move {
+                    let status = api.get(name).await.ok()?.status?;
+                    status
+                        .conditions
+                        .iter()
+                        .any(|c| {
+                            c.type_ == "ScheduleValid" && c.status == "False" && c.reason == reason
+                        })
+                        .then_some(())
+                }
+            },
+        )
+        .await;
+        let events: Api<Event> = Api::namespaced(client.clone(), &ns.name);
+        eventually(
+            &format!("{name}: a Warning Event {reason}"),
+            Duration::from_secs(30),
+            || {
+                let events = events.clone();
+                async move {
+                    let list = events.list(&ListParams::default()).await.ok()?;
+                    list.items
+                        .iter()
+                        .any(|e| {
+                            e.involved_object.name.as_deref() == Some(name)
+                                && e.type_.as_deref() == Some("Warning")
+                                && e.reason.as_deref() == Some(reason)
+                        })
+                        .then_some(())
+                }
+            },
+        )
+        .await;
+        assert_eq!(
+            action_status(&client, &ns.name, name).await.next_run_at,
+            None
+        );
+    }
+    // Fixing the spec recovers: valid again, next run computed, no unexpected run.
+    let api: Api<Action> = Api::namespaced(client.clone(), &ns.name);
+    let fix = json!({"spec": {"cronExpression": "0 9 * * *", "timezone": "Europe/Berlin"}});
+    for name in ["bad-cron", "bad-zone"] {
+        api.patch(name, &PatchParams::default(), &Patch::Merge(&fix))
+            .await
+            .expect("fix");
+        let status = eventually(
+            &format!("{name} valid again"),
+            Duration::from_secs(30),
+            || {
+                let api = api.clone();
+                async move {
+                    let status = api.get(name).await.ok()?.status?;
+                    status
+                        .conditions
+                        .iter()
+                        .any(|c| c.type_ == "Ready" && c.status == "True")
+                        .then_some(status)
+                }
+            },
+        )
+        .await;
+        let next = status.next_run_at.expect("nextRunAt after the fix");
+        assert!(next > Utc::now(), "next run is in the future: {next}");
+        assert!(runs_of(&client, &ns.name, name).await.is_empty());
+    }
+}

@@ -1,0 +1,87 @@
+//! Prometheus metrics, served at `/metrics`.
+
+use prometheus_client::encoding::{EncodeLabelSet, text::encode};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+/// Label for errors by their stable short name.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ErrorLabels {
+    pub error: String,
+}
+
+/// Label for runs by how they were triggered.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TriggerLabels {
+    pub trigger: String,
+}
+
+/// Every metric the process exports.
+pub struct Metrics {
+    registry: Registry,
+    pub reconciles: Counter,
+    pub reconcile_errors: Family<ErrorLabels, Counter>,
+    /// Run creation time minus the slot's nominal instant.
+    pub schedule_lag: Histogram,
+    pub runs_created: Family<TriggerLabels, Counter>,
+    pub slots_missed: Counter,
+    pub slots_skipped: Counter,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("punctual");
+        let reconciles = Counter::default();
+        let reconcile_errors = Family::<ErrorLabels, Counter>::default();
+        // 5 ms .. ~80 s: on time is well under a second; a backlog shows up in the top buckets.
+        let schedule_lag = Histogram::new([
+            0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 80.0,
+        ]);
+        let runs_created = Family::<TriggerLabels, Counter>::default();
+        let slots_missed = Counter::default();
+        let slots_skipped = Counter::default();
+        registry.register("reconciles", "Action reconciles", reconciles.clone());
+        registry.register(
+            "reconcile_errors",
+            "Action reconciles that failed, by error",
+            reconcile_errors.clone(),
+        );
+        registry.register(
+            "schedule_lag_seconds",
+            "Run creation time minus the slot's nominal instant",
+            schedule_lag.clone(),
+        );
+        registry.register("runs_created", "ActionRuns created", runs_created.clone());
+        registry.register(
+            "slots_missed",
+            "Slots not started in time",
+            slots_missed.clone(),
+        );
+        registry.register(
+            "slots_skipped",
+            "Slots skipped by concurrencyPolicy Forbid",
+            slots_skipped.clone(),
+        );
+        Self {
+            registry,
+            reconciles,
+            reconcile_errors,
+            schedule_lag,
+            runs_created,
+            slots_missed,
+            slots_skipped,
+        }
+    }
+}
+
+impl Metrics {
+    /// The Prometheus text exposition of every metric.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = encode(&mut out, &self.registry);
+        out
+    }
+}

@@ -1,0 +1,6 @@
+//! The scheduler: decides when each Action's slots fire (`plan`, pure) and creates their runs
+//! (`controller`, the Kubernetes side).
+
+pub mod controller;
+pub mod naming;
+pub mod plan;

@@ -1,0 +1,487 @@
+use serde_json::{Value, json};
+
+use super::*;
+
+fn t(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().to_utc()
+}
+
+fn action(spec: Value, status: Value) -> Action {
+    let mut full = json!({
+        "app": "a", "endpoint": "agent", "namespaceId": "n", "threadMode": "new_each_run",
+        "payload": {}, "actionType": "trigger", "timezone": "UTC", "maxRetries": 0,
+        "retryDelaySeconds": 60, "enabled": true, "concurrencyPolicy": "Allow",
+        "startingDeadlineSeconds": 300, "successfulRunsHistoryLimit": 10,
+        "failedRunsHistoryLimit": 10,
+    });
+    for (k, v) in spec.as_object().unwrap() {
+        full[k] = v.clone();
+    }
+    serde_json::from_value(json!({
+        "apiVersion": "punctual.dev/v1alpha1", "kind": "Action",
+        "metadata": {"name": "job", "namespace": "ns", "generation": 1,
+                     "creationTimestamp": "2026-03-01T00:00:00Z"},
+        "spec": full, "status": status,
+    }))
+    .unwrap()
+}
+
+fn cron(expr: &str) -> Value {
+    json!({"cronExpression": expr})
+}
+
+/// The Action after `plan`'s status was written, as the next reconcile sees it.
+fn with_status(mut a: Action, status: &ActionStatus) -> Action {
+    a.status = Some(status.clone());
+    a
+}
+
+fn run(name: &str, phase: RunPhase, slot: Option<&str>, at: &str) -> RunInfo {
+    RunInfo {
+        name: name.into(),
+        phase,
+        scheduled_at: slot.map(t),
+        triggered_at: t(at),
+        execution_id: None,
+    }
+}
+
+fn condition<'a>(p: &'a Plan, type_: &str) -> &'a Condition {
+    p.status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == type_)
+        .unwrap()
+}
+
+#[test]
+fn a_new_cron_action_arms_the_next_slot_and_fires_nothing() {
+    let p = plan(
+        &action(cron("*/15 * * * *"), Value::Null),
+        &[],
+        true,
+        t("2026-03-02T10:07:30Z"),
+    );
+    assert_eq!(p.create, None);
+    assert_eq!(p.status.next_run_at, Some(t("2026-03-02T10:15:00Z")));
+    assert_eq!(p.requeue_at, p.status.next_run_at);
+    assert_eq!(
+        p.status.upcoming,
+        ["10:15", "10:30", "10:45", "11:00", "11:15"].map(|hm| t(&format!("2026-03-02T{hm}:00Z")))
+    );
+    assert_eq!(p.status.last_schedule_time, None);
+    assert_eq!(condition(&p, "Ready").status, "True");
+    assert!(p.events.is_empty());
+}
+
+#[test]
+fn the_armed_slot_fires_once_when_due() {
+    let a = action(cron("*/15 * * * *"), Value::Null);
+    let armed = plan(&a, &[], true, t("2026-03-02T10:07:30Z"));
+    let a = with_status(a, &armed.status);
+    let due = plan(&a, &[], true, t("2026-03-02T10:15:00.300Z"));
+    assert_eq!(due.create, Some(t("2026-03-02T10:15:00Z")));
+    assert_eq!(
+        due.status.last_schedule_time,
+        Some(t("2026-03-02T10:15:00Z"))
+    );
+    assert_eq!(due.status.next_run_at, Some(t("2026-03-02T10:30:00Z")));
+    assert_eq!(due.status.missed_runs, 0);
+    // The run now exists and the status was written: nothing more to do.
+    let a = with_status(a, &due.status);
+    let created = [run(
+        "job-1772446500",
+        RunPhase::Pending,
+        Some("2026-03-02T10:15:00Z"),
+        "2026-03-02T10:15:00Z",
+    )];
+    let again = plan(&a, &created, true, t("2026-03-02T10:15:01Z"));
+    assert_eq!(again.create, None);
+    assert_eq!(again.status.active_runs, ["job-1772446500"]);
+}
+
+#[test]
+fn early_timer_wakeups_do_not_fire() {
+    let a = action(
+        cron("0 * * * *"),
+        json!({"observedGeneration": 1, "nextRunAt": "2026-03-02T11:00:00Z"}),
+    );
+    let p = plan(&a, &[], true, t("2026-03-02T10:59:59.990Z"));
+    assert_eq!(p.create, None);
+    assert_eq!(p.requeue_at, Some(t("2026-03-02T11:00:00Z")));
+}
+
+#[test]
+fn a_crash_between_creating_the_run_and_writing_status_neither_doubles_nor_counts_a_miss() {
+    let a = action(
+        cron("* * * * *"),
+        json!({"observedGeneration": 1, "nextRunAt": "2026-03-02T10:00:00Z"}),
+    );
+    let existing = [run(
+        "job-1772445600",
+        RunPhase::Running,
+        Some("2026-03-02T10:00:00Z"),
+        "2026-03-02T10:00:00Z",
+    )];
+    let p = plan(&a, &existing, true, t("2026-03-02T10:00:20Z"));
+    assert_eq!(p.create, None);
+    assert_eq!(p.status.missed_runs, 0);
+    assert_eq!(p.status.last_schedule_time, Some(t("2026-03-02T10:00:00Z")));
+    assert_eq!(p.status.next_run_at, Some(t("2026-03-02T10:01:00Z")));
+}
+
+#[test]
+fn after_downtime_only_the_latest_slot_starts_and_the_rest_are_missed_with_one_event() {
+    let a = action(
+        cron("* * * * *"),
+        json!({"observedGeneration": 1, "nextRunAt": "2026-03-02T10:00:00Z", "missedRuns": 2}),
+    );
+    let p = plan(&a, &[], true, t("2026-03-02T10:05:10Z"));
+    assert_eq!(p.create, Some(t("2026-03-02T10:05:00Z")));
+    assert_eq!(p.status.missed_runs, 2 + 5);
+    assert_eq!(p.status.next_run_at, Some(t("2026-03-02T10:06:00Z")));
+    let warnings: Vec<_> = p
+        .events
+        .iter()
+        .filter(|e| e.reason == "MissedSlots")
+        .collect();
+    assert_eq!(warnings.len(), 1);
+    assert!(
+        warnings[0].warning && warnings[0].message.starts_with("5 slot(s)"),
+        "{:?}",
+        warnings[0]
+    );
+}
+
+#[test]
+fn a_slot_past_the_starting_deadline_is_missed_not_started() {
+    let a = action(
+        cron("0 * * * *"),
+        json!({"observedGeneration": 1, "nextRunAt": "2026-03-02T10:00:00Z"}),
+    );
+    let p = plan(&a, &[], true, t("2026-03-02T10:05:01Z"));
+    assert_eq!(p.create, None);
+    assert_eq!(p.status.missed_runs, 1);
+    assert_eq!(p.status.last_schedule_time, Some(t("2026-03-02T10:00:00Z")));
+    assert_eq!(p.status.next_run_at, Some(t("2026-03-02T11:00:00Z")));
+    // Exactly at the deadline it still starts.
+    let p = plan(&a, &[], true, t("2026-03-02T10:05:00Z"));
+    assert_eq!(p.create, Some(t("2026-03-02T10:00:00Z")));
+}
+
+#[test]
+fn slots_whose_runs_exist_are_not_counted_as_missed() {
+    let a = action(
+        cron("* * * * *"),
+        json!({"observedGeneration": 1, "nextRunAt": "2026-03-02T10:00:00Z"}),
+    );
+    let existing = [run(
+        "job-1772445600",
+        RunPhase::Succeeded,
+        Some("2026-03-02T10:00:00Z"),
+        "2026-03-02T10:00:00Z",
+    )];
+    let p = plan(&a, &existing, true, t("2026-03-02T10:03:05Z"));
+    assert_eq!(p.create, Some(t("2026-03-02T10:03:00Z")));
+    assert_eq!(p.status.missed_runs, 2, "10:01 and 10:02");
+}
+
+#[test]
+fn forbid_skips_a_slot_while_a_run_is_active() {
+    let a = action(
+        json!({"cronExpression": "* * * * *", "concurrencyPolicy": "Forbid"}),
+        json!({"observedGeneration": 1, "nextRunAt": "2026-03-02T10:01:00Z"}),
+    );
+    let active = [run(
+        "job-1772445600",
+        RunPhase::Running,
+        Some("2026-03-02T10:00:00Z"),
+        "2026-03-02T10:00:00Z",
+    )];
+    let p = plan(&a, &active, true, t("2026-03-02T10:01:00.2Z"));
+    assert_eq!(p.create, None);
+    assert_eq!(p.status.skipped_runs, 1);
+    assert_eq!(p.status.missed_runs, 0);
+    assert_eq!(p.status.last_schedule_time, Some(t("2026-03-02T10:01:00Z")));
+    assert!(
+        p.events
+            .iter()
+            .any(|e| e.reason == "SlotSkipped" && !e.warning)
+    );
+    // Once the run finished, the next slot starts.
+    let finished = [run(
+        "job-1772445600",
+        RunPhase::Succeeded,
+        Some("2026-03-02T10:00:00Z"),
+        "2026-03-02T10:00:00Z",
+    )];
+    let a = with_status(a, &p.status);
+    let p = plan(&a, &finished, true, t("2026-03-02T10:02:00.1Z"));
+    assert_eq!(p.create, Some(t("2026-03-02T10:02:00Z")));
+    assert_eq!(p.status.skipped_runs, 1);
+}
+
+#[test]
+fn replace_cancels_the_active_run_and_starts_the_slot() {
+    let a = action(
+        json!({"cronExpression": "* * * * *", "concurrencyPolicy": "Replace"}),
+        json!({"observedGeneration": 1, "nextRunAt": "2026-03-02T10:01:00Z"}),
+    );
+    let active = [
+        run(
+            "job-1772445600",
+            RunPhase::Running,
+            Some("2026-03-02T10:00:00Z"),
+            "2026-03-02T10:00:00Z",
+        ),
+        run("job-m-abc", RunPhase::Pending, None, "2026-03-02T10:00:30Z"),
+        run(
+            "job-1772445540",
+            RunPhase::Failed,
+            Some("2026-03-02T09:59:00Z"),
+            "2026-03-02T09:59:00Z",
+        ),
+    ];
+    let p = plan(&a, &active, true, t("2026-03-02T10:01:00.2Z"));
+    assert_eq!(p.create, Some(t("2026-03-02T10:01:00Z")));
+    assert_eq!(p.cancel, ["job-1772445600", "job-m-abc"]);
+    assert!(
+        p.status.active_runs.is_empty(),
+        "cancelled runs are no longer active"
+    );
+}
+
+#[test]
+fn allow_starts_alongside_an_active_run() {
+    let a = action(
+        cron("* * * * *"),
+        json!({"observedGeneration": 1, "nextRunAt": "2026-03-02T10:01:00Z"}),
+    );
+    let active = [run(
+        "job-1772445600",
+        RunPhase::Running,
+        Some("2026-03-02T10:00:00Z"),
+        "2026-03-02T10:00:00Z",
+    )];
+    let p = plan(&a, &active, true, t("2026-03-02T10:01:00.2Z"));
+    assert_eq!(p.create, Some(t("2026-03-02T10:01:00Z")));
+    assert!(p.cancel.is_empty());
+}
+
+#[test]
+fn disabled_fires_nothing_and_reenabling_does_not_burst() {
+    let a = action(
+        json!({"cronExpression": "* * * * *", "enabled": false}),
+        json!({"observedGeneration": 1, "nextRunAt": "2026-03-02T10:00:00Z", "lastScheduleTime": "2026-03-02T09:59:00Z"}),
+    );
+    let p = plan(&a, &[], true, t("2026-03-02T10:30:00Z"));
+    assert_eq!(p.create, None);
+    assert_eq!(p.status.next_run_at, None);
+    assert!(p.status.upcoming.is_empty());
+    assert_eq!(p.status.missed_runs, 0, "paused slots are not missed");
+    assert_eq!(condition(&p, "Suspended").status, "True");
+
+    let mut enabled = with_status(a, &p.status);
+    enabled.spec.enabled = true;
+    enabled.metadata.generation = Some(2);
+    let p = plan(&enabled, &[], true, t("2026-03-02T11:00:30Z"));
+    assert_eq!(p.create, None, "no burst on re-enable");
+    assert_eq!(p.status.missed_runs, 0);
+    assert_eq!(p.status.next_run_at, Some(t("2026-03-02T11:01:00Z")));
+    assert_eq!(condition(&p, "Suspended").status, "False");
+    assert_eq!(p.status.observed_generation, Some(2));
+}
+
+#[test]
+fn editing_the_schedule_recomputes_from_now_without_firing() {
+    let a = action(
+        cron("*/5 * * * *"),
+        json!({"observedGeneration": 1, "nextRunAt": "2026-03-02T10:05:00Z"}),
+    );
+    let mut edited = a.clone();
+    edited.spec.cron_expression = Some("*/10 * * * *".into());
+    edited.metadata.generation = Some(2);
+    let p = plan(&edited, &[], true, t("2026-03-02T10:06:00Z"));
+    assert_eq!(p.create, None, "10:05 is not a slot of the new schedule");
+    assert_eq!(p.status.next_run_at, Some(t("2026-03-02T10:10:00Z")));
+    assert_eq!(p.status.missed_runs, 0);
+}
+
+#[test]
+fn editing_something_else_keeps_the_armed_slot() {
+    let a = action(
+        cron("*/5 * * * *"),
+        json!({"observedGeneration": 1, "nextRunAt": "2026-03-02T10:05:00Z"}),
+    );
+    let mut edited = a.clone();
+    edited.spec.description = Some("new words".into());
+    edited.metadata.generation = Some(2);
+    let p = plan(&edited, &[], true, t("2026-03-02T10:05:00.5Z"));
+    assert_eq!(p.create, Some(t("2026-03-02T10:05:00Z")));
+}
+
+#[test]
+fn one_time_fires_once() {
+    let a = action(json!({"scheduledAt": "2026-03-02T12:00:00Z"}), Value::Null);
+    let p = plan(&a, &[], true, t("2026-03-02T10:00:00Z"));
+    assert_eq!(p.status.next_run_at, Some(t("2026-03-02T12:00:00Z")));
+    assert_eq!(p.status.upcoming, [t("2026-03-02T12:00:00Z")]);
+    let a = with_status(a, &p.status);
+    let p = plan(&a, &[], true, t("2026-03-02T12:00:00.4Z"));
+    assert_eq!(p.create, Some(t("2026-03-02T12:00:00Z")));
+    assert_eq!(p.status.next_run_at, None);
+    let a = with_status(a, &p.status);
+    let later = plan(&a, &[], true, t("2026-03-03T12:00:00Z"));
+    assert_eq!(later.create, None);
+    assert_eq!(later.status.next_run_at, None);
+    // Even if the status write was lost, the existing run stops a second firing.
+    let mut lost = a.clone();
+    lost.status = None;
+    let existing = [run(
+        "job-1772452800",
+        RunPhase::Succeeded,
+        Some("2026-03-02T12:00:00Z"),
+        "2026-03-02T12:00:00Z",
+    )];
+    assert_eq!(
+        plan(&lost, &existing, true, t("2026-03-02T12:01:00Z")).create,
+        None
+    );
+}
+
+#[test]
+fn one_time_in_the_past_beyond_the_deadline_is_missed() {
+    let a = action(json!({"scheduledAt": "2026-03-01T12:00:00Z"}), Value::Null);
+    let p = plan(&a, &[], true, t("2026-03-02T10:00:00Z"));
+    assert_eq!(p.create, None);
+    assert_eq!(p.status.missed_runs, 1);
+    assert_eq!(p.status.next_run_at, None);
+    let a = with_status(a, &p.status);
+    assert_eq!(
+        plan(&a, &[], true, t("2026-03-02T10:01:00Z"))
+            .status
+            .missed_runs,
+        1,
+        "counted once"
+    );
+}
+
+#[test]
+fn manual_never_fires() {
+    let a = action(
+        json!({"scheduleType": "manual", "cronExpression": "* * * * *"}),
+        Value::Null,
+    );
+    let p = plan(&a, &[], true, t("2026-03-02T10:00:00Z"));
+    assert_eq!(
+        (p.create, p.status.next_run_at, p.requeue_at),
+        (None, None, None)
+    );
+    assert_eq!(condition(&p, "Ready").status, "True");
+}
+
+#[test]
+fn an_invalid_cron_expression_is_reported_once() {
+    let a = action(cron("61 * * * *"), Value::Null);
+    let p = plan(&a, &[], true, t("2026-03-02T10:00:00Z"));
+    let c = condition(&p, "ScheduleValid");
+    assert_eq!(
+        (c.status.as_str(), c.reason.as_str()),
+        ("False", "InvalidSchedule")
+    );
+    assert_eq!(condition(&p, "Ready").reason, "InvalidSchedule");
+    assert_eq!(p.status.next_run_at, None);
+    assert_eq!(p.events.len(), 1);
+    assert!(p.events[0].warning && p.events[0].reason == "InvalidSchedule");
+    let again = plan(
+        &with_status(a, &p.status),
+        &[],
+        true,
+        t("2026-03-02T10:01:00Z"),
+    );
+    assert!(again.events.is_empty(), "events only on transitions");
+    assert_eq!(
+        again.status, p.status,
+        "nothing changed, so no status write"
+    );
+}
+
+#[test]
+fn an_unknown_timezone_is_reported() {
+    let a = action(
+        json!({"cronExpression": "0 9 * * *", "timezone": "Mars/Olympus"}),
+        Value::Null,
+    );
+    let p = plan(&a, &[], true, t("2026-03-02T10:00:00Z"));
+    assert_eq!(condition(&p, "ScheduleValid").reason, "InvalidTimezone");
+    assert!(p.events.iter().any(|e| e.reason == "InvalidTimezone"));
+}
+
+#[test]
+fn a_missing_endpoint_is_reported_but_the_schedule_keeps_time() {
+    let a = action(cron("0 * * * *"), Value::Null);
+    let p = plan(&a, &[], false, t("2026-03-02T10:00:30Z"));
+    assert_eq!(condition(&p, "EndpointResolved").reason, "EndpointNotFound");
+    assert_eq!(condition(&p, "Ready").status, "False");
+    assert_eq!(p.status.next_run_at, Some(t("2026-03-02T11:00:00Z")));
+    assert!(
+        p.events
+            .iter()
+            .any(|e| e.reason == "EndpointNotFound" && e.warning)
+    );
+}
+
+#[test]
+fn condition_times_only_move_on_transitions() {
+    let a = action(cron("0 * * * *"), Value::Null);
+    let first = plan(&a, &[], true, t("2026-03-02T10:00:30Z"));
+    let a = with_status(a, &first.status);
+    let second = plan(&a, &[], true, t("2026-03-02T10:20:00Z"));
+    assert_eq!(second.status, first.status, "a second pass changes nothing");
+    let third = plan(&a, &[], false, t("2026-03-02T10:30:00Z"));
+    assert_eq!(
+        condition(&third, "EndpointResolved").last_transition_time,
+        to_time(t("2026-03-02T10:30:00Z"))
+    );
+    assert_eq!(
+        condition(&third, "ScheduleValid").last_transition_time,
+        to_time(t("2026-03-02T10:00:30Z"))
+    );
+}
+
+#[test]
+fn a_fixed_time_in_the_spring_gap_fires_right_after_it() {
+    // New York, 2026-03-08: 02:00 EST jumps to 03:00 EDT (07:00Z). 02:30 does not exist.
+    let a = action(
+        json!({"cronExpression": "30 2 * * *", "timezone": "America/New_York"}),
+        Value::Null,
+    );
+    let p = plan(&a, &[], true, t("2026-03-08T06:00:00Z"));
+    assert_eq!(p.status.next_run_at, Some(t("2026-03-08T07:00:00Z")));
+    let a = with_status(a, &p.status);
+    let p = plan(&a, &[], true, t("2026-03-08T07:00:00.2Z"));
+    assert_eq!(p.create, Some(t("2026-03-08T07:00:00Z")));
+    assert_eq!(
+        p.status.next_run_at,
+        Some(t("2026-03-09T06:30:00Z")),
+        "02:30 EDT next day"
+    );
+}
+
+#[test]
+fn the_latest_run_is_reported() {
+    let a = action(cron("0 * * * *"), Value::Null);
+    let runs = [
+        run(
+            "job-1",
+            RunPhase::Succeeded,
+            Some("2026-03-02T09:00:00Z"),
+            "2026-03-02T09:00:00Z",
+        ),
+        run("job-m-x", RunPhase::Failed, None, "2026-03-02T09:30:00Z"),
+    ];
+    let p = plan(&a, &runs, true, t("2026-03-02T09:45:00Z"));
+    assert_eq!(p.status.last_run_name.as_deref(), Some("job-m-x"));
+    assert_eq!(p.status.last_run_status, Some(RunPhase::Failed));
+    assert_eq!(p.status.last_run_at, Some(t("2026-03-02T09:30:00Z")));
+}

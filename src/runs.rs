@@ -19,9 +19,19 @@ pub enum Trigger {
     Manual,
 }
 
-/// The ActionRun for one execution of `action`. `random` makes manual names and fresh thread ids
-/// unique; it is a parameter so that tests are repeatable.
-pub fn build_run(action: &Action, trigger: Trigger, random: uuid::Uuid) -> ActionRun {
+/// The ActionRun for one execution of `action`, created at `now`. `random` makes manual names and
+/// fresh thread ids unique; it is a parameter so that tests are repeatable. `payload_override`
+/// replaces the Action's payload for this one run (a manual trigger with a body).
+pub fn build_run(
+    action: &Action,
+    trigger: Trigger,
+    now: DateTime<Utc>,
+    random: uuid::Uuid,
+    payload_override: Option<&crate::resources::JsonObject>,
+) -> ActionRun {
+    // Rendering templates against `now` is the runner issue's part; `now` is in the signature so
+    // that every caller already passes it.
+    let _ = now;
     let action_name = action.metadata.name.clone().unwrap_or_default();
     let (name, trigger_type, scheduled_at) = match trigger {
         Trigger::Scheduled(slot) => (
@@ -58,7 +68,9 @@ pub fn build_run(action: &Action, trigger: Trigger, random: uuid::Uuid) -> Actio
             action: action_name,
             trigger_type,
             scheduled_at,
-            resolved_payload: spec.payload.clone(),
+            resolved_payload: payload_override
+                .cloned()
+                .unwrap_or_else(|| spec.payload.clone()),
             resolved_thread_id,
             resolve_error: None,
             namespace_id: spec.namespace_id.clone(),

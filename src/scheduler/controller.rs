@@ -189,7 +189,13 @@ async fn apply(action: &Action, plan: &Plan, ctx: &Context) -> Result<()> {
     // Last-run fields and activeRuns catch up on the reconcile the new run's watch event causes.
     let status = &plan.status;
     if let Some(slot) = plan.create {
-        let run = build_run(action, Trigger::Scheduled(slot), uuid::Uuid::new_v4());
+        let run = build_run(
+            action,
+            Trigger::Scheduled(slot),
+            ctx.clock.now(),
+            uuid::Uuid::new_v4(),
+            None,
+        );
         match runs.create(&PostParams::default(), &run).await {
             Ok(_) => {
                 let lag = (ctx.clock.now() - slot).num_milliseconds() as f64 / 1000.0;

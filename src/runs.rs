@@ -89,3 +89,26 @@ fn owner_reference(action: &Action) -> Option<OwnerReference> {
     owner.block_owner_deletion = Some(true);
     Some(owner)
 }
+
+/// The `executionId` of one attempt of a run: a UUID derived from the run's uid and the attempt
+/// number, so it is new for every attempt yet known before the attempt starts (a trigger answers
+/// with the first one) and the same after a restart. Both the runner and the facade use this.
+pub fn execution_id(run_uid: &str, attempt: u32) -> uuid::Uuid {
+    uuid::Uuid::new_v5(
+        &uuid::Uuid::NAMESPACE_OID,
+        format!("{run_uid}/{attempt}").as_bytes(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn execution_ids_differ_per_attempt_and_per_run_and_are_stable() {
+        let a1 = execution_id("uid-a", 1);
+        assert_eq!(a1, execution_id("uid-a", 1));
+        assert_ne!(a1, execution_id("uid-a", 2));
+        assert_ne!(a1, execution_id("uid-b", 1));
+    }
+}

@@ -1,0 +1,5 @@
+//! The runner: executes pending ActionRuns against their endpoints, with retries, and keeps the
+//! Action's run counters exact. See docs/runner.md.
+
+pub mod counting;
+pub mod outcome;

@@ -2,4 +2,6 @@
 //! Action's run counters exact. See docs/runner.md.
 
 pub mod counting;
+pub mod http;
 pub mod outcome;
+pub mod target;

@@ -159,7 +159,7 @@ fn crashes_conflicts_and_history_cleanup_interleaved_at_random() {
         for _ in 0..4 {
             let budget = (lcg(&mut rng) % 6) as usize;
             let mut rng2 = lcg(&mut rng);
-            let mut conflict = move || lcg(&mut rng2) % 3 == 0;
+            let mut conflict = move || lcg(&mut rng2).is_multiple_of(3);
             let mut p = Process {
                 budget,
                 conflict: &mut conflict,
@@ -170,7 +170,7 @@ fn crashes_conflicts_and_history_cleanup_interleaved_at_random() {
                     break;
                 }
             }
-            if lcg(&mut rng) % 2 == 0 {
+            if lcg(&mut rng).is_multiple_of(2) {
                 w.runs
                     .retain(|_, (phase, marked)| !*marked || phase.is_active());
             }

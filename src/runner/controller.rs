@@ -45,8 +45,21 @@ pub struct Config {
     pub service_mode: ServiceMode,
 }
 
-/// Attempts in flight in this process, by run uid.
-type InFlight = Arc<Mutex<HashMap<String, AbortHandle>>>;
+/// Attempts of this process, by run uid.
+type InFlight = Arc<Mutex<HashMap<String, Slot>>>;
+
+/// An attempt of this process.
+enum Slot {
+    /// Its task is running.
+    Running(AbortHandle),
+    /// Its task wrote this resourceVersion and ended. Until the cache shows that version the
+    /// cached run is older than the task's last write, so acting on it would only conflict.
+    Settled(String, std::time::Instant),
+}
+
+/// How long a settled attempt waits for the cache to show its write before the cache is
+/// trusted again (the conditional writes keep even a stale decision harmless).
+const SETTLE: Duration = Duration::from_secs(2);
 
 /// What every reconcile shares.
 pub struct Context {
@@ -63,6 +76,9 @@ pub struct Context {
     retrigger: mpsc::UnboundedSender<ObjectRef<ActionRun>>,
     recorder: Recorder,
     service_mode: ServiceMode,
+    /// True once the Action and endpoint caches have listed. (A watch channel, because
+    /// `Store::wait_until_ready` wakes only one of several concurrent waiters.)
+    ready: tokio::sync::watch::Receiver<bool>,
 }
 
 fn api<K>(client: &Client, namespace: Option<&str>) -> Api<K>
@@ -89,6 +105,7 @@ pub async fn run(
 
     let (run_reader, run_writer) = reflector::store();
     let aborter = in_flight.clone();
+    let delete_metrics = metrics.clone();
     let run_stream = watcher(
         api::<ActionRun>(&client, ns),
         watcher::Config::default().any_semantic(),
@@ -97,8 +114,17 @@ pub async fn run(
     .modify(|r: &mut ActionRun| r.managed_fields_mut().clear())
     // A run deleted while its request is in flight (its Action deleted, or by hand): abort.
     .inspect(move |event| {
-        if let Ok(watcher::Event::Delete(run)) = event {
-            abort(&aborter, &run.uid().unwrap_or_default());
+        if let Ok(watcher::Event::Delete(run)) = event
+            && abort(&aborter, &run.uid().unwrap_or_default())
+        {
+            info!(run = %run.name_any(), "run deleted; its request was aborted");
+            delete_metrics
+                .run_outcomes
+                .get_or_create(&OutcomeLabels {
+                    status: "cancelled".into(),
+                    error_code: "cancelled".into(),
+                })
+                .inc();
         }
     })
     .reflect(run_writer)
@@ -125,6 +151,15 @@ pub async fn run(
     .filter_map(|_| futures::future::ready(None::<()>));
 
     let (retrigger, retriggered) = mpsc::unbounded();
+    let (ready_tx, ready) = tokio::sync::watch::channel(false);
+    {
+        let (actions, endpoints) = (action_reader.clone(), endpoint_reader.clone());
+        tokio::spawn(async move {
+            let _ = actions.wait_until_ready().await;
+            let _ = endpoints.wait_until_ready().await;
+            let _ = ready_tx.send(true);
+        });
+    }
     let reporter = Reporter {
         controller: MANAGER.into(),
         instance: std::env::var("POD_NAME").ok(),
@@ -142,6 +177,7 @@ pub async fn run(
         retrigger,
         recorder: Recorder::new(client, reporter),
         service_mode: config.service_mode,
+        ready,
     });
     let runs_of_action = run_reader.clone();
     // The endpoint store only needs to be kept current; it triggers nothing.
@@ -177,13 +213,41 @@ pub async fn run(
 }
 
 fn abort(in_flight: &InFlight, uid: &str) -> bool {
-    let handle = in_flight.lock().ok().and_then(|mut m| m.remove(uid));
-    match handle {
-        Some(h) => {
+    let slot = in_flight.lock().ok().and_then(|mut m| m.remove(uid));
+    match slot {
+        Some(Slot::Running(h)) => {
             h.abort();
             true
         }
-        None => false,
+        _ => false,
+    }
+}
+
+/// Whether this process has an attempt of a run running, or has just written it and the cache
+/// does not show that write yet.
+enum Busy {
+    No,
+    Running,
+    CacheBehind,
+}
+
+/// Forgets a settled attempt once the cache shows its write (or after `SETTLE`).
+fn busy(in_flight: &InFlight, run: &ActionRun) -> Busy {
+    let uid = run.uid().unwrap_or_default();
+    let Ok(mut map) = in_flight.lock() else {
+        return Busy::No;
+    };
+    match map.get(&uid) {
+        None => Busy::No,
+        Some(Slot::Running(_)) => Busy::Running,
+        Some(Slot::Settled(rv, at)) => {
+            if run.resource_version().as_ref() == Some(rv) || at.elapsed() >= SETTLE {
+                map.remove(&uid);
+                Busy::No
+            } else {
+                Busy::CacheBehind
+            }
+        }
     }
 }
 
@@ -223,8 +287,7 @@ fn live_action(ctx: &Context, run: &ActionRun) -> Option<Arc<Action>> {
 #[tracing::instrument(skip_all, fields(run = %run.name_any(), namespace = run.namespace().unwrap_or_default()))]
 async fn reconcile(run: Arc<ActionRun>, ctx: Arc<Context>) -> Result<Requeue> {
     // Deciding "the Action is gone" from a cache that has not listed yet would cancel everything.
-    let _ = ctx.actions.wait_until_ready().await;
-    let _ = ctx.endpoints.wait_until_ready().await;
+    let _ = ctx.ready.clone().wait_for(|ready| *ready).await;
     if run.meta().deletion_timestamp.is_some() {
         abort(&ctx.in_flight, &run.uid().unwrap_or_default());
         return Ok(Requeue::await_change());
@@ -233,29 +296,31 @@ async fn reconcile(run: Arc<ActionRun>, ctx: Arc<Context>) -> Result<Requeue> {
     let status = run.status.clone();
     let phase = status.as_ref().map(|s| s.status).unwrap_or_default();
     let action = live_action(&ctx, &run);
-    let busy = ctx
-        .in_flight
-        .lock()
-        .map(|m| m.contains_key(&uid))
-        .unwrap_or(false);
-
-    if busy {
-        if phase == RunPhase::Cancelled || action.is_none() {
+    match busy(&ctx.in_flight, &run) {
+        Busy::No => {}
+        Busy::CacheBehind => return Ok(Requeue::requeue(SETTLE)),
+        Busy::Running if phase == RunPhase::Cancelled || action.is_none() => {
             abort(&ctx.in_flight, &uid);
             info!("aborted the request of a cancelled run");
-        } else {
-            return Ok(Requeue::await_change());
         }
+        Busy::Running => return Ok(Requeue::await_change()),
     }
     if phase.is_active() && action.is_none() {
         let now = ctx.clock.now();
         let cancelled = outcome::cancel(&status.unwrap_or_default(), "its Action was deleted", now);
-        write_status(&ctx, &run, &cancelled).await?;
+        match write_status(&ctx, &run, &cancelled).await {
+            // Already deleted by the garbage collector: cancelled all the same.
+            Ok(_) => {}
+            Err(Error::Kube(kube::Error::Api(e))) if e.code == 404 => {}
+            Err(e) => return Err(e),
+        }
         record_outcome(&ctx, &run, &cancelled);
         return Ok(Requeue::await_change());
     }
     let now = ctx.clock.now();
-    match outcome::step(status.as_ref(), now) {
+    let step = outcome::step(status.as_ref(), now);
+    debug!(?step, phase = phase.as_str(), "runner reconcile");
+    match step {
         Step::WaitUntil(at) => Ok(Requeue::requeue(until(at, now))),
         Step::Attempt(n) => {
             spawn_attempt(&ctx, run.clone(), n);
@@ -296,8 +361,9 @@ fn classify_and_next(
     (o, next)
 }
 
-/// Starts attempt `n` in its own task; the task removes itself from `in_flight` and asks for
-/// the run to be reconciled again when it ends.
+/// Starts attempt `n` in its own task. When the task ends it leaves the resourceVersion it wrote
+/// (the watch event of that write reconciles the run again), or, if its write failed, removes
+/// itself and asks for the run to be reconciled again.
 fn spawn_attempt(ctx: &Arc<Context>, run: Arc<ActionRun>, n: i32) {
     let uid = run.uid().unwrap_or_default();
     let task_ctx = ctx.clone();
@@ -309,22 +375,33 @@ fn spawn_attempt(ctx: &Arc<Context>, run: Arc<ActionRun>, n: i32) {
     let handle = tokio::spawn(
         async move {
             let ctx = task_ctx;
-            if let Err(e) = attempt(&ctx, &run, n).await {
-                warn!(error = %e, "attempt could not be recorded; it will be retried");
-            }
+            let uid = run.uid().unwrap_or_default();
+            let written = match attempt(&ctx, &run, n).await {
+                Ok(rv) => rv,
+                Err(e) => {
+                    warn!(error = %e, "attempt could not be recorded; it will be retried");
+                    None
+                }
+            };
+            let failed = written.is_none();
             if let Ok(mut m) = ctx.in_flight.lock() {
-                m.remove(&run.uid().unwrap_or_default());
+                match written {
+                    Some(rv) => m.insert(uid, Slot::Settled(rv, std::time::Instant::now())),
+                    None => m.remove(&uid),
+                };
             }
-            let _ = ctx.retrigger.unbounded_send(ObjectRef::from_obj(&*run));
+            if failed {
+                let _ = ctx.retrigger.unbounded_send(ObjectRef::from_obj(&*run));
+            }
         }
         .instrument(span),
     );
-    map.insert(uid, handle.abort_handle());
+    map.insert(uid, Slot::Running(handle.abort_handle()));
 }
 
 /// One attempt: wait for a request permit, resolve the endpoint, mark the run `running`, send,
-/// and record the result.
-async fn attempt(ctx: &Context, run: &ActionRun, n: i32) -> Result<()> {
+/// and record the result. Returns the resourceVersion of the final write, if it was made.
+async fn attempt(ctx: &Context, run: &ActionRun, n: i32) -> Result<Option<String>> {
     let _permit = ctx.permits.clone().acquire_owned().await;
     let uid = run.uid().unwrap_or_default();
     let execution_id = crate::runs::execution_id(&uid, n as u32).to_string();
@@ -362,6 +439,7 @@ async fn attempt(ctx: &Context, run: &ActionRun, n: i32) -> Result<()> {
         ),
         Ok(target) => {
             let current = write_status(ctx, run, &running).await?;
+            debug!(url = %target.url, "sending");
             let clock = std::time::Instant::now();
             let result = super::http::send(&ctx.http, &target, run, n, &execution_id).await;
             ctx.metrics
@@ -375,14 +453,14 @@ async fn attempt(ctx: &Context, run: &ActionRun, n: i32) -> Result<()> {
     let new = outcome::finish_attempt(&base, &o, next, now);
     debug!(status = new.status.as_str(), error = ?new.error_code, "attempt ended");
     match write_status(ctx, &current, &new).await {
-        Ok(_) => {
+        Ok(written) => {
             record_outcome(ctx, run, &new);
-            Ok(())
+            Ok(written.resource_version())
         }
         // Changed meanwhile (cancelled by Replace): its status stands, this result is dropped.
         Err(e) if e.is_conflict() => {
             info!("run changed during the attempt; result dropped");
-            Ok(())
+            Ok(None)
         }
         Err(e) => Err(e),
     }

@@ -362,8 +362,7 @@ fn classify_and_next(
 }
 
 /// Starts attempt `n` in its own task. When the task ends it leaves the resourceVersion it wrote
-/// (the watch event of that write reconciles the run again), or, if its write failed, removes
-/// itself and asks for the run to be reconciled again.
+/// (if its final write succeeded) and asks for the run to be reconciled again.
 fn spawn_attempt(ctx: &Arc<Context>, run: Arc<ActionRun>, n: i32) {
     let uid = run.uid().unwrap_or_default();
     let task_ctx = ctx.clone();
@@ -383,16 +382,15 @@ fn spawn_attempt(ctx: &Arc<Context>, run: Arc<ActionRun>, n: i32) {
                     None
                 }
             };
-            let failed = written.is_none();
             if let Ok(mut m) = ctx.in_flight.lock() {
                 match written {
                     Some(rv) => m.insert(uid, Slot::Settled(rv, std::time::Instant::now())),
                     None => m.remove(&uid),
                 };
             }
-            if failed {
-                let _ = ctx.retrigger.unbounded_send(ObjectRef::from_obj(&*run));
-            }
+            // The watch event of the final write may have come while the task still counted as
+            // running, so look again explicitly.
+            let _ = ctx.retrigger.unbounded_send(ObjectRef::from_obj(&*run));
         }
         .instrument(span),
     );

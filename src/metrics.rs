@@ -18,6 +18,13 @@ pub struct TriggerLabels {
     pub trigger: String,
 }
 
+/// Labels of a finished run: its final status and error code (`none` when it succeeded).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabels {
+    pub status: String,
+    pub error_code: String,
+}
+
 /// Every metric the process exports.
 pub struct Metrics {
     registry: Registry,
@@ -28,6 +35,10 @@ pub struct Metrics {
     pub runs_created: Family<TriggerLabels, Counter>,
     pub slots_missed: Counter,
     pub slots_skipped: Counter,
+    /// Runs that reached a final status, by status and error code.
+    pub run_outcomes: Family<OutcomeLabels, Counter>,
+    /// Duration of each HTTP attempt, from sending to the end of the response (or failure).
+    pub attempt_duration: Histogram,
 }
 
 impl Default for Metrics {
@@ -64,8 +75,26 @@ impl Default for Metrics {
             "Slots skipped by concurrencyPolicy Forbid",
             slots_skipped.clone(),
         );
+        let run_outcomes = Family::<OutcomeLabels, Counter>::default();
+        // 5 ms .. 1 h: agent calls range from instant to the longest allowed timeout.
+        let attempt_duration = Histogram::new([
+            0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0,
+            900.0, 3600.0,
+        ]);
+        registry.register(
+            "run_outcomes",
+            "ActionRuns that reached a final status, by status and error code",
+            run_outcomes.clone(),
+        );
+        registry.register(
+            "attempt_duration_seconds",
+            "Duration of each HTTP attempt to an endpoint",
+            attempt_duration.clone(),
+        );
         Self {
             registry,
+            run_outcomes,
+            attempt_duration,
             reconciles,
             reconcile_errors,
             schedule_lag,

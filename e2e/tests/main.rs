@@ -2,5 +2,6 @@
 //! kube-controller-manager). Run them with `make e2e`; each test uses its own namespace.
 
 mod foundation;
+mod runner;
 mod scheduler;
 mod support;

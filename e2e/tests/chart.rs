@@ -259,3 +259,91 @@ fn chart_rbac_has_no_wildcards_and_binds_extra_subjects() {
         assert_eq!(subjects[1]["name"], "punctual-operator");
     }
 }
+
+#[test]
+fn chart_readme_documents_every_value() {
+    let chart = repo_root().join("charts/punctual");
+    let values: Value =
+        serde_yaml::from_str(&std::fs::read_to_string(chart.join("values.yaml")).expect("values"))
+            .expect("values.yaml parses");
+    let readme = std::fs::read_to_string(chart.join("README.md")).expect("chart README");
+    // A value is documented when its path appears as `path` in the README; a map documented as a
+    // whole (e.g. `resources`) need not list its keys.
+    fn walk(prefix: &str, value: &Value, readme: &str, missing: &mut Vec<String>) {
+        if !prefix.is_empty() && readme.contains(&format!("| `{prefix}` |")) {
+            return;
+        }
+        match value.as_mapping() {
+            Some(map) if !map.is_empty() => {
+                for (key, child) in map {
+                    let key = key.as_str().expect("string keys");
+                    let path = if prefix.is_empty() {
+                        key.to_string()
+                    } else {
+                        format!("{prefix}.{key}")
+                    };
+                    walk(&path, child, readme, missing);
+                }
+            }
+            _ => missing.push(prefix.to_string()),
+        }
+    }
+    let mut missing = Vec::new();
+    walk("", &values, &readme, &mut missing);
+    assert!(
+        missing.is_empty(),
+        "values not documented in charts/punctual/README.md: {missing:?}"
+    );
+}
+
+/// The user the tests run the operator as (`make e2e` binds it to the chart's roles) can do what
+/// the chart grants and nothing more.
+#[test]
+fn operator_user_has_exactly_the_chart_permissions() {
+    let (Ok(kubeconfig), Ok(lease_ns)) = (
+        std::env::var("PUNCTUAL_OPERATOR_KUBECONFIG"),
+        std::env::var("PUNCTUAL_LEASE_NAMESPACE"),
+    ) else {
+        eprintln!(
+            "PUNCTUAL_OPERATOR_KUBECONFIG is not set (not run by `make e2e`): nothing to check"
+        );
+        return;
+    };
+    let can = |args: &[&str]| {
+        let out = kubectl(
+            &[&["--kubeconfig", &kubeconfig, "auth", "can-i"], args].concat(),
+            None,
+        );
+        String::from_utf8_lossy(&out.stdout).trim() == "yes"
+    };
+    let allowed: &[&[&str]] = &[
+        &["watch", "actions.punctual.dev", "--all-namespaces"],
+        &[
+            "patch",
+            "actions.punctual.dev",
+            "--subresource=status",
+            "-n",
+            "x",
+        ],
+        &["create", "actionruns.punctual.dev", "-n", "x"],
+        &["get", "secrets", "-n", "x"],
+        &["create", "events.events.k8s.io", "-n", "x"],
+        &["create", "tokenreviews.authentication.k8s.io"],
+        &["create", "subjectaccessreviews.authorization.k8s.io"],
+        &["update", "leases.coordination.k8s.io", "-n", &lease_ns],
+    ];
+    let refused: &[&[&str]] = &[
+        &["list", "secrets", "-n", "x"],
+        &["create", "actionendpoints.punctual.dev", "-n", "x"],
+        &["create", "deployments.apps", "-n", "x"],
+        &["create", "leases.coordination.k8s.io", "-n", "x"],
+        &["delete", "leases.coordination.k8s.io", "-n", &lease_ns],
+        &["create", "clusterrolebindings.rbac.authorization.k8s.io"],
+    ];
+    for args in allowed {
+        assert!(can(args), "punctual-operator should be allowed: {args:?}");
+    }
+    for args in refused {
+        assert!(!can(args), "punctual-operator should be refused: {args:?}");
+    }
+}

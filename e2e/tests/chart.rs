@@ -347,3 +347,97 @@ fn operator_user_has_exactly_the_chart_permissions() {
         assert!(!can(args), "punctual-operator should be refused: {args:?}");
     }
 }
+
+/// A `punctual run` started with exactly the environment the chart's Deployment sets.
+struct ChartProcess(std::process::Child);
+
+impl Drop for ChartProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The binary accepts the chart's configuration: `punctual run` with the rendered Deployment's
+/// environment (two replicas, so leader election is on) becomes ready and schedules an Action.
+#[tokio::test]
+async fn the_binary_runs_with_the_environment_the_chart_sets() {
+    let client = client().await;
+    install_crds(&client).await;
+    let ns = TestNamespace::create(&client, "e2e-chart-env").await;
+    let lease_ns = lease_namespace(&ns.name);
+    let (facade_port, metrics_port) = (free_port(), free_port());
+    let yaml = render(
+        &lease_ns,
+        &[
+            "replicaCount=2",
+            &format!("watchNamespace={}", ns.name),
+            &format!("leaderElection.leaseName=punctual-leader-{}", ns.name),
+            &format!("facade.port={facade_port}"),
+            &format!("metrics.port={metrics_port}"),
+        ],
+        false,
+    );
+    let docs = documents(&yaml);
+    let env = of_kind(&docs, "Deployment")[0]["spec"]["template"]["spec"]["containers"][0]["env"]
+        .as_sequence()
+        .expect("env")
+        .clone();
+    let log = repo_root().join("target/e2e-logs/chart-env.log");
+    std::fs::create_dir_all(log.parent().expect("dir")).expect("log dir");
+    let file = std::fs::File::create(&log).expect("log file");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_punctual"));
+    command
+        .arg("run")
+        .stdout(file.try_clone().expect("log file"))
+        .stderr(file);
+    for var in &env {
+        let name = var["name"].as_str().expect("env name");
+        let value = match name {
+            // The downward API, as the kubelet would fill it in.
+            "POD_NAMESPACE" => lease_ns.clone(),
+            "POD_NAME" => "punctual-chart-0".to_string(),
+            _ => var["value"].as_str().expect("env value").to_string(),
+        };
+        command.env(name, value);
+    }
+    if let Some(kubeconfig) = std::env::var_os("PUNCTUAL_OPERATOR_KUBECONFIG") {
+        command.env("KUBECONFIG", kubeconfig);
+    }
+    let mut process = ChartProcess(command.spawn().expect("start punctual"));
+    let readyz = format!("http://127.0.0.1:{metrics_port}/readyz");
+    eventually("/readyz", std::time::Duration::from_secs(30), || {
+        let url = readyz.clone();
+        async move { http_get(&url).await }
+    })
+    .await;
+    let endpoint = serde_json::json!({"apiVersion": "punctual.dev/v1alpha1", "kind": "ActionEndpoint",
+        "metadata": {"name": "agent"}, "spec": {"url": "http://127.0.0.1:9/"}});
+    kubectl_ok(
+        &["apply", "-n", &ns.name, "-f", "-"],
+        Some(&endpoint.to_string()),
+    );
+    let action = serde_json::json!({"apiVersion": "punctual.dev/v1alpha1", "kind": "Action",
+        "metadata": {"name": "tick"},
+        "spec": {"app": "app-1", "endpoint": "agent", "namespaceId": "mem-1",
+                 "cronExpression": "0 0 1 1 *"}});
+    kubectl_ok(
+        &["apply", "-n", &ns.name, "-f", "-"],
+        Some(&action.to_string()),
+    );
+    let actions: kube::Api<punctual::resources::Action> = kube::Api::namespaced(client, &ns.name);
+    eventually(
+        "the chart-configured operator arms the Action",
+        std::time::Duration::from_secs(30),
+        || {
+            let actions = actions.clone();
+            async move { actions.get("tick").await.ok()?.status?.next_run_at }
+        },
+    )
+    .await;
+    assert!(
+        process.0.try_wait().expect("process state").is_none(),
+        "punctual run exited; see {}",
+        log.display()
+    );
+}

@@ -64,8 +64,7 @@ Punctual is running: the CRDs are installed, the examples applied, the operator 
   curl -s http://127.0.0.1:9090/metrics | grep punctual_
   curl -s -X POST -H 'Authorization: Bearer demo-token-change-me' http://127.0.0.1:8088/invoke -d '{"hello":"world"}'
 
-(The runner and the REST facade are not part of this build yet: runs are created but not
-executed. See README, "Status".)
+(The REST facade is not part of this build yet. See README, "Status".)
 Press Ctrl-C to stop everything this command started.
 EOT
 wait

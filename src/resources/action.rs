@@ -24,7 +24,8 @@ use super::{JsonObject, object_schema};
     printcolumn = r#"{"name": "Schedule", "type": "string", "jsonPath": ".spec.cronExpression"}"#,
     printcolumn = r#"{"name": "Timezone", "type": "string", "jsonPath": ".spec.timezone"}"#,
     printcolumn = r#"{"name": "Enabled", "type": "boolean", "jsonPath": ".spec.enabled"}"#,
-    printcolumn = r#"{"name": "Next Run", "type": "date", "jsonPath": ".status.nextRunAt"}"#,
+    // A string, not a date: kubectl renders a future `date` as `<invalid>` (it shows ages only).
+    printcolumn = r#"{"name": "Next Run", "type": "string", "jsonPath": ".status.nextRunAt"}"#,
     printcolumn = r#"{"name": "Last Status", "type": "string", "jsonPath": ".status.lastRunStatus"}"#,
     printcolumn = r#"{"name": "Runs", "type": "integer", "jsonPath": ".status.totalRuns"}"#,
     printcolumn = r#"{"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}"#

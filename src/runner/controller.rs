@@ -567,13 +567,20 @@ async fn count(ctx: &Context, run: &ActionRun, cached: &Action) -> Result<()> {
     }
     let actions: Api<Action> = Api::namespaced(ctx.client.clone(), &ns);
     let runs: Api<ActionRun> = Api::namespaced(ctx.client.clone(), &ns);
+    // Start from the cached Action and continue from what each write returns: every write is
+    // conditional, so a stale copy costs a 409 and a fresh read, never a wrong count.
+    let mut known = Some(cached.clone());
     for _ in 0..10 {
-        let Some(action) = actions
-            .get_opt(&cached.name_any())
-            .await
-            .map_err(Error::Kube)?
-        else {
-            return Ok(());
+        let action = match known.take() {
+            Some(a) => a,
+            None => match actions
+                .get_opt(&cached.name_any())
+                .await
+                .map_err(Error::Kube)?
+            {
+                Some(a) => a,
+                None => return Ok(()),
+            },
         };
         let status = action.status.clone().unwrap_or_default();
         let listed = status.counted_runs.contains(&name);
@@ -585,6 +592,7 @@ async fn count(ctx: &Context, run: &ActionRun, cached: &Action) -> Result<()> {
                     .await
                     .map_err(Error::Kube)?;
                 marked = true;
+                known = Some(action);
                 continue;
             }
             CountStep::Count => counting::counted(&status, &name, phase),
@@ -608,7 +616,7 @@ async fn count(ctx: &Context, run: &ActionRun, cached: &Action) -> Result<()> {
             )
             .await
         {
-            Ok(_) => {}
+            Ok(updated) => known = Some(updated),
             Err(kube::Error::Api(e)) if e.code == 409 => continue,
             Err(e) => return Err(Error::Kube(e)),
         }

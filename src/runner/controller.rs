@@ -675,3 +675,28 @@ async fn clean_history(ctx: &Context, action: &Action) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_status_patch_clears_every_unset_field() {
+        let patch = status_patch(&ActionRunStatus::default());
+        for key in [
+            "errorCode",
+            "errorMessage",
+            "nextAttemptAt",
+            "httpStatus",
+            "output",
+        ] {
+            assert_eq!(patch[key], Value::Null, "{key}");
+            assert!(
+                patch.as_object().is_some_and(|m| m.contains_key(key)),
+                "{key}"
+            );
+        }
+        assert_eq!(patch["attempts"], json!([]));
+        assert_eq!(patch["status"], json!("pending"));
+    }
+}

@@ -675,3 +675,37 @@ async fn a_run_cancelled_by_replace_stays_cancelled_and_its_request_is_aborted()
     let m = op.metrics().await;
     assert!(!m.contains(r#"status="succeeded""#), "{m}");
 }
+
+#[tokio::test]
+async fn the_global_cap_limits_requests_in_flight() {
+    let (client, ns) = setup("e2e-run-cap").await;
+    let (addr, rec) = endpoint().await;
+    endpoint_url(
+        &ns.name,
+        "agent",
+        &format!("http://{addr}/sleep/2"),
+        json!({}),
+    );
+    let _op = Operator::start(
+        &format!("runner-cap-{}", ns.name),
+        &ns.name,
+        &["--max-concurrent-requests", "1"],
+    );
+    let action = create_action(&client, &ns.name, "cap", json!({})).await;
+    let runs = [
+        trigger(&client, &action).await,
+        trigger(&client, &action).await,
+    ];
+    for run in &runs {
+        let done = finished(&client, run, Duration::from_secs(30)).await;
+        assert_eq!(status(&done).status, RunPhase::Succeeded);
+    }
+    let calls = rec.calls();
+    assert_eq!(calls.len(), 2);
+    let gap = (calls[1].at - calls[0].at).num_milliseconds();
+    assert!(
+        gap >= 1900,
+        "one request at a time: the second came {gap} ms after the first"
+    );
+    counters(&client, &ns.name, "cap", (2, 2, 0)).await;
+}

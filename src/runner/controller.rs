@@ -266,12 +266,28 @@ fn error_policy(_run: Arc<ActionRun>, error: &Error, ctx: Arc<Context>) -> Reque
     }))
 }
 
-/// The run's Action, if it exists and is not being deleted.
-fn live_action(ctx: &Context, run: &ActionRun) -> Option<Arc<Action>> {
+/// The run's Action, if it exists, is the run's owner and is not being deleted. A cache miss is
+/// confirmed with the API server: the Action watch may lag behind the run watch (a run created
+/// right after its Action), and a wrong "gone" would cancel the run.
+async fn live_action(ctx: &Context, run: &ActionRun) -> Result<Option<Arc<Action>>> {
     let ns = run.namespace().unwrap_or_default();
-    let action = ctx
+    let action = match ctx
         .actions
-        .get(&ObjectRef::new(&run.spec.action).within(&ns))?;
+        .get(&ObjectRef::new(&run.spec.action).within(&ns))
+    {
+        Some(a) => a,
+        None => {
+            let api: Api<Action> = Api::namespaced(ctx.client.clone(), &ns);
+            match api.get_opt(&run.spec.action).await.map_err(Error::Kube)? {
+                Some(a) => Arc::new(a),
+                None => return Ok(None),
+            }
+        }
+    };
+    Ok(owns(&action, run).then_some(action))
+}
+
+fn owns(action: &Action, run: &ActionRun) -> bool {
     let owner_uids: Vec<&str> = run
         .owner_references()
         .iter()
@@ -281,7 +297,7 @@ fn live_action(ctx: &Context, run: &ActionRun) -> Option<Arc<Action>> {
         || action
             .uid()
             .is_some_and(|u| owner_uids.contains(&u.as_str()));
-    (same && action.meta().deletion_timestamp.is_none()).then_some(action)
+    same && action.meta().deletion_timestamp.is_none()
 }
 
 #[tracing::instrument(skip_all, fields(run = %run.name_any(), namespace = run.namespace().unwrap_or_default()))]
@@ -295,7 +311,7 @@ async fn reconcile(run: Arc<ActionRun>, ctx: Arc<Context>) -> Result<Requeue> {
     let uid = run.uid().unwrap_or_default();
     let status = run.status.clone();
     let phase = status.as_ref().map(|s| s.status).unwrap_or_default();
-    let action = live_action(&ctx, &run);
+    let action = live_action(&ctx, &run).await?;
     match busy(&ctx.in_flight, &run) {
         Busy::No => {}
         Busy::CacheBehind => return Ok(Requeue::requeue(SETTLE)),
@@ -567,13 +583,20 @@ async fn count(ctx: &Context, run: &ActionRun, cached: &Action) -> Result<()> {
     }
     let actions: Api<Action> = Api::namespaced(ctx.client.clone(), &ns);
     let runs: Api<ActionRun> = Api::namespaced(ctx.client.clone(), &ns);
+    // Start from the cached Action and continue from what each write returns: every write is
+    // conditional, so a stale copy costs a 409 and a fresh read, never a wrong count.
+    let mut known = Some(cached.clone());
     for _ in 0..10 {
-        let Some(action) = actions
-            .get_opt(&cached.name_any())
-            .await
-            .map_err(Error::Kube)?
-        else {
-            return Ok(());
+        let action = match known.take() {
+            Some(a) => a,
+            None => match actions
+                .get_opt(&cached.name_any())
+                .await
+                .map_err(Error::Kube)?
+            {
+                Some(a) => a,
+                None => return Ok(()),
+            },
         };
         let status = action.status.clone().unwrap_or_default();
         let listed = status.counted_runs.contains(&name);
@@ -585,6 +608,7 @@ async fn count(ctx: &Context, run: &ActionRun, cached: &Action) -> Result<()> {
                     .await
                     .map_err(Error::Kube)?;
                 marked = true;
+                known = Some(action);
                 continue;
             }
             CountStep::Count => counting::counted(&status, &name, phase),
@@ -608,7 +632,7 @@ async fn count(ctx: &Context, run: &ActionRun, cached: &Action) -> Result<()> {
             )
             .await
         {
-            Ok(_) => {}
+            Ok(updated) => known = Some(updated),
             Err(kube::Error::Api(e)) if e.code == 409 => continue,
             Err(e) => return Err(Error::Kube(e)),
         }
@@ -650,4 +674,29 @@ async fn clean_history(ctx: &Context, action: &Action) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_status_patch_clears_every_unset_field() {
+        let patch = status_patch(&ActionRunStatus::default());
+        for key in [
+            "errorCode",
+            "errorMessage",
+            "nextAttemptAt",
+            "httpStatus",
+            "output",
+        ] {
+            assert_eq!(patch[key], Value::Null, "{key}");
+            assert!(
+                patch.as_object().is_some_and(|m| m.contains_key(key)),
+                "{key}"
+            );
+        }
+        assert_eq!(patch["attempts"], json!([]));
+        assert_eq!(patch["status"], json!("pending"));
+    }
 }

@@ -22,13 +22,14 @@ build_helm() {
   if [[ -x "$HELM_DIR/helm" ]]; then
     return 0
   fi
-  command -v go >/dev/null 2>&1 || die "go is required to build helm $HELM_VERSION but is not on PATH (install Go 1.25 or newer)"
+  command -v go >/dev/null 2>&1 || die "go is required to build helm $HELM_VERSION but is not on PATH (install Go 1.26 or newer)"
   local start=$SECONDS work="$BIN_CACHE/.work-helm"
   log "building helm $HELM_VERSION from helm.sh/helm/v3 (a cold build takes minutes; see README); cached in $HELM_DIR"
   rm -rf "$work" "$HELM_DIR.tmp"
   mkdir -p "$work" "$HELM_DIR.tmp"
-  # `go install pkg@version` honours the module's own go.mod; -v lists each compiled package,
-  # turned into a progress line every 200 packages.
+  # `go install pkg@version` honours the module's own go.mod (helm v3.22 needs Go 1.26; an older go
+  # with the default GOTOOLCHAIN=auto fetches that toolchain from the module proxy itself); -v lists
+  # each compiled package, turned into a progress line every 200 packages.
   (
     cd "$work"
     CGO_ENABLED=0 GOFLAGS="-mod=mod -buildvcs=false" GOBIN="$HELM_DIR.tmp" \

@@ -13,6 +13,8 @@ export PUNCTUAL_CLUSTER_DIR="${PUNCTUAL_CLUSTER_DIR:-$PWD/.cluster-test}"
 if [[ "$what" == all || "$what" == unit ]]; then
   echo "== unit tests"
   cargo test --all-targets "$@"
+  echo "== OpenAPI document"
+  bash e2e/openapi-check.sh
 fi
 
 if [[ "$what" == all || "$what" == e2e ]]; then

@@ -41,6 +41,8 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         out_dir: Option<PathBuf>,
     },
+    /// Print the REST facade's OpenAPI 3.1 document (the one served at /openapi.json).
+    Openapi,
 }
 
 #[derive(clap::Args)]
@@ -103,6 +105,13 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Crds { out_dir } => print_crds(out_dir),
+        Command::Openapi => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&punctual::rest::openapi::document())?
+            );
+            Ok(())
+        }
         Command::Run(args) => {
             telemetry::init(args.log_format);
             tokio::runtime::Runtime::new()?.block_on(run(args))

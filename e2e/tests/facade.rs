@@ -1153,3 +1153,67 @@ async fn facade_authentication_and_rbac() {
         "create actions.punctual.dev"
     );
 }
+
+#[tokio::test]
+async fn facade_scheduled_runs_appear_in_history() {
+    let s = Setup::new("facade-sched").await;
+    let created = s
+        .create(
+            json!({"name": "every minute", "endpoint_id": "agent", "namespace_id": "m",
+                       "cron_expression": "* * * * *"}),
+        )
+        .await;
+    let id = created["action_id"].as_str().unwrap().to_string();
+    let port = s.op.facade_port;
+    let path = format!("{}/actions/{id}", s.base());
+    let token = s.token.clone();
+    // The scheduler arms the next slot; the facade shows it.
+    let armed = eventually("next_run_at", Duration::from_secs(20), || {
+        let (path, token) = (path.clone(), token.clone());
+        async move {
+            let a = http(port, "GET", &path, Some(&token), None).await;
+            a.json["next_run_at"].as_str().map(str::to_string)
+        }
+    })
+    .await;
+    let runs = eventually("a scheduled run", Duration::from_secs(75), || {
+        let (path, token) = (path.clone(), token.clone());
+        async move {
+            let a = http(port, "GET", &format!("{path}/runs"), Some(&token), None).await;
+            (a.json["total"].as_u64() >= Some(1)).then_some(a.json)
+        }
+    })
+    .await;
+    let run = &runs["runs"][0];
+    assert_eq!(run["trigger_type"], "scheduled");
+    assert_eq!(run["action_id"], id.as_str());
+    assert!(run["run_id"].as_str().unwrap().starts_with(&id));
+    let nominal = chrono::DateTime::parse_from_rfc3339(&armed)
+        .unwrap()
+        .timestamp();
+    assert!(
+        run["run_id"]
+            .as_str()
+            .unwrap()
+            .ends_with(&nominal.to_string())
+    );
+    // A manual trigger next to it; the pending filter sees both until a runner executes them.
+    // (A run without a status sorts by its creation time, which has whole seconds.)
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let t = s
+        .call("POST", &format!("/actions/{id}/trigger"), None)
+        .await;
+    assert_eq!(t.status, 202);
+    let pending = s
+        .call("GET", &format!("/actions/{id}/runs?status=pending"), None)
+        .await;
+    assert!(
+        pending.json["total"].as_u64().unwrap() >= 2,
+        "{}",
+        pending.text
+    );
+    assert_eq!(
+        pending.json["runs"][0]["trigger_type"], "manual",
+        "newest first"
+    );
+}

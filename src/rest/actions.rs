@@ -265,7 +265,9 @@ async fn set_enabled(
 }
 
 /// A JSON merge patch of `spec` fields, guarded by the resourceVersion the change was validated
-/// against (a concurrent change is a 409), then waits until the cache has it.
+/// against, then waits until the cache has it. The controller's status writes also move the
+/// resourceVersion; when only they intervened (the spec is unchanged) the patch is retried with
+/// the fresh version, and only a concurrent change of the spec is a 409.
 async fn write_spec(
     state: &AppState,
     current: &Action,
@@ -274,23 +276,40 @@ async fn write_spec(
     let name = current.metadata.name.clone().unwrap_or_default();
     let namespace = current.metadata.namespace.clone().unwrap_or_default();
     let api: Api<Action> = Api::namespaced(state.client.clone(), &namespace);
-    let patch = json!({
-        "metadata": { "resourceVersion": current.metadata.resource_version },
-        "spec": spec_patch,
-    });
     let params = PatchParams {
         field_manager: Some(FIELD_MANAGER.to_string()),
         ..PatchParams::default()
     };
-    let updated = api
-        .patch(&name, &params, &Patch::Merge(&patch))
-        .await
-        .map_err(|e| match e {
-            kube::Error::Api(s) if s.code == 404 => ApiError::action_not_found(&name),
-            other => other.into(),
-        })?;
-    wait_seen(&state.actions, &updated).await;
-    Ok(ActionView::from_resource(&updated))
+    let mut version = current.metadata.resource_version.clone();
+    for _ in 0..3 {
+        let patch = json!({
+            "metadata": { "resourceVersion": version },
+            "spec": spec_patch,
+        });
+        match api.patch(&name, &params, &Patch::Merge(&patch)).await {
+            Ok(updated) => {
+                wait_seen(&state.actions, &updated).await;
+                return Ok(ActionView::from_resource(&updated));
+            }
+            Err(kube::Error::Api(s)) if s.code == 404 => {
+                return Err(ApiError::action_not_found(&name));
+            }
+            Err(kube::Error::Api(s)) if s.code == 409 => {
+                let fresh = api
+                    .get_opt(&name)
+                    .await?
+                    .ok_or_else(|| ApiError::action_not_found(&name))?;
+                if fresh.spec != current.spec || fresh.metadata.uid != current.metadata.uid {
+                    break;
+                }
+                version = fresh.metadata.resource_version;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(ApiError::Conflict(
+        "The action was changed concurrently; read it again and retry".to_string(),
+    ))
 }
 
 /// The checks that need more than the body: the spec's own rules and the endpoint's existence.

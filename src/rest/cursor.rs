@@ -42,12 +42,6 @@ impl Cursor {
         let cursor: Cursor = serde_json::from_slice(&bytes).ok()?;
         (cursor.v == VERSION && !cursor.n.is_empty()).then_some(cursor)
     }
-
-    /// Whether an item with this key comes strictly after the cursor in list order.
-    fn precedes(&self, time: DateTime<Utc>, name: &str) -> bool {
-        let t = time.timestamp_nanos_opt().unwrap_or(i64::MAX);
-        t < self.t || (t == self.t && name > self.n.as_str())
-    }
 }
 
 /// One page of a list.
@@ -60,44 +54,52 @@ pub struct Page<T> {
 }
 
 /// Orders `items` (already filtered) newest first then by name, and cuts the page after
-/// `cursor`. `key` gives each item's (time, name).
+/// `cursor`. `key` gives each item's (time, name). Linear in the number of items: each key is
+/// computed once, and only the page itself is sorted (a list of 10,000 Actions stays cheap).
 pub fn paginate<T>(
-    mut items: Vec<T>,
+    items: Vec<T>,
     key: impl Fn(&T) -> (DateTime<Utc>, &str),
     limit: usize,
     cursor: Option<&Cursor>,
 ) -> Page<T> {
     let total = items.len();
-    items.sort_by(|a, b| {
-        let (ta, na) = key(a);
-        let (tb, nb) = key(b);
-        tb.cmp(&ta).then_with(|| na.cmp(nb))
-    });
-    let mut rest: Vec<T> = match cursor {
-        Some(c) => items
-            .into_iter()
-            .filter(|i| {
-                let (t, n) = key(i);
-                c.precedes(t, n)
-            })
-            .collect(),
-        None => items,
-    };
-    let has_more = rest.len() > limit;
-    rest.truncate(limit);
+    let order =
+        |a: &(i64, &str, usize), b: &(i64, &str, usize)| b.0.cmp(&a.0).then_with(|| a.1.cmp(b.1));
+    let mut keyed: Vec<(i64, &str, usize)> = items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let (t, n) = key(item);
+            (t.timestamp_nanos_opt().unwrap_or(i64::MAX), n, i)
+        })
+        .filter(|(t, n, _)| cursor.is_none_or(|c| *t < c.t || (*t == c.t && *n > c.n.as_str())))
+        .collect();
+    let has_more = keyed.len() > limit;
+    if has_more {
+        keyed.select_nth_unstable_by(limit, order);
+        keyed.truncate(limit);
+    }
+    keyed.sort_unstable_by(order);
     let next_cursor = if has_more {
-        rest.last().map(|last| {
-            let (t, n) = key(last);
-            Cursor::after(t, n).encode()
+        keyed.last().map(|(t, n, _)| {
+            Cursor {
+                v: VERSION,
+                t: *t,
+                n: (*n).to_string(),
+            }
+            .encode()
         })
     } else {
         None
     };
+    let picked: Vec<usize> = keyed.iter().map(|(_, _, i)| *i).collect();
+    let mut slots: Vec<Option<T>> = items.into_iter().map(Some).collect();
+    let page = picked.into_iter().filter_map(|i| slots[i].take()).collect();
     Page {
         total,
         has_more,
         next_cursor,
-        items: rest,
+        items: page,
     }
 }
 

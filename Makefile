@@ -1,5 +1,5 @@
 # One target per task. `make run` and `make test` do all the setup on a fresh machine.
-.PHONY: run test unit e2e lint fmt crds build bench-schedule bench-facade openapi controlplane cluster-up cluster-down cluster-status
+.PHONY: run test unit e2e lint fmt crds build bench-schedule bench-runner bench-facade openapi controlplane helm chart cluster-up cluster-down cluster-status
 
 run: ## Punctual on a local control plane (or the cluster of KUBECONFIG), with the examples
 	bash e2e/run.sh
@@ -35,8 +35,17 @@ bench-facade: ## REST facade vs API server with 10,000 Actions: req/s, p50/p99 o
 openapi: ## Print the facade's OpenAPI document and validate it (openapi-spec-validator in a venv)
 	bash e2e/openapi-check.sh
 
+bench-runner: ## Runs per second and nominal-to-endpoint latency, 200 and 1000 runs (prints figures)
+	bash e2e/bench.sh runner 200 1000
+
 controlplane: ## Build (or reuse) etcd, kube-apiserver, kube-controller-manager, kubectl
 	bash e2e/cluster.sh build
+
+helm: ## Build (or reuse) helm from its Go module, cached in ~/.cache/punctual/bin
+	bash e2e/tools.sh helm
+
+chart: ## Render the Helm chart with default values (pass VALUES="--set replicaCount=2" for others)
+	"$$(bash e2e/tools.sh helm)" template punctual charts/punctual --namespace punctual-system $(VALUES)
 
 cluster-up: ## Start the local control plane in .cluster/ (prints the kubeconfig path)
 	bash e2e/cluster.sh up

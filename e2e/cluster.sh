@@ -7,7 +7,7 @@
 #   e2e/cluster.sh down         stop exactly what `up` started and remove its data
 #   e2e/cluster.sh status       print what runs, exit 1 if not up
 #   e2e/cluster.sh kubeconfig   print the kubeconfig path (admin user)
-#   e2e/cluster.sh env          print `export KUBECONFIG=...` (and the limited user's, and KUBECTL)
+#   e2e/cluster.sh env          print `export KUBECONFIG=...` (and the limited users', and KUBECTL)
 #   e2e/cluster.sh kubectl ...  run the matching kubectl against this cluster
 #   e2e/cluster.sh kubectl-path print the path of that kubectl
 #
@@ -252,13 +252,14 @@ cmd_up() {
   kcm_port="$(free_port)"
   make_certs "$adv"
 
-  local admin_token user_token
+  local admin_token user_token operator_token
   admin_token="$(openssl rand -hex 24)"
   user_token="$(openssl rand -hex 24)"
-  # Format: token,user,uid,"group1,group2". The limited user has no RBAC at all until a test
-  # binds it to something.
-  printf '%s,admin,admin-uid,"system:masters"\n%s,punctual-user,punctual-user-uid\n' \
-    "$admin_token" "$user_token" >"$STATE/pki/tokens.csv"
+  operator_token="$(openssl rand -hex 24)"
+  # Format: token,user,uid,"group1,group2". The limited users have no RBAC at all until something
+  # binds them: punctual-user by tests, punctual-operator by e2e/test.sh (to the chart's roles).
+  printf '%s,admin,admin-uid,"system:masters"\n%s,punctual-user,punctual-user-uid\n%s,punctual-operator,punctual-operator-uid\n' \
+    "$admin_token" "$user_token" "$operator_token" >"$STATE/pki/tokens.csv"
 
   log "starting etcd on 127.0.0.1:$etcd_port"
   start_process etcd "$ETCD_BIN/etcd" \
@@ -289,6 +290,7 @@ cmd_up() {
   local server="https://127.0.0.1:$api_port"
   write_kubeconfig "$STATE/kubeconfig" "$server" admin "$admin_token"
   write_kubeconfig "$STATE/kubeconfig-user" "$server" punctual-user "$user_token"
+  write_kubeconfig "$STATE/kubeconfig-operator" "$server" punctual-operator "$operator_token"
 
   log "starting kube-controller-manager"
   start_process kube-controller-manager "$K8S_BIN/kube-controller-manager" \
@@ -300,7 +302,7 @@ cmd_up() {
   wait_ready kube-controller-manager "https://127.0.0.1:$kcm_port/healthz" -k
 
   printf '%s\n' "$server" >"$STATE/server"
-  log "up in $((SECONDS - start)) s; kubeconfig: $STATE/kubeconfig (limited user: $STATE/kubeconfig-user)"
+  log "up in $((SECONDS - start)) s; kubeconfig: $STATE/kubeconfig (limited users: $STATE/kubeconfig-user, $STATE/kubeconfig-operator)"
 }
 
 cmd_down() {
@@ -319,7 +321,8 @@ cmd_down() {
     fi
     rm -f "$STATE/$name.pid"
   done
-  rm -rf "$STATE/etcd" "$STATE/pki" "$STATE/kubeconfig" "$STATE/kubeconfig-user" "$STATE/server"
+  rm -rf "$STATE/etcd" "$STATE/pki" "$STATE/kubeconfig" "$STATE/kubeconfig-user" \
+    "$STATE/kubeconfig-operator" "$STATE/server"
   log "down ($stopped processes stopped); logs kept in $STATE/logs"
 }
 
@@ -352,8 +355,8 @@ status) cmd_status ;;
 kubeconfig) printf '%s\n' "$STATE/kubeconfig" ;;
 kubectl-path) printf '%s\n' "$K8S_BIN/kubectl" ;;
 env)
-  printf 'export KUBECONFIG=%q\nexport PUNCTUAL_USER_KUBECONFIG=%q\nexport KUBECTL=%q\n' \
-    "$STATE/kubeconfig" "$STATE/kubeconfig-user" "$K8S_BIN/kubectl"
+  printf 'export KUBECONFIG=%q\nexport PUNCTUAL_USER_KUBECONFIG=%q\nexport PUNCTUAL_OPERATOR_KUBECONFIG=%q\nexport KUBECTL=%q\n' \
+    "$STATE/kubeconfig" "$STATE/kubeconfig-user" "$STATE/kubeconfig-operator" "$K8S_BIN/kubectl"
   ;;
 kubectl)
   shift

@@ -48,16 +48,23 @@ echo "== starting the example endpoint on 127.0.0.1:8088"
 target/debug/examples/endpoint --listen 127.0.0.1:8088 --token demo-token-change-me &
 pids+=($!)
 
+echo "== starting the operator (log: target/punctual-run.log)"
+target/debug/punctual run --metrics-addr 127.0.0.1:9090 --log-format text \
+  >target/punctual-run.log 2>&1 &
+pids+=($!)
+
 k get actions,actionendpoints,actionruns -n "$NAMESPACE"
 cat <<EOT
 
-Punctual's resources are installed and the examples applied. Try:
+Punctual is running: the CRDs are installed, the examples applied, the operator scheduling. Try:
   export KUBECONFIG=$KUBECONFIG
   $KUBECTL get actions -n $NAMESPACE
   $KUBECTL explain action.spec.cronExpression
+  $KUBECTL get actionruns -n $NAMESPACE -w       # "heartbeat" fires every minute
+  curl -s http://127.0.0.1:9090/metrics | grep punctual_
   curl -s -X POST -H 'Authorization: Bearer demo-token-change-me' http://127.0.0.1:8088/invoke -d '{"hello":"world"}'
 
-(The controller, runner and REST facade are not part of this build yet: see README, "Status".)
+(The REST facade is not part of this build yet. See README, "Status".)
 Press Ctrl-C to stop everything this command started.
 EOT
 wait

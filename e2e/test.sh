@@ -10,6 +10,23 @@ shift || true
 # Its own cluster directory, so tests never touch the cluster of a running `make run`.
 export PUNCTUAL_CLUSTER_DIR="${PUNCTUAL_CLUSTER_DIR:-$PWD/.cluster-test}"
 
+# The operators the tests start run as the token user punctual-operator, bound only to the
+# chart's ClusterRole and leases Role (rendered by helm, subjects extended with that user), so
+# the end-to-end suite proves the chart's RBAC is enough. The Lease lives in the release namespace.
+# (helm warns on stderr that charts/punctual/crds is a symlink to crds/; that is intended.)
+operator_rbac() {
+  local release_ns=punctual-system
+  echo "== chart RBAC for the operator (user punctual-operator, leases in $release_ns)"
+  "$KUBECTL" create namespace "$release_ns" --dry-run=client -o yaml | "$KUBECTL" apply -f - >/dev/null
+  "$HELM" template punctual charts/punctual --namespace "$release_ns" \
+    --show-only templates/clusterrole.yaml --show-only templates/role.yaml \
+    --set 'rbac.extraSubjects[0].kind=User' \
+    --set 'rbac.extraSubjects[0].name=punctual-operator' \
+    --set 'rbac.extraSubjects[0].apiGroup=rbac.authorization.k8s.io' 2> >(grep -v 'symbolic link' >&2) |
+    "$KUBECTL" apply --server-side --field-manager punctual-e2e -f -
+  export PUNCTUAL_LEASE_NAMESPACE="$release_ns"
+}
+
 if [[ "$what" == all || "$what" == unit ]]; then
   echo "== unit tests"
   cargo test --all-targets "$@"
@@ -21,8 +38,12 @@ if [[ "$what" == all || "$what" == e2e ]]; then
   echo "== end-to-end tests (local control plane in $PUNCTUAL_CLUSTER_DIR)"
   # Build first, so compile time does not count against the control plane's uptime.
   cargo test --test e2e --no-run
+  # helm, built from its Go module and cached; the chart tests render with it.
+  HELM="$(e2e/tools.sh helm)"
+  export HELM
   trap 'e2e/cluster.sh down' EXIT
   e2e/cluster.sh up
   eval "$(e2e/cluster.sh env)"
+  operator_rbac
   cargo test --test e2e "$@"
 fi

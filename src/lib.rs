@@ -13,6 +13,7 @@ pub mod leader;
 pub mod metrics;
 pub mod resources;
 pub mod rest;
+pub mod runner;
 pub mod runs;
 pub mod schedule;
 pub mod scheduler;

@@ -16,7 +16,7 @@ use punctual::leader::LeaderElector;
 use punctual::metrics::Metrics;
 use punctual::rest::auth::{self, AuthMode};
 use punctual::telemetry::{self, LogFormat};
-use punctual::{SystemClock, scheduler};
+use punctual::{SystemClock, runner, scheduler};
 use tokio::sync::watch;
 use tracing::{error, info};
 
@@ -33,7 +33,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the operator: the scheduler, plus health and metrics endpoints.
+    /// Run the operator: the scheduler and the runner, plus health and metrics endpoints.
     Run(RunArgs),
     /// Print the CustomResourceDefinitions (the YAML committed in crds/).
     Crds {
@@ -50,6 +50,14 @@ struct RunArgs {
     /// Run the scheduler (the Action controller that creates runs for due slots).
     #[arg(long, env = "PUNCTUAL_SCHEDULER", default_value_t = true, action = ArgAction::Set)]
     scheduler: bool,
+
+    /// Run the runner (executes pending ActionRuns against their endpoints).
+    #[arg(long, env = "PUNCTUAL_RUNNER", default_value_t = true, action = ArgAction::Set)]
+    runner: bool,
+
+    /// At most this many requests to endpoints in flight at once, across all runs.
+    #[arg(long, env = "PUNCTUAL_MAX_CONCURRENT_REQUESTS", default_value_t = 64)]
+    max_concurrent_requests: usize,
 
     /// Watch only this namespace (default: all namespaces).
     #[arg(long, env = "PUNCTUAL_WATCH_NAMESPACE")]
@@ -182,15 +190,51 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         });
     }
 
-    if args.scheduler {
-        let scheduler = scheduler::controller::run(
-            client.clone(),
-            args.watch_namespace.as_deref(),
-            metrics.clone(),
-            Arc::new(SystemClock),
-            args.reconcile_concurrency,
-            stopped(stop_rx.clone()),
-        );
+    // The scheduler and the runner both act on the cluster, so with leader election only the
+    // leader runs them; the health and metrics server runs on every replica.
+    if args.scheduler || args.runner {
+        let scheduler = {
+            let (client, metrics, stop) = (client.clone(), metrics.clone(), stop_rx.clone());
+            let (ns, enabled) = (args.watch_namespace.clone(), args.scheduler);
+            let concurrency = args.reconcile_concurrency;
+            async move {
+                if enabled {
+                    scheduler::controller::run(
+                        client,
+                        ns.as_deref(),
+                        metrics,
+                        Arc::new(SystemClock),
+                        concurrency,
+                        stopped(stop),
+                    )
+                    .await;
+                }
+            }
+        };
+        let runner = {
+            let (client, metrics, stop) = (client.clone(), metrics.clone(), stop_rx.clone());
+            let config = runner::controller::Config {
+                namespace: args.watch_namespace.clone(),
+                max_concurrent_requests: args.max_concurrent_requests,
+                service_mode: runner::target::ServiceMode::detect(),
+            };
+            let enabled = args.runner;
+            async move {
+                if enabled {
+                    runner::controller::run(
+                        client,
+                        config,
+                        metrics,
+                        Arc::new(SystemClock),
+                        stopped(stop),
+                    )
+                    .await;
+                }
+            }
+        };
+        let work = async move {
+            tokio::join!(scheduler, runner);
+        };
         if args.leader_election {
             let identity = args.identity.clone().unwrap_or_else(default_identity);
             let duration = Duration::from_secs(args.lease_duration_seconds.max(2));
@@ -206,17 +250,18 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
                 _ = stopped(stop_rx.clone()) => return Ok(()),
             }
             tokio::select! {
-                _ = scheduler => {}
+                _ = work => {}
                 lost = elector.hold() => {
                     // Like client-go: a replica that lost the lease stops at once; it is restarted
-                    // as a follower. Deterministic run names cover the overlap.
+                    // as a follower. Deterministic run names and conditional status writes cover
+                    // the overlap.
                     error!(error = %lost, "lost leadership; exiting");
                     std::process::exit(1);
                 }
             }
             elector.release().await;
         } else {
-            scheduler.await;
+            work.await;
         }
     }
     server.await??;

@@ -26,6 +26,13 @@ pub struct HttpLabels {
     pub status: u16,
 }
 
+/// Labels of a finished run: its final status and error code (`none` when it succeeded).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabels {
+    pub status: String,
+    pub error_code: String,
+}
+
 /// Every metric the process exports.
 pub struct Metrics {
     registry: Registry,
@@ -40,6 +47,10 @@ pub struct Metrics {
     pub http_requests: Family<HttpLabels, Counter>,
     /// Facade request duration.
     pub http_duration: Histogram,
+    /// Runs that reached a final status, by status and error code.
+    pub run_outcomes: Family<OutcomeLabels, Counter>,
+    /// Duration of each HTTP attempt, from sending to the end of the response (or failure).
+    pub attempt_duration: Histogram,
 }
 
 impl Default for Metrics {
@@ -90,10 +101,28 @@ impl Default for Metrics {
             "REST facade request duration",
             http_duration.clone(),
         );
+        let run_outcomes = Family::<OutcomeLabels, Counter>::default();
+        // 5 ms .. 1 h: agent calls range from instant to the longest allowed timeout.
+        let attempt_duration = Histogram::new([
+            0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0,
+            900.0, 3600.0,
+        ]);
+        registry.register(
+            "run_outcomes",
+            "ActionRuns that reached a final status, by status and error code",
+            run_outcomes.clone(),
+        );
+        registry.register(
+            "attempt_duration_seconds",
+            "Duration of each HTTP attempt to an endpoint",
+            attempt_duration.clone(),
+        );
         Self {
             registry,
             http_requests,
             http_duration,
+            run_outcomes,
+            attempt_duration,
             reconciles,
             reconcile_errors,
             schedule_lag,

@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use kube::Client;
-use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
-use punctual::resources::{Action, ActionRun};
+use kube::api::{Api, DeleteParams, PostParams};
+use punctual::resources::Action;
 use serde_json::{Value, json};
 
 use crate::support::*;
@@ -1005,34 +1005,86 @@ async fn facade_pagination_is_stable_while_actions_come_and_go() {
     assert_eq!(found.json["actions"].as_array().unwrap().len(), 5);
 }
 
+/// A local endpoint that answers 500 when the body contains `"fail":true`, else 200.
+async fn start_endpoint() -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    tokio::spawn(async move {
+        while let Ok((mut conn, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                // Read the head, then as many body bytes as Content-Length says.
+                loop {
+                    let Ok(n) = conn.read(&mut chunk).await else {
+                        return;
+                    };
+                    if n == 0 {
+                        break;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    let text = String::from_utf8_lossy(&buf).to_string();
+                    if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                        let len = head
+                            .lines()
+                            .find_map(|l| {
+                                let (k, v) = l.split_once(':')?;
+                                k.eq_ignore_ascii_case("content-length")
+                                    .then(|| v.trim().parse::<usize>().ok())?
+                            })
+                            .unwrap_or(0);
+                        if body.len() >= len {
+                            break;
+                        }
+                    }
+                }
+                let text = String::from_utf8_lossy(&buf).replace(' ', "");
+                let status = if text.contains("\"fail\":true") {
+                    "500 Internal Server Error"
+                } else {
+                    "200 OK"
+                };
+                let answer = format!(
+                    "HTTP/1.1 {status}\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{{}}"
+                );
+                let _ = conn.write_all(answer.as_bytes()).await;
+            });
+        }
+    });
+    port
+}
+
 #[tokio::test]
 async fn facade_run_history_with_status_filter() {
     let s = Setup::new("facade-runs").await;
-    s.create(json!({"name": "runner", "endpoint_id": "agent", "namespace_id": "m"}))
+    let port = start_endpoint().await;
+    let endpoint = json!({"apiVersion": "punctual.dev/v1alpha1", "kind": "ActionEndpoint",
+                          "metadata": {"name": "echo"}, "spec": {"url": format!("http://127.0.0.1:{port}/")}});
+    kubectl_ok(
+        &["apply", "-n", &s.ns.name, "-f", "-"],
+        Some(&endpoint.to_string()),
+    );
+    s.create(json!({"name": "runner", "endpoint_id": "echo", "namespace_id": "m"}))
         .await;
     let mut ids = Vec::new();
-    for _ in 0..3 {
-        let t = s.call("POST", "/actions/runner/trigger", None).await;
-        assert_eq!(t.status, 202);
+    for body in [None, Some(json!({"payload": {"fail": true}})), None] {
+        let t = s.call("POST", "/actions/runner/trigger", body).await;
+        assert_eq!(t.status, 202, "{}", t.text);
         ids.push(t.json["run_id"].as_str().unwrap().to_string());
         // Distinct triggered_at seconds, so the order is by time rather than by name.
         tokio::time::sleep(Duration::from_millis(1100)).await;
     }
-    // Until the runner executes runs, finish two by writing their status as the runner would.
-    let api: Api<ActionRun> = Api::namespaced(s.client.clone(), &s.ns.name);
-    for (id, phase) in [(&ids[0], "succeeded"), (&ids[1], "failed")] {
-        let patch = json!({"status": {"status": phase, "attempt": 1, "errorCode": if phase == "failed" { json!("http_error") } else { Value::Null }}});
-        api.patch_status(id, &PatchParams::default(), &Patch::Merge(&patch))
-            .await
-            .expect("status");
-    }
-    let port = s.op.facade_port;
+    // The runner executes them: the second fails with a 500 (no retries), the others succeed.
+    let facade = s.op.facade_port;
     let (base, token) = (s.base(), s.token.clone());
-    let failed = eventually("failed filter", Duration::from_secs(10), || {
+    let failed = eventually("the failed run", Duration::from_secs(30), || {
         let (base, token) = (base.clone(), token.clone());
         async move {
             let a = http(
-                port,
+                facade,
                 "GET",
                 &format!("{base}/actions/runner/runs?status=failed"),
                 Some(&token),
@@ -1045,6 +1097,35 @@ async fn facade_run_history_with_status_filter() {
     .await;
     assert_eq!(failed["runs"][0]["run_id"], ids[1].as_str());
     assert_eq!(failed["runs"][0]["error_code"], "http_error");
+    let (base, token) = (s.base(), s.token.clone());
+    let succeeded = eventually("two succeeded runs", Duration::from_secs(30), || {
+        let (base, token) = (base.clone(), token.clone());
+        async move {
+            let a = http(
+                facade,
+                "GET",
+                &format!("{base}/actions/runner/runs?status=succeeded"),
+                Some(&token),
+                None,
+            )
+            .await;
+            (a.json["total"] == 2).then_some(a.json)
+        }
+    })
+    .await;
+    let run = &succeeded["runs"][0];
+    assert_eq!(run["run_id"], ids[2].as_str());
+    assert!(run["execution_id"].as_str().is_some());
+    assert!(run["duration_seconds"].is_number());
+    assert!(
+        run["completed_at"]
+            .as_str()
+            .is_some_and(|t| t.ends_with('Z'))
+    );
+    let action = s.call("GET", "/actions/runner", None).await;
+    assert_eq!(action.json["total_runs"], 3);
+    assert_eq!(action.json["successful_runs"], 2);
+    assert_eq!(action.json["failed_runs"], 1);
     let all = s.call("GET", "/actions/runner/runs", None).await;
     let order: Vec<&str> = all.json["runs"]
         .as_array()
@@ -1197,23 +1278,29 @@ async fn facade_scheduled_runs_appear_in_history() {
             .unwrap()
             .ends_with(&nominal.to_string())
     );
-    // A manual trigger next to it; the pending filter sees both until a runner executes them.
+    // A manual trigger next to it; the runner fails both (nothing listens on port 9).
     // (A run without a status sorts by its creation time, which has whole seconds.)
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let t = s
         .call("POST", &format!("/actions/{id}/trigger"), None)
         .await;
     assert_eq!(t.status, 202);
-    let pending = s
-        .call("GET", &format!("/actions/{id}/runs?status=pending"), None)
-        .await;
-    assert!(
-        pending.json["total"].as_u64().unwrap() >= 2,
-        "{}",
-        pending.text
-    );
-    assert_eq!(
-        pending.json["runs"][0]["trigger_type"], "manual",
-        "newest first"
-    );
+    let (runs_path, token) = (format!("{path}/runs?status=failed"), s.token.clone());
+    let failed = eventually("both runs failed", Duration::from_secs(30), || {
+        let (runs_path, token) = (runs_path.clone(), token.clone());
+        async move {
+            let a = http(port, "GET", &runs_path, Some(&token), None).await;
+            (a.json["total"].as_u64() >= Some(2)).then_some(a.json)
+        }
+    })
+    .await;
+    assert_eq!(failed["runs"][0]["trigger_type"], "manual", "newest first");
+    assert_eq!(failed["runs"][0]["error_code"], "connection_error");
+    let types: Vec<&str> = failed["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["trigger_type"].as_str().unwrap())
+        .collect();
+    assert!(types.contains(&"scheduled"), "{types:?}");
 }

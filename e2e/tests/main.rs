@@ -1,7 +1,9 @@
 //! End-to-end tests against a real control plane (etcd, kube-apiserver,
 //! kube-controller-manager). Run them with `make e2e`; each test uses its own namespace.
 
+mod chart;
 mod facade;
 mod foundation;
+mod runner;
 mod scheduler;
 mod support;

@@ -238,11 +238,16 @@ async fn a_killed_controller_restarts_without_duplicate_or_lost_slots() {
 #[tokio::test]
 async fn two_replicas_fire_each_slot_once_and_fail_over() {
     let (client, ns) = setup("e2e-replicas").await;
+    // The Lease namespace may be shared (the chart's release namespace): the name is per test.
+    let lease_ns = lease_namespace(&ns.name);
+    let lease_name = format!("punctual-leader-{}", ns.name);
     let election = [
         "--leader-election",
         "true",
         "--lease-namespace",
-        &ns.name,
+        &lease_ns,
+        "--lease-name",
+        &lease_name,
         "--lease-duration-seconds",
         "6",
     ];
@@ -266,8 +271,8 @@ async fn two_replicas_fire_each_slot_once_and_fail_over() {
     let s1 = armed_slot(&client, &ns.name, "tick").await;
     wait_for_slot(&client, &ns.name, "tick", s1).await;
 
-    let leases: Api<Lease> = Api::namespaced(client.clone(), &ns.name);
-    let lease = leases.get("punctual-leader").await.expect("lease");
+    let leases: Api<Lease> = Api::namespaced(client.clone(), &lease_ns);
+    let lease = leases.get(&lease_name).await.expect("lease");
     let leader = lease
         .spec
         .and_then(|s| s.holder_identity)
@@ -287,7 +292,7 @@ async fn two_replicas_fire_each_slot_once_and_fail_over() {
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_exactly(&client, &ns.name, "tick", &[s1, s2, s3]).await;
     let holder = leases
-        .get("punctual-leader")
+        .get(&lease_name)
         .await
         .expect("lease")
         .spec

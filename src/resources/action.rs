@@ -275,6 +275,11 @@ pub struct ActionStatus {
     #[serde(default)]
     pub failed_runs: i64,
 
+    /// Bookkeeping of exact counting: runs already added to the counters but not yet marked
+    /// counted (annotation `punctual.dev/counted`). Normally empty or short.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub counted_runs: Vec<String>,
+
     /// Slots not started because they were past startingDeadlineSeconds.
     #[serde(default)]
     pub missed_runs: i64,

@@ -310,12 +310,11 @@ fn check_leaves(value: &Value, path: &mut Vec<Value>, errs: &mut Vec<FieldError>
     }
 }
 
-/// Why `source` does not compile with the template engine the runner renders with, if it does not.
+/// Why `source` does not compile with the runner's template engine and settings, if it does not.
 pub fn template_error(source: &str) -> Option<String> {
-    let env = minijinja::Environment::new();
-    env.template_from_str(source)
+    crate::runs::template::check_syntax(source)
         .err()
-        .map(|e| format!("invalid template: {}", e.detail().unwrap_or("syntax error")))
+        .map(|e| format!("invalid template: {}", e.message))
 }
 
 /// Query of the list routes.

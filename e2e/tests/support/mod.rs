@@ -150,7 +150,8 @@ impl Operator {
             .append(true)
             .open(&log)
             .expect("log file");
-        let child = Command::new(env!("CARGO_BIN_EXE_punctual"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_punctual"));
+        command
             .args([
                 "run",
                 "--watch-namespace",
@@ -163,9 +164,13 @@ impl Operator {
             .args(extra)
             .env("RUST_LOG", "info,punctual=debug")
             .stdout(Stdio::from(file.try_clone().expect("log file")))
-            .stderr(Stdio::from(file))
-            .spawn()
-            .expect("start punctual");
+            .stderr(Stdio::from(file));
+        // `make e2e` runs the operator as a user bound only to the Helm chart's RBAC; the tests'
+        // own client keeps the admin kubeconfig.
+        if let Some(kubeconfig) = std::env::var_os("PUNCTUAL_OPERATOR_KUBECONFIG") {
+            command.env("KUBECONFIG", kubeconfig);
+        }
+        let child = command.spawn().expect("start punctual");
         Self {
             child,
             metrics_port,
@@ -191,6 +196,12 @@ impl Drop for Operator {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// The namespace for leader-election Leases: where the chart's leases Role is bound
+/// (PUNCTUAL_LEASE_NAMESPACE, set by `make e2e`), else the test's own namespace.
+pub fn lease_namespace(test_namespace: &str) -> String {
+    std::env::var("PUNCTUAL_LEASE_NAMESPACE").unwrap_or_else(|_| test_namespace.to_string())
 }
 
 /// A free TCP port on loopback.

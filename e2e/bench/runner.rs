@@ -1,0 +1,204 @@
+//! Runner throughput benchmark: N one_time Actions due at the same instant, a local HTTP
+//! endpoint, and `punctual run` (scheduler and runner) on the local control plane. Prints the
+//! sustained runs per second (N over the time from the nominal instant to the last run
+//! finished), the latency from the nominal instant to the request received by the endpoint
+//! (p50/p99/max), and the operator's peak memory. Prints; asserts nothing.
+//!
+//!   make bench-runner              # N = 200 and 1000
+//!   cargo bench --bench runner -- 500
+//!
+//! Needs KUBECONFIG (the make target starts a local control plane).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::HeaderMap;
+use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use futures::{StreamExt, TryStreamExt, stream};
+use k8s_openapi::api::core::v1::Namespace;
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Client, ResourceExt};
+use punctual::resources::{Action, ActionRun, RunPhase};
+use serde_json::json;
+
+type Received = Arc<Mutex<HashMap<String, DateTime<Utc>>>>;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let sizes: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    let sizes = if sizes.is_empty() {
+        vec![200, 1000]
+    } else {
+        sizes
+    };
+    let client = Client::try_default().await?;
+    install_crds(&client).await?;
+    println!(
+        "| runs | finished | runs/s | p50 latency | p99 latency | max latency | operator peak RSS |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    for n in sizes {
+        let row = bench(&client, n).await?;
+        println!("{row}");
+    }
+    Ok(())
+}
+
+async fn install_crds(client: &Client) -> anyhow::Result<()> {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
+    for crd in punctual::resources::crds() {
+        let pp = PatchParams::apply("punctual-bench").force();
+        api.patch(&crd.name_any(), &pp, &Patch::Apply(&crd)).await?;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    Ok(())
+}
+
+/// The endpoint: answers 200 at once and notes when each run's first request arrived.
+async fn endpoint(received: Received) -> anyhow::Result<std::net::SocketAddr> {
+    let app = Router::new().fallback(move |headers: HeaderMap| {
+        let received = received.clone();
+        async move {
+            let now = Utc::now();
+            if let Some(run) = headers.get("x-punctual-run").and_then(|v| v.to_str().ok())
+                && let Ok(mut map) = received.lock()
+            {
+                map.entry(run.to_string()).or_insert(now);
+            }
+            r#"{"ok": true}"#
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Ok(addr)
+}
+
+async fn bench(client: &Client, n: usize) -> anyhow::Result<String> {
+    let ns_name = format!(
+        "bench-run-{n}-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..6]
+    );
+    let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": ns_name}}))?;
+    Api::<Namespace>::all(client.clone())
+        .create(&PostParams::default(), &ns)
+        .await?;
+    let received: Received = Arc::default();
+    let addr = endpoint(received.clone()).await?;
+    let endpoint: punctual::resources::ActionEndpoint = serde_json::from_value(json!({
+        "apiVersion": "punctual.dev/v1alpha1", "kind": "ActionEndpoint",
+        "metadata": {"name": "agent"}, "spec": {"url": format!("http://{addr}/invoke")},
+    }))?;
+    Api::namespaced(client.clone(), &ns_name)
+        .create(&PostParams::default(), &endpoint)
+        .await?;
+
+    // Creating the Actions takes a while: aim at an instant comfortably after that.
+    let estimate = TimeDelta::milliseconds(40 * n as i64) + TimeDelta::seconds(15);
+    let slot = (Utc::now() + estimate).duration_trunc(TimeDelta::seconds(1))?;
+    eprintln!("[bench] {n} one_time actions in {ns_name}, all due at {slot}");
+
+    let binary = std::env::var("PUNCTUAL_BIN").unwrap_or_else(|_| "target/release/punctual".into());
+    let mut operator = std::process::Command::new(&binary)
+        .args([
+            "run",
+            "--watch-namespace",
+            &ns_name,
+            "--metrics-addr",
+            "127.0.0.1:0",
+        ])
+        .env("RUST_LOG", "warn")
+        .spawn()?;
+
+    let actions: Api<Action> = Api::namespaced(client.clone(), &ns_name);
+    stream::iter(0..n)
+        .map(|i| {
+            let actions = actions.clone();
+            async move {
+                let action: Action = serde_json::from_value(json!({
+                    "apiVersion": "punctual.dev/v1alpha1", "kind": "Action",
+                    "metadata": {"name": format!("a{i:05}")},
+                    "spec": {"app": "bench", "endpoint": "agent", "namespaceId": "bench",
+                             "scheduledAt": slot, "payload": {"n": i, "run": "{{ run_id }}"}},
+                }))?;
+                actions.create(&PostParams::default(), &action).await?;
+                anyhow::Ok(())
+            }
+        })
+        .buffer_unordered(32)
+        .try_collect::<Vec<_>>()
+        .await?;
+    eprintln!("[bench] created {n} actions at {}", Utc::now());
+
+    let runs: Api<ActionRun> = Api::namespaced(client.clone(), &ns_name);
+    let mut done: HashMap<String, DateTime<Utc>> = HashMap::new();
+    let deadline = slot + TimeDelta::seconds(180);
+    let mut events = watcher(runs, watcher::Config::default())
+        .applied_objects()
+        .boxed();
+    while done.len() < n && Utc::now() < deadline {
+        let wait = (deadline - Utc::now()).to_std().unwrap_or_default();
+        match tokio::time::timeout(wait, events.next()).await {
+            Ok(Some(Ok(run))) => {
+                let phase = run.status.as_ref().map(|s| s.status);
+                if phase.is_some_and(|p| !p.is_active()) {
+                    if phase != Some(RunPhase::Succeeded) {
+                        eprintln!("[bench] {} ended {:?}", run.name_any(), run.status);
+                    }
+                    done.entry(run.name_any()).or_insert_with(Utc::now);
+                }
+            }
+            Ok(Some(Err(e))) => eprintln!("[bench] watch error: {e}"),
+            Ok(None) | Err(_) => break,
+        }
+    }
+    let peak = peak_rss_kib(operator.id());
+    let _ = operator.kill();
+    let _ = operator.wait();
+    Api::<Namespace>::all(client.clone())
+        .delete(&ns_name, &DeleteParams::background())
+        .await?;
+
+    let secs = |t: DateTime<Utc>| (t - slot).num_milliseconds() as f64 / 1000.0;
+    let mut latencies: Vec<f64> = received
+        .lock()
+        .map(|m| m.values().map(|t| secs(*t)).collect())
+        .unwrap_or_default();
+    latencies.sort_by(f64::total_cmp);
+    let pct = |p: f64| {
+        latencies
+            .get(((latencies.len() as f64 * p).ceil() as usize).saturating_sub(1))
+            .copied()
+    };
+    let fmt = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.3} s"));
+    let last = done.values().max().map(|t| secs(*t));
+    let rate = last.filter(|s| *s > 0.0).map(|s| done.len() as f64 / s);
+    Ok(format!(
+        "| {n} | {} | {} | {} | {} | {} | {} |",
+        done.len(),
+        rate.map_or("-".into(), |r| format!("{r:.0}")),
+        fmt(pct(0.50)),
+        fmt(pct(0.99)),
+        fmt(latencies.last().copied()),
+        peak.map_or("-".into(), |k| format!("{:.1} MiB", k as f64 / 1024.0)),
+    ))
+}
+
+/// Peak resident set size of a process, from /proc (Linux).
+fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+}

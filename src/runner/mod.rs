@@ -1,0 +1,8 @@
+//! The runner: executes pending ActionRuns against their endpoints, with retries, and keeps the
+//! Action's run counters exact. See docs/runner.md.
+
+pub mod controller;
+pub mod counting;
+pub mod http;
+pub mod outcome;
+pub mod target;

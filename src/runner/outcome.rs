@@ -1,0 +1,243 @@
+//! What an attempt's result means (pure): its error code, whether it may be retried, and what the
+//! run's status becomes. The controller only performs the request and writes what this decides.
+
+use chrono::{DateTime, Duration, Utc};
+
+use crate::resources::{ActionRunSpec, ActionRunStatus, Attempt, RunPhase};
+
+/// Most of a response body kept in `status.output`.
+pub const OUTPUT_LIMIT: usize = 4096;
+
+/// The stable error codes of SPEC section 3.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    Timeout,
+    ConnectionError,
+    HttpError,
+    EndpointNotFound,
+    SecretNotFound,
+    TemplateError,
+    Interrupted,
+    Cancelled,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::Timeout => "timeout",
+            ErrorCode::ConnectionError => "connection_error",
+            ErrorCode::HttpError => "http_error",
+            ErrorCode::EndpointNotFound => "endpoint_not_found",
+            ErrorCode::SecretNotFound => "secret_not_found",
+            ErrorCode::TemplateError => "template_error",
+            ErrorCode::Interrupted => "interrupted",
+            ErrorCode::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// What happened to one attempt, before any interpretation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AttemptResult {
+    /// A response came (any status).
+    Response { status: u16, body: String },
+    /// No response within the timeout.
+    Timeout,
+    /// Could not connect, or the connection broke.
+    Connection(String),
+    /// The attempt never reached the endpoint (resolution or template failure).
+    NotSent { code: ErrorCode, message: String },
+    /// The controller stopped while the attempt was in flight.
+    Interrupted,
+}
+
+/// The classification of an attempt.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    /// None when the attempt succeeded.
+    pub error: Option<ErrorCode>,
+    pub retryable: bool,
+    pub http_status: Option<u16>,
+    pub message: Option<String>,
+    pub output: Option<String>,
+}
+
+/// SPEC 3: any 2xx succeeds; timeout, connection errors, 5xx, 408 and 429 may be retried (and so
+/// may an interrupted attempt, as delivery is at-least-once); everything else fails at once.
+pub fn classify(result: &AttemptResult) -> Outcome {
+    match result {
+        AttemptResult::Response { status, body } => {
+            let ok = (200..300).contains(status);
+            Outcome {
+                error: (!ok).then_some(ErrorCode::HttpError),
+                retryable: !ok && (*status >= 500 || *status == 408 || *status == 429),
+                http_status: Some(*status),
+                message: (!ok).then(|| format!("endpoint answered HTTP {status}")),
+                output: Some(truncate(body, OUTPUT_LIMIT).to_string()),
+            }
+        }
+        AttemptResult::Timeout => {
+            failure(ErrorCode::Timeout, true, "no response within the timeout")
+        }
+        AttemptResult::Connection(msg) => failure(ErrorCode::ConnectionError, true, msg),
+        AttemptResult::Interrupted => failure(
+            ErrorCode::Interrupted,
+            true,
+            "the controller stopped while this attempt was in flight",
+        ),
+        AttemptResult::NotSent { code, message } => failure(*code, false, message),
+    }
+}
+
+fn failure(code: ErrorCode, retryable: bool, message: &str) -> Outcome {
+    Outcome {
+        error: Some(code),
+        retryable,
+        http_status: None,
+        message: Some(message.to_string()),
+        output: None,
+    }
+}
+
+/// The first `limit` bytes of `s`, cut back to a character boundary.
+pub fn truncate(s: &str, limit: usize) -> &str {
+    if s.len() <= limit {
+        return s;
+    }
+    let mut end = limit;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// What follows an attempt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Next {
+    Succeed,
+    Fail,
+    RetryAt(DateTime<Utc>),
+}
+
+/// Retry while attempts remain (1 + maxRetries in all), `retryDelaySeconds` after the attempt.
+pub fn next(outcome: &Outcome, attempt: i32, spec: &ActionRunSpec, now: DateTime<Utc>) -> Next {
+    match outcome.error {
+        None => Next::Succeed,
+        Some(_) if outcome.retryable && attempt < 1 + spec.max_retries.max(0) => {
+            Next::RetryAt(now + Duration::seconds(i64::from(spec.retry_delay_seconds.max(0))))
+        }
+        Some(_) => Next::Fail,
+    }
+}
+
+/// The status to start attempt `number` with: `running`, a new attempts entry.
+pub fn start_attempt(
+    prev: &ActionRunStatus,
+    number: i32,
+    execution_id: &str,
+    triggered_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> ActionRunStatus {
+    let mut s = prev.clone();
+    s.status = RunPhase::Running;
+    s.attempt = number;
+    s.triggered_at.get_or_insert(triggered_at);
+    s.started_at.get_or_insert(now);
+    s.execution_id = Some(execution_id.to_string());
+    s.next_attempt_at = None;
+    s.attempts.retain(|a| a.number != number);
+    s.attempts.push(Attempt {
+        number,
+        execution_id: execution_id.to_string(),
+        started_at: now,
+        ..Attempt::default()
+    });
+    s
+}
+
+/// The status after the current attempt (the last entry of `attempts`) ended at `now`.
+pub fn finish_attempt(
+    prev: &ActionRunStatus,
+    outcome: &Outcome,
+    next: Next,
+    now: DateTime<Utc>,
+) -> ActionRunStatus {
+    let mut s = prev.clone();
+    if let Some(last) = s.attempts.last_mut() {
+        last.completed_at = Some(now);
+        last.http_status = outcome.http_status.map(i32::from);
+        last.error_code = outcome.error.map(|c| c.as_str().to_string());
+    }
+    s.http_status = outcome.http_status.map(i32::from);
+    s.error_code = outcome.error.map(|c| c.as_str().to_string());
+    s.error_message = outcome.message.clone();
+    s.output = outcome.output.clone();
+    match next {
+        Next::RetryAt(at) => {
+            s.status = RunPhase::Pending;
+            s.next_attempt_at = Some(at);
+        }
+        Next::Succeed | Next::Fail => {
+            s.status = if next == Next::Succeed {
+                RunPhase::Succeeded
+            } else {
+                RunPhase::Failed
+            };
+            s.next_attempt_at = None;
+            s.completed_at = Some(now);
+            let started = s.started_at.unwrap_or(now);
+            s.duration_seconds = Some((now - started).num_milliseconds() as f64 / 1000.0);
+        }
+    }
+    s
+}
+
+/// The status of a run cancelled at `now` (its Action deleted); the scheduler's Replace writes
+/// the same fields.
+pub fn cancel(prev: &ActionRunStatus, reason: &str, now: DateTime<Utc>) -> ActionRunStatus {
+    let mut s = prev.clone();
+    if let Some(last) = s.attempts.last_mut().filter(|a| a.completed_at.is_none()) {
+        last.completed_at = Some(now);
+        last.error_code = Some(ErrorCode::Cancelled.as_str().into());
+    }
+    s.status = RunPhase::Cancelled;
+    s.error_code = Some(ErrorCode::Cancelled.as_str().into());
+    s.error_message = Some(reason.to_string());
+    s.next_attempt_at = None;
+    s.completed_at = Some(now);
+    if let Some(started) = s.started_at {
+        s.duration_seconds = Some((now - started).num_milliseconds() as f64 / 1000.0);
+    }
+    s
+}
+
+/// What the controller should do with a run it sees (pure).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Start attempt `n` now.
+    Attempt(i32),
+    /// Wait until this instant, then look again.
+    WaitUntil(DateTime<Utc>),
+    /// Found `running` with no request in flight here: the attempt was interrupted.
+    Interrupted,
+    /// Finished: count it and clean up history.
+    Finished,
+}
+
+/// The decision for a run that is not in flight in this process.
+pub fn step(status: Option<&ActionRunStatus>, now: DateTime<Utc>) -> Step {
+    let Some(s) = status else {
+        return Step::Attempt(1);
+    };
+    match s.status {
+        RunPhase::Pending => match s.next_attempt_at {
+            Some(at) if at > now => Step::WaitUntil(at),
+            _ => Step::Attempt(s.attempt.max(0) + 1),
+        },
+        RunPhase::Running => Step::Interrupted,
+        RunPhase::Succeeded | RunPhase::Failed | RunPhase::Cancelled => Step::Finished,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,181 @@
+use chrono::TimeZone;
+
+use super::*;
+use crate::resources::TriggerType;
+
+fn t(s: i64) -> DateTime<Utc> {
+    Utc.timestamp_opt(1_800_000_000 + s, 0).unwrap()
+}
+
+fn spec(max_retries: i32, delay: i32) -> ActionRunSpec {
+    ActionRunSpec {
+        action: "a".into(),
+        trigger_type: TriggerType::Manual,
+        scheduled_at: None,
+        resolved_payload: Default::default(),
+        resolved_thread_id: None,
+        resolve_error: None,
+        namespace_id: "n".into(),
+        endpoint: "e".into(),
+        max_retries,
+        retry_delay_seconds: delay,
+        timeout_seconds: None,
+    }
+}
+
+fn response(status: u16) -> AttemptResult {
+    AttemptResult::Response {
+        status,
+        body: "{}".into(),
+    }
+}
+
+#[test]
+fn every_2xx_succeeds() {
+    for status in [200, 201, 202, 204, 299] {
+        let o = classify(&response(status));
+        assert_eq!(o.error, None, "{status}");
+        assert_eq!(o.http_status, Some(status));
+    }
+}
+
+#[test]
+fn retryable_failures_are_exactly_timeout_connection_5xx_408_429_and_interrupted() {
+    let retryable = |r: AttemptResult| classify(&r).retryable;
+    for status in [500, 502, 503, 504, 599, 408, 429] {
+        assert!(retryable(response(status)), "{status}");
+        assert_eq!(
+            classify(&response(status)).error,
+            Some(ErrorCode::HttpError)
+        );
+    }
+    for status in [300, 400, 401, 403, 404, 409, 422] {
+        assert!(!retryable(response(status)), "{status}");
+        assert_eq!(
+            classify(&response(status)).error,
+            Some(ErrorCode::HttpError)
+        );
+    }
+    assert!(retryable(AttemptResult::Timeout));
+    assert_eq!(
+        classify(&AttemptResult::Timeout).error,
+        Some(ErrorCode::Timeout)
+    );
+    assert!(retryable(AttemptResult::Connection("refused".into())));
+    assert_eq!(
+        classify(&AttemptResult::Connection("refused".into())).error,
+        Some(ErrorCode::ConnectionError)
+    );
+    assert!(retryable(AttemptResult::Interrupted));
+    for code in [
+        ErrorCode::EndpointNotFound,
+        ErrorCode::SecretNotFound,
+        ErrorCode::TemplateError,
+    ] {
+        let o = classify(&AttemptResult::NotSent {
+            code,
+            message: "m".into(),
+        });
+        assert_eq!(o.error, Some(code));
+        assert!(!o.retryable);
+    }
+}
+
+#[test]
+fn output_is_cut_at_4_kib_on_a_char_boundary() {
+    let body = "é".repeat(3000); // 6000 bytes, 2 bytes per char
+    let o = classify(&AttemptResult::Response { status: 200, body });
+    let out = o.output.unwrap();
+    assert_eq!(out.len(), 4096);
+    let body = format!("a{}", "é".repeat(3000)); // boundary falls inside a char
+    let out = truncate(&body, 4096);
+    assert_eq!(out.len(), 4095);
+    assert_eq!(truncate("short", 4096), "short");
+}
+
+#[test]
+fn retries_while_attempts_remain_after_the_delay() {
+    let fail = classify(&response(500));
+    let s = spec(2, 7);
+    assert_eq!(next(&fail, 1, &s, t(0)), Next::RetryAt(t(7)));
+    assert_eq!(next(&fail, 2, &s, t(0)), Next::RetryAt(t(7)));
+    assert_eq!(next(&fail, 3, &s, t(0)), Next::Fail);
+    assert_eq!(next(&fail, 1, &spec(0, 7), t(0)), Next::Fail);
+    assert_eq!(next(&classify(&response(404)), 1, &s, t(0)), Next::Fail);
+    assert_eq!(next(&classify(&response(200)), 3, &s, t(0)), Next::Succeed);
+    assert_eq!(next(&fail, 1, &spec(1, 0), t(0)), Next::RetryAt(t(0)));
+}
+
+#[test]
+fn a_run_goes_pending_running_pending_running_succeeded() {
+    let s = spec(2, 5);
+    let st = start_attempt(&ActionRunStatus::default(), 1, "x1", t(-1), t(0));
+    assert_eq!(st.status, RunPhase::Running);
+    assert_eq!(
+        (st.attempt, st.started_at, st.triggered_at),
+        (1, Some(t(0)), Some(t(-1)))
+    );
+    let o = classify(&response(503));
+    let st = finish_attempt(&st, &o, next(&o, 1, &s, t(2)), t(2));
+    assert_eq!(st.status, RunPhase::Pending);
+    assert_eq!(st.next_attempt_at, Some(t(7)));
+    assert_eq!(st.error_code.as_deref(), Some("http_error"));
+    assert_eq!(step(Some(&st), t(6)), Step::WaitUntil(t(7)));
+    assert_eq!(step(Some(&st), t(7)), Step::Attempt(2));
+    let st = start_attempt(&st, 2, "x2", t(-1), t(7));
+    assert_eq!(st.next_attempt_at, None);
+    let o = classify(&response(200));
+    let st = finish_attempt(&st, &o, next(&o, 2, &s, t(8)), t(8));
+    assert_eq!(st.status, RunPhase::Succeeded);
+    assert_eq!(st.error_code, None);
+    assert_eq!(st.execution_id.as_deref(), Some("x2"));
+    assert_eq!(st.started_at, Some(t(0)));
+    assert_eq!(st.duration_seconds, Some(8.0));
+    let attempts: Vec<_> = st
+        .attempts
+        .iter()
+        .map(|a| {
+            (
+                a.number,
+                a.execution_id.as_str(),
+                a.http_status,
+                a.error_code.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        attempts,
+        vec![
+            (1, "x1", Some(503), Some("http_error")),
+            (2, "x2", Some(200), None)
+        ]
+    );
+    assert_eq!(step(Some(&st), t(9)), Step::Finished);
+}
+
+#[test]
+fn a_run_found_running_was_interrupted_and_is_retried_if_attempts_remain() {
+    let st = start_attempt(&ActionRunStatus::default(), 1, "x1", t(0), t(0));
+    assert_eq!(step(Some(&st), t(30)), Step::Interrupted);
+    let o = classify(&AttemptResult::Interrupted);
+    let retried = finish_attempt(&st, &o, next(&o, 1, &spec(1, 1), t(30)), t(30));
+    assert_eq!(retried.status, RunPhase::Pending);
+    assert_eq!(
+        retried.attempts[0].error_code.as_deref(),
+        Some("interrupted")
+    );
+    let failed = finish_attempt(&st, &o, next(&o, 1, &spec(0, 1), t(30)), t(30));
+    assert_eq!(failed.status, RunPhase::Failed);
+    assert_eq!(failed.error_code.as_deref(), Some("interrupted"));
+}
+
+#[test]
+fn new_runs_start_at_attempt_one_and_cancel_closes_the_open_attempt() {
+    assert_eq!(step(None, t(0)), Step::Attempt(1));
+    let st = start_attempt(&ActionRunStatus::default(), 1, "x1", t(0), t(0));
+    let c = cancel(&st, "action deleted", t(4));
+    assert_eq!(c.status, RunPhase::Cancelled);
+    assert_eq!(c.error_code.as_deref(), Some("cancelled"));
+    assert_eq!(c.attempts[0].error_code.as_deref(), Some("cancelled"));
+    assert_eq!(step(Some(&c), t(5)), Step::Finished);
+}

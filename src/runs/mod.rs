@@ -1,0 +1,200 @@
+//! Building an ActionRun from its Action: one function, shared by the scheduler and manual
+//! triggers, so every run carries the same snapshot of what to call and with what, with its
+//! templates already rendered (`template`).
+
+pub mod template;
+
+use chrono::{DateTime, Utc};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+use kube::Resource;
+
+use crate::resources::{Action, ActionRun, ActionRunSpec, ThreadMode, TriggerType};
+use crate::scheduler::naming::{manual_run_name, scheduled_run_name};
+
+/// Label on every run naming its Action, for `kubectl get arun -l punctual.dev/action=NAME`.
+pub const ACTION_LABEL: &str = "punctual.dev/action";
+
+/// Why a run is created.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Trigger {
+    /// The slot with this nominal instant.
+    Scheduled(DateTime<Utc>),
+    Manual,
+}
+
+/// The ActionRun for one execution of `action`, created at `now`. `random` makes manual names and
+/// fresh thread ids unique; it is a parameter so that tests are repeatable. `payload_override`
+/// replaces the Action's payload for this one run (a manual trigger with a body).
+pub fn build_run(
+    action: &Action,
+    trigger: Trigger,
+    now: DateTime<Utc>,
+    random: uuid::Uuid,
+    payload_override: Option<&crate::resources::JsonObject>,
+) -> ActionRun {
+    let action_name = action.metadata.name.clone().unwrap_or_default();
+    let (name, trigger_type, scheduled_at) = match trigger {
+        Trigger::Scheduled(slot) => (
+            scheduled_run_name(&action_name, slot),
+            TriggerType::Scheduled,
+            Some(slot),
+        ),
+        Trigger::Manual => {
+            let short = &random.simple().to_string()[..10];
+            (
+                manual_run_name(&action_name, short),
+                TriggerType::Manual,
+                None,
+            )
+        }
+    };
+    let spec = &action.spec;
+    let payload = payload_override.unwrap_or(&spec.payload);
+    let resolved = resolve(
+        action,
+        &name,
+        trigger_type,
+        scheduled_at,
+        now,
+        random,
+        payload,
+    );
+    let (resolved_payload, resolved_thread_id, resolve_error) = match resolved {
+        Ok((payload, thread)) => (payload, Some(thread), None),
+        // The run is still created, unrendered, so that the failure is visible on it; the runner
+        // fails it with `template_error` without calling the endpoint.
+        Err(e) => (
+            payload.clone(),
+            match spec.thread_mode {
+                ThreadMode::NewEachRun => Some(random.to_string()),
+                ThreadMode::Fixed => spec.thread_id.clone(),
+                ThreadMode::Template => None,
+            },
+            Some(e.to_string()),
+        ),
+    };
+    ActionRun {
+        metadata: ObjectMeta {
+            name: Some(name),
+            namespace: action.metadata.namespace.clone(),
+            labels: Some([(ACTION_LABEL.to_string(), action_name.clone())].into()),
+            owner_references: owner_reference(action).map(|o| vec![o]),
+            ..ObjectMeta::default()
+        },
+        spec: ActionRunSpec {
+            action: action_name,
+            trigger_type,
+            scheduled_at,
+            resolved_payload,
+            resolved_thread_id,
+            resolve_error,
+            namespace_id: spec.namespace_id.clone(),
+            endpoint: spec.endpoint.clone(),
+            max_retries: spec.max_retries,
+            retry_delay_seconds: spec.retry_delay_seconds,
+            timeout_seconds: spec.timeout_seconds,
+        },
+        status: None,
+    }
+}
+
+/// The template variables of a run (SPEC section 3), without `thread_id`.
+///
+/// Times are RFC 3339 UTC. `scheduled_at` is empty for manual runs. `date` is the day of the
+/// slot (manual runs: of `now`) in the Action's zone, so a `daily-{{ date }}` thread follows the
+/// schedule's day even when the run is created a moment after midnight.
+pub fn template_vars(
+    action: &Action,
+    run_name: &str,
+    trigger_type: TriggerType,
+    scheduled_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> template::Vars {
+    let zone = crate::schedule::parse_timezone(&action.spec.timezone).unwrap_or(chrono_tz::UTC);
+    let day = scheduled_at.unwrap_or(now).with_timezone(&zone);
+    let time = crate::rest::model::format_time;
+    template::Vars::from([
+        (
+            "action_id",
+            action.metadata.name.clone().unwrap_or_default(),
+        ),
+        ("action_name", action.display_name().to_string()),
+        ("run_id", run_name.to_string()),
+        (
+            "workspace_id",
+            action.metadata.namespace.clone().unwrap_or_default(),
+        ),
+        ("app_id", action.spec.app.clone()),
+        ("namespace_id", action.spec.namespace_id.clone()),
+        (
+            "trigger_type",
+            match trigger_type {
+                TriggerType::Scheduled => "scheduled",
+                TriggerType::Manual => "manual",
+            }
+            .to_string(),
+        ),
+        (
+            "scheduled_at",
+            scheduled_at.as_ref().map(time).unwrap_or_default(),
+        ),
+        ("triggered_at", time(&now)),
+        ("now", time(&now)),
+        ("date", day.format("%Y-%m-%d").to_string()),
+    ])
+}
+
+/// The thread id, then the payload rendered with it.
+fn resolve(
+    action: &Action,
+    run_name: &str,
+    trigger_type: TriggerType,
+    scheduled_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+    random: uuid::Uuid,
+    payload: &crate::resources::JsonObject,
+) -> Result<(crate::resources::JsonObject, String), template::TemplateError> {
+    let env = template::environment();
+    let mut vars = template_vars(action, run_name, trigger_type, scheduled_at, now);
+    let spec = &action.spec;
+    let thread = match spec.thread_mode {
+        ThreadMode::NewEachRun => random.to_string(),
+        ThreadMode::Fixed => spec.thread_id.clone().unwrap_or_default(),
+        ThreadMode::Template => template::render_str(
+            &env,
+            "threadIdTemplate",
+            spec.thread_id_template.as_deref().unwrap_or_default(),
+            &vars,
+        )?,
+    };
+    vars.insert("thread_id", thread.clone());
+    let mut rendered = crate::resources::JsonObject::new();
+    for (key, value) in payload {
+        let location = format!("payload.{key}");
+        rendered.insert(
+            key.clone(),
+            template::render_value(&env, &location, value, &vars)?,
+        );
+    }
+    Ok((rendered, thread))
+}
+
+/// The controller owner reference that makes deleting an Action delete its runs.
+fn owner_reference(action: &Action) -> Option<OwnerReference> {
+    let mut owner = action.controller_owner_ref(&())?;
+    owner.block_owner_deletion = Some(true);
+    Some(owner)
+}
+
+/// The `executionId` of one attempt of a run: a UUID derived from the run's uid and the attempt
+/// number, so it is new for every attempt yet known before the attempt starts (a trigger answers
+/// with the first one) and the same after a restart. Both the runner and the facade use this.
+pub fn execution_id(run_uid: &str, attempt: u32) -> uuid::Uuid {
+    uuid::Uuid::new_v5(
+        &uuid::Uuid::NAMESPACE_OID,
+        format!("{run_uid}/{attempt}").as_bytes(),
+    )
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,5 +1,5 @@
 # One target per task. `make run` and `make test` do all the setup on a fresh machine.
-.PHONY: run test unit e2e lint fmt crds build bench-schedule bench-runner controlplane helm chart cluster-up cluster-down cluster-status
+.PHONY: run test unit e2e lint fmt crds build bench-schedule bench-runner bench-facade openapi controlplane helm chart cluster-up cluster-down cluster-status
 
 run: ## Punctual on a local control plane (or the cluster of KUBECONFIG), with the examples
 	bash e2e/run.sh
@@ -28,6 +28,12 @@ build:
 
 bench-schedule: ## Schedule lag with 1000 and 5000 Actions due in the same minute (prints figures)
 	bash e2e/bench.sh schedule 1000 5000
+
+bench-facade: ## REST facade vs API server with 10,000 Actions: req/s, p50/p99 of list and get (prints figures)
+	bash e2e/bench.sh facade 10000
+
+openapi: ## Print the facade's OpenAPI document and validate it (openapi-spec-validator in a venv)
+	bash e2e/openapi-check.sh
 
 bench-runner: ## Runs per second and nominal-to-endpoint latency, 200 and 1000 runs (prints figures)
 	bash e2e/bench.sh runner 200 1000

@@ -32,6 +32,8 @@ if [[ "$what" == all || "$what" == unit ]]; then
   # Not --all-targets: that also runs the benchmarks (harness = false), which need a cluster and
   # take minutes. `make lint` (clippy --all-targets) still compiles them.
   cargo test --lib --bins --tests --examples "$@"
+  echo "== OpenAPI document"
+  bash e2e/openapi-check.sh
 fi
 
 if [[ "$what" == all || "$what" == e2e ]]; then

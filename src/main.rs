@@ -14,6 +14,7 @@ use axum::routing::get;
 use clap::{ArgAction, Parser, Subcommand};
 use punctual::leader::LeaderElector;
 use punctual::metrics::Metrics;
+use punctual::rest::auth::{self, AuthMode};
 use punctual::telemetry::{self, LogFormat};
 use punctual::{SystemClock, runner, scheduler};
 use tokio::sync::watch;
@@ -40,6 +41,8 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         out_dir: Option<PathBuf>,
     },
+    /// Print the REST facade's OpenAPI 3.1 document (the one served at /openapi.json).
+    Openapi,
 }
 
 #[derive(clap::Args)]
@@ -88,6 +91,19 @@ struct RunArgs {
     #[arg(long, env = "PUNCTUAL_RECONCILE_CONCURRENCY", default_value_t = 32)]
     reconcile_concurrency: u16,
 
+    /// Serve the REST facade (on every replica; it is not leader-gated).
+    #[arg(long, env = "PUNCTUAL_FACADE", default_value_t = true, action = ArgAction::Set)]
+    facade: bool,
+
+    /// Address of the REST facade.
+    #[arg(long, env = "PUNCTUAL_FACADE_ADDR", default_value = "0.0.0.0:8080")]
+    facade_addr: SocketAddr,
+
+    /// How the facade checks callers: kube (TokenReview and SubjectAccessReview) or none (local
+    /// development; refused unless --facade-addr is a loopback address).
+    #[arg(long, env = "PUNCTUAL_AUTH", value_enum, default_value_t = AuthMode::Kube)]
+    auth: AuthMode,
+
     /// Log format: json (structured, the default) or text (for a terminal).
     #[arg(long, env = "PUNCTUAL_LOG_FORMAT", value_enum, default_value_t = LogFormat::Json)]
     log_format: LogFormat,
@@ -97,6 +113,13 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Crds { out_dir } => print_crds(out_dir),
+        Command::Openapi => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&punctual::rest::openapi::document())?
+            );
+            Ok(())
+        }
         Command::Run(args) => {
             telemetry::init(args.log_format);
             tokio::runtime::Runtime::new()?.block_on(run(args))
@@ -145,6 +168,27 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         .with_state(metrics.clone());
     let server = axum::serve(listener, app).with_graceful_shutdown(stopped(stop_rx.clone()));
     let server = tokio::spawn(async move { server.await });
+
+    if args.facade {
+        auth::check_mode(args.auth, args.facade_addr).map_err(anyhow::Error::msg)?;
+        let state = punctual::rest::AppState::start(
+            client.clone(),
+            args.watch_namespace.as_deref(),
+            args.auth,
+            metrics.clone(),
+        );
+        let listener = tokio::net::TcpListener::bind(args.facade_addr)
+            .await
+            .with_context(|| format!("bind {}", args.facade_addr))?;
+        info!(addr = %args.facade_addr, auth = ?args.auth, "serving the REST facade");
+        let facade = axum::serve(listener, punctual::rest::router(state))
+            .with_graceful_shutdown(stopped(stop_rx.clone()));
+        tokio::spawn(async move {
+            if let Err(e) = facade.await {
+                error!(error = %e, "REST facade stopped");
+            }
+        });
+    }
 
     // The scheduler and the runner both act on the cluster, so with leader election only the
     // leader runs them; the health and metrics server runs on every replica.

@@ -18,6 +18,14 @@ pub struct TriggerLabels {
     pub trigger: String,
 }
 
+/// Labels of a facade request: the route template, the method and the response status.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct HttpLabels {
+    pub route: String,
+    pub method: String,
+    pub status: u16,
+}
+
 /// Labels of a finished run: its final status and error code (`none` when it succeeded).
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct OutcomeLabels {
@@ -35,6 +43,10 @@ pub struct Metrics {
     pub runs_created: Family<TriggerLabels, Counter>,
     pub slots_missed: Counter,
     pub slots_skipped: Counter,
+    /// Facade requests by route and status.
+    pub http_requests: Family<HttpLabels, Counter>,
+    /// Facade request duration.
+    pub http_duration: Histogram,
     /// Runs that reached a final status, by status and error code.
     pub run_outcomes: Family<OutcomeLabels, Counter>,
     /// Duration of each HTTP attempt, from sending to the end of the response (or failure).
@@ -75,6 +87,20 @@ impl Default for Metrics {
             "Slots skipped by concurrencyPolicy Forbid",
             slots_skipped.clone(),
         );
+        let http_requests = Family::<HttpLabels, Counter>::default();
+        let http_duration = Histogram::new([
+            0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+        ]);
+        registry.register(
+            "http_requests",
+            "REST facade requests by route, method and status",
+            http_requests.clone(),
+        );
+        registry.register(
+            "http_request_duration_seconds",
+            "REST facade request duration",
+            http_duration.clone(),
+        );
         let run_outcomes = Family::<OutcomeLabels, Counter>::default();
         // 5 ms .. 1 h: agent calls range from instant to the longest allowed timeout.
         let attempt_duration = Histogram::new([
@@ -93,6 +119,8 @@ impl Default for Metrics {
         );
         Self {
             registry,
+            http_requests,
+            http_duration,
             run_outcomes,
             attempt_duration,
             reconciles,

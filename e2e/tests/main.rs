@@ -2,6 +2,7 @@
 //! kube-controller-manager). Run them with `make e2e`; each test uses its own namespace.
 
 mod chart;
+mod facade;
 mod foundation;
 mod runner;
 mod scheduler;

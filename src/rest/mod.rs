@@ -1,5 +1,330 @@
-//! The REST facade's view of the resources (snake_case, as the API reference has it).
+//! The REST facade: the documented Actions API served from watch caches, writing through the
+//! API server (SPEC 4).
+//!
+//! - `model`: the JSON views of Actions and runs
+//! - `actions`, `runs`: the handlers, one module per resource
+//! - `validate`, `cursor`, `error`, `extract`: pure input checking, list paging, error bodies
+//! - `auth`: TokenReview / SubjectAccessReview with a short cache
+//! - `openapi`: the OpenAPI 3.1 document at `/openapi.json`
 
+pub mod actions;
+pub mod auth;
+pub mod cursor;
+pub mod error;
+pub mod extract;
 pub mod model;
+pub mod openapi;
+pub mod runs;
+pub mod validate;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Namespace;
+use kube::Resource;
+use kube::api::Api;
+use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::{WatchStreamExt, watcher};
+use tracing::Instrument;
 
 pub use model::{ActionView, RunView};
+
+use crate::metrics::{HttpLabels, Metrics};
+use crate::resources::{Action, ActionRun};
+use auth::{AuthMode, Authenticator, Caller};
+use error::ApiError;
+
+/// Field manager of every write the facade makes.
+pub const FIELD_MANAGER: &str = "punctual-facade";
+/// Namespace label naming the org a workspace belongs to (SPEC 4.1).
+pub const ORG_LABEL: &str = "punctual.dev/org";
+/// Largest accepted request body.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// How long a write waits for the watch cache to show it (read-your-writes).
+const SEEN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Everything a handler needs; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub client: kube::Client,
+    pub actions: Store<Action>,
+    pub runs: Store<ActionRun>,
+    pub namespaces: Store<Namespace>,
+    pub auth: Arc<Authenticator>,
+    pub metrics: Arc<Metrics>,
+    ready: Arc<AtomicBool>,
+}
+
+impl AppState {
+    /// Starts the watch caches (all namespaces, or only `namespace`) and returns the state; the
+    /// caches run until the process ends.
+    pub fn start(
+        client: kube::Client,
+        namespace: Option<&str>,
+        auth: AuthMode,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        let (actions_api, runs_api): (Api<Action>, Api<ActionRun>) = match namespace {
+            Some(ns) => (
+                Api::namespaced(client.clone(), ns),
+                Api::namespaced(client.clone(), ns),
+            ),
+            None => (Api::all(client.clone()), Api::all(client.clone())),
+        };
+        let ns_config = match namespace {
+            Some(ns) => watcher::Config::default().fields(&format!("metadata.name={ns}")),
+            None => watcher::Config::default(),
+        };
+        let actions = spawn_reflector(actions_api, watcher::Config::default());
+        let runs = spawn_reflector(runs_api, watcher::Config::default());
+        let namespaces = spawn_reflector(Api::all(client.clone()), ns_config);
+        let ready = Arc::new(AtomicBool::new(false));
+        {
+            let (a, r, n, ready) = (
+                actions.clone(),
+                runs.clone(),
+                namespaces.clone(),
+                ready.clone(),
+            );
+            tokio::spawn(async move {
+                let _ = tokio::join!(
+                    a.wait_until_ready(),
+                    r.wait_until_ready(),
+                    n.wait_until_ready()
+                );
+                ready.store(true, Ordering::SeqCst);
+            });
+        }
+        Self {
+            auth: Arc::new(Authenticator::new(client.clone(), auth)),
+            client,
+            actions,
+            runs,
+            namespaces,
+            metrics,
+            ready,
+        }
+    }
+
+    /// Whether every watch cache has completed its first list.
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::SeqCst)
+    }
+
+    /// Authenticates the request and authorizes `verb` on `resource` in the workspace.
+    async fn caller(
+        &self,
+        headers: &HeaderMap,
+        verb: &str,
+        resource: &str,
+        workspace: &str,
+    ) -> Result<Caller, ApiError> {
+        let caller = self.auth.authenticate(headers).await?;
+        self.auth
+            .authorize(&caller, verb, resource, workspace)
+            .await?;
+        Ok(caller)
+    }
+
+    /// Ok when the workspace exists and belongs to the org; otherwise the 404 the client would
+    /// get for `not_found`, so that nothing about other orgs leaks.
+    fn check_workspace(
+        &self,
+        org: &str,
+        workspace: &str,
+        not_found: ApiError,
+    ) -> Result<(), ApiError> {
+        let ns = self.namespaces.get(&ObjectRef::new(workspace));
+        let org_matches = ns.is_some_and(|ns| {
+            ns.metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get(ORG_LABEL))
+                .is_some_and(|o| o == org)
+        });
+        if org_matches { Ok(()) } else { Err(not_found) }
+    }
+
+    /// The Action, if it is in this workspace and app.
+    fn find_action(&self, scope: &Scope, action_id: &str) -> Result<Arc<Action>, ApiError> {
+        self.check_workspace(
+            &scope.org_id,
+            &scope.workspace_id,
+            ApiError::action_not_found(action_id),
+        )?;
+        self.actions
+            .get(&ObjectRef::new(action_id).within(&scope.workspace_id))
+            .filter(|a| a.spec.app == scope.app_id)
+            .ok_or_else(|| ApiError::action_not_found(action_id))
+    }
+}
+
+fn spawn_reflector<K>(api: Api<K>, config: watcher::Config) -> Store<K>
+where
+    K: Resource + Clone + std::fmt::Debug + serde::de::DeserializeOwned + Send + Sync + 'static,
+    K::DynamicType: Default + Eq + std::hash::Hash + Clone + Send + Sync,
+{
+    let (reader, writer) = reflector::store();
+    let stream = reflector::reflector(writer, watcher(api, config).default_backoff())
+        .applied_objects()
+        .for_each(|event| {
+            if let Err(e) = event {
+                tracing::warn!(error = %e, "facade watch error; retrying");
+            }
+            futures::future::ready(())
+        });
+    tokio::spawn(stream);
+    reader
+}
+
+/// Path parameters of the workspace/app prefix.
+#[derive(serde::Deserialize, Clone, Debug)]
+pub struct Scope {
+    pub org_id: String,
+    pub workspace_id: String,
+    pub app_id: String,
+}
+
+/// Waits (bounded) until `store` holds `obj` at its resourceVersion or later, so the next read
+/// sees the write. Past the bound the answer goes out anyway; a read may then be stale briefly.
+async fn wait_seen<K>(store: &Store<K>, obj: &K)
+where
+    K: Resource + Clone,
+    K::DynamicType: Default + Eq + std::hash::Hash + Clone,
+{
+    let key = ObjectRef::from_obj(obj);
+    let written = obj.meta().resource_version.clone().unwrap_or_default();
+    let deadline = Instant::now() + SEEN_TIMEOUT;
+    while Instant::now() < deadline {
+        if let Some(seen) = store.get(&key)
+            && version_reached(
+                seen.meta().resource_version.as_deref().unwrap_or(""),
+                &written,
+            )
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    tracing::warn!(object = %key, "write not yet in the watch cache; answering anyway");
+}
+
+/// Waits (bounded) until `store` no longer holds the object with this uid.
+async fn wait_gone<K>(store: &Store<K>, key: &ObjectRef<K>, uid: Option<&str>)
+where
+    K: Resource + Clone,
+    K::DynamicType: Default + Eq + std::hash::Hash + Clone,
+{
+    let deadline = Instant::now() + SEEN_TIMEOUT;
+    while Instant::now() < deadline {
+        match store.get(key) {
+            Some(obj) if obj.meta().uid.as_deref() == uid => {}
+            _ => return,
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    tracing::warn!(object = %key, "deletion not yet in the watch cache; answering anyway");
+}
+
+/// resourceVersions are opaque, but etcd-backed ones are increasing integers; compare them as
+/// such when both parse, and fall back to equality otherwise.
+pub fn version_reached(seen: &str, written: &str) -> bool {
+    match (seen.parse::<u64>(), written.parse::<u64>()) {
+        (Ok(s), Ok(w)) => s >= w,
+        _ => seen == written,
+    }
+}
+
+/// The facade's routes (paths as axum writes them), for the router and the OpenAPI document.
+pub const PREFIX: &str = "/v1/orgs/{org_id}/workspaces/{workspace_id}/apps/{app_id}";
+
+/// The router of the whole facade.
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/actions", get(actions::list).post(actions::create))
+        .route(
+            "/actions/{action_id}",
+            get(actions::get)
+                .put(actions::update)
+                .delete(actions::delete),
+        )
+        .route("/actions/{action_id}/trigger", post(actions::trigger))
+        .route("/actions/{action_id}/enable", post(actions::enable))
+        .route("/actions/{action_id}/disable", post(actions::disable))
+        .route("/actions/{action_id}/runs", get(runs::list))
+        .route("/actions/{action_id}/runs/{run_id}", get(runs::get));
+    Router::new()
+        .nest(PREFIX, api)
+        .route("/openapi.json", get(openapi::serve))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn_with_state(state.clone(), track))
+        .with_state(state)
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    if state.is_ready() {
+        (StatusCode::OK, "ok").into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "watch caches not synced").into_response()
+    }
+}
+
+async fn not_found(uri: axum::http::Uri) -> ApiError {
+    ApiError::NotFound {
+        resource_type: "route",
+        resource_id: uri.path().to_string(),
+    }
+}
+
+/// A tracing span and the request metrics (by route template, never by raw path, so that the
+/// label set stays bounded).
+async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
+    let method = req.method().to_string();
+    let span = tracing::info_span!("http", %method, %route, status = tracing::field::Empty);
+    let started = Instant::now();
+    let response = next.run(req).instrument(span.clone()).await;
+    let status = response.status().as_u16();
+    span.record("status", status);
+    let elapsed = started.elapsed().as_secs_f64();
+    span.in_scope(|| tracing::debug!(elapsed, "request done"));
+    state
+        .metrics
+        .http_requests
+        .get_or_create(&HttpLabels {
+            route,
+            method,
+            status,
+        })
+        .inc();
+    state.metrics.http_duration.observe(elapsed);
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resource_versions_compare_as_numbers_when_they_are() {
+        assert!(version_reached("10", "9"));
+        assert!(version_reached("10", "10"));
+        assert!(!version_reached("9", "10"));
+        assert!(version_reached("abc", "abc"));
+        assert!(!version_reached("abc", "abd"));
+    }
+}

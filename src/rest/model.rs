@@ -198,4 +198,4 @@ fn opt_time<S: Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -131,6 +131,9 @@ where
 pub struct Operator {
     child: std::process::Child,
     pub metrics_port: u16,
+    /// Port of the REST facade on loopback (every operator serves one; tests that do not use it
+    /// ignore it).
+    pub facade_port: u16,
     pub log: PathBuf,
 }
 
@@ -138,6 +141,7 @@ impl Operator {
     /// Starts the operator watching only `namespace`, so parallel tests do not see each other.
     pub fn start(name: &str, namespace: &str, extra: &[&str]) -> Self {
         let metrics_port = free_port();
+        let facade_port = free_port();
         let dir = repo_root().join("target").join("e2e-logs");
         std::fs::create_dir_all(&dir).expect("log dir");
         let log = dir.join(format!("{name}.log"));
@@ -156,6 +160,7 @@ impl Operator {
                 "text",
             ])
             .args(["--metrics-addr", &format!("127.0.0.1:{metrics_port}")])
+            .args(["--facade-addr", &format!("127.0.0.1:{facade_port}")])
             .args(extra)
             .env("RUST_LOG", "info,punctual=debug")
             .stdout(Stdio::from(file.try_clone().expect("log file")))
@@ -169,6 +174,7 @@ impl Operator {
         Self {
             child,
             metrics_port,
+            facade_port,
             log,
         }
     }

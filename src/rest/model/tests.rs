@@ -5,7 +5,7 @@ use super::*;
 const REFERENCE: &str = include_str!("../../../docs/rest-api-reference.txt");
 
 /// Top-level keys, in order, of the first JSON object after `heading` in the API reference.
-fn reference_keys(heading: &str) -> Vec<String> {
+pub(crate) fn reference_keys(heading: &str) -> Vec<String> {
     let start = REFERENCE.find(heading).expect("heading in reference");
     let body = &REFERENCE[start..];
     let open = body

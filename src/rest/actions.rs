@@ -1,0 +1,412 @@
+//! Handlers of `/actions...`: thin; validation, paging and mapping live in pure functions.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams, Preconditions};
+use kube::runtime::reflector::ObjectRef;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::cursor::{matches_search, paginate};
+use super::error::{ApiError, FieldError, loc};
+use super::extract::{ApiPath, JsonBody, QueryPairs};
+use super::model::{CREATED_BY_ANNOTATION, to_chrono};
+use super::validate::{self, ActionInput};
+use super::{ActionView, AppState, FIELD_MANAGER, Scope, wait_gone, wait_seen};
+use crate::resources::{Action, ActionEndpoint, ActionRun, ActionSpec};
+use crate::runs::{Trigger, build_run, execution_id};
+
+const RESOURCE: &str = "actions";
+
+/// Path parameters of one Action.
+#[derive(Deserialize, Clone, Debug)]
+pub struct ActionPath {
+    pub org_id: String,
+    pub workspace_id: String,
+    pub app_id: String,
+    pub action_id: String,
+}
+
+impl ActionPath {
+    fn scope(&self) -> Scope {
+        Scope {
+            org_id: self.org_id.clone(),
+            workspace_id: self.workspace_id.clone(),
+            app_id: self.app_id.clone(),
+        }
+    }
+}
+
+/// `GET /actions`.
+#[derive(Serialize, Debug)]
+pub struct ActionList {
+    pub total: usize,
+    pub has_more: bool,
+    pub next_cursor: Option<String>,
+    pub actions: Vec<ActionView>,
+}
+
+/// `POST /actions/{id}/trigger`.
+#[derive(Serialize, Debug)]
+pub struct TriggerResponse {
+    pub action_id: String,
+    pub run_id: String,
+    pub execution_id: String,
+    pub status: &'static str,
+    pub message: String,
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    ApiPath(scope): ApiPath<Scope>,
+    headers: HeaderMap,
+    QueryPairs(query): QueryPairs,
+) -> Result<Json<ActionList>, ApiError> {
+    state
+        .caller(&headers, "list", RESOURCE, &scope.workspace_id)
+        .await?;
+    state.check_workspace(
+        &scope.org_id,
+        &scope.workspace_id,
+        ApiError::NotFound {
+            resource_type: "workspace",
+            resource_id: scope.workspace_id.clone(),
+        },
+    )?;
+    let query = validate::parse_list_query(&query, false).map_err(ApiError::Validation)?;
+    let matching: Vec<_> = state
+        .actions
+        .state()
+        .into_iter()
+        .filter(|a| {
+            a.metadata.namespace.as_deref() == Some(scope.workspace_id.as_str())
+                && a.spec.app == scope.app_id
+                && matches_search(
+                    query.search.as_deref(),
+                    a.display_name(),
+                    a.spec.description.as_deref(),
+                )
+        })
+        .collect();
+    let page = paginate(
+        matching,
+        |a| {
+            (
+                a.metadata
+                    .creation_timestamp
+                    .as_ref()
+                    .map(to_chrono)
+                    .unwrap_or_default(),
+                a.metadata.name.as_deref().unwrap_or_default(),
+            )
+        },
+        query.limit,
+        query.cursor.as_ref(),
+    );
+    Ok(Json(ActionList {
+        total: page.total,
+        has_more: page.has_more,
+        next_cursor: page.next_cursor,
+        actions: page
+            .items
+            .iter()
+            .map(|a| ActionView::from_resource(a))
+            .collect(),
+    }))
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    ApiPath(path): ApiPath<ActionPath>,
+    headers: HeaderMap,
+) -> Result<Json<ActionView>, ApiError> {
+    state
+        .caller(&headers, "get", RESOURCE, &path.workspace_id)
+        .await?;
+    let action = state.find_action(&path.scope(), &path.action_id)?;
+    Ok(Json(ActionView::from_resource(&action)))
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    ApiPath(scope): ApiPath<Scope>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody,
+) -> Result<Response, ApiError> {
+    let caller = state
+        .caller(&headers, "create", RESOURCE, &scope.workspace_id)
+        .await?;
+    state.check_workspace(
+        &scope.org_id,
+        &scope.workspace_id,
+        ApiError::NotFound {
+            resource_type: "workspace",
+            resource_id: scope.workspace_id.clone(),
+        },
+    )?;
+    let Some(body) = body else {
+        return Err(ApiError::Validation(vec![FieldError::missing(
+            loc(&["body"]),
+            Value::Null,
+        )]));
+    };
+    let input = validate::parse_action_body(&body, true).map_err(ApiError::Validation)?;
+    let mut spec: ActionSpec = serde_json::from_value(json!({
+        "app": scope.app_id, "endpoint": "", "namespaceId": "",
+    }))
+    .map_err(|e| ApiError::Internal(format!("default spec: {e}")))?;
+    validate::apply(&mut spec, &input);
+    // Stored explicitly, so that kubectl shows what the facade inferred.
+    spec.schedule_type = Some(spec.effective_schedule_type());
+    check(&state, &scope.workspace_id, &spec, &input).await?;
+
+    let api: Api<Action> = Api::namespaced(state.client.clone(), &scope.workspace_id);
+    let base = validate::slug(spec.display_name.as_deref().unwrap_or_default());
+    let params = PostParams {
+        field_manager: Some(FIELD_MANAGER.to_string()),
+        ..PostParams::default()
+    };
+    // The readable name first; on a clash a random suffix keeps it unique.
+    for attempt in 0..5 {
+        let name = if attempt == 0
+            && state
+                .actions
+                .get(&ObjectRef::new(&base).within(&scope.workspace_id))
+                .is_none()
+        {
+            base.clone()
+        } else {
+            format!("{base}-{}", &uuid::Uuid::new_v4().simple().to_string()[..6])
+        };
+        let action = Action {
+            metadata: ObjectMeta {
+                name: Some(name),
+                namespace: Some(scope.workspace_id.clone()),
+                annotations: Some(
+                    [(CREATED_BY_ANNOTATION.to_string(), caller.username.clone())].into(),
+                ),
+                ..ObjectMeta::default()
+            },
+            spec: spec.clone(),
+            status: None,
+        };
+        match api.create(&params, &action).await {
+            Ok(created) => {
+                wait_seen(&state.actions, &created).await;
+                return Ok((
+                    StatusCode::CREATED,
+                    Json(ActionView::from_resource(&created)),
+                )
+                    .into_response());
+            }
+            Err(kube::Error::Api(s)) if s.code == 409 => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(ApiError::Conflict(
+        "Could not choose a unique action_id; retry".to_string(),
+    ))
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    ApiPath(path): ApiPath<ActionPath>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody,
+) -> Result<Json<ActionView>, ApiError> {
+    state
+        .caller(&headers, "update", RESOURCE, &path.workspace_id)
+        .await?;
+    let current = state.find_action(&path.scope(), &path.action_id)?;
+    let body = body.unwrap_or_else(|| json!({}));
+    let input = validate::parse_action_body(&body, false).map_err(ApiError::Validation)?;
+    let mut spec = current.spec.clone();
+    validate::apply(&mut spec, &input);
+    check(&state, &path.workspace_id, &spec, &input).await?;
+    let patch = validate::spec_patch(&spec, &input);
+    write_spec(&state, &current, Value::Object(patch))
+        .await
+        .map(Json)
+}
+
+pub async fn enable(
+    state: State<AppState>,
+    path: ApiPath<ActionPath>,
+    headers: HeaderMap,
+) -> Result<Json<ActionView>, ApiError> {
+    set_enabled(state, path, headers, true).await
+}
+
+pub async fn disable(
+    state: State<AppState>,
+    path: ApiPath<ActionPath>,
+    headers: HeaderMap,
+) -> Result<Json<ActionView>, ApiError> {
+    set_enabled(state, path, headers, false).await
+}
+
+async fn set_enabled(
+    State(state): State<AppState>,
+    ApiPath(path): ApiPath<ActionPath>,
+    headers: HeaderMap,
+    enabled: bool,
+) -> Result<Json<ActionView>, ApiError> {
+    state
+        .caller(&headers, "update", RESOURCE, &path.workspace_id)
+        .await?;
+    let current = state.find_action(&path.scope(), &path.action_id)?;
+    write_spec(&state, &current, json!({ "enabled": enabled }))
+        .await
+        .map(Json)
+}
+
+/// A JSON merge patch of `spec` fields, guarded by the resourceVersion the change was validated
+/// against, then waits until the cache has it. The controller's status writes also move the
+/// resourceVersion; when only they intervened (the spec is unchanged) the patch is retried with
+/// the fresh version, and only a concurrent change of the spec is a 409.
+async fn write_spec(
+    state: &AppState,
+    current: &Action,
+    spec_patch: Value,
+) -> Result<ActionView, ApiError> {
+    let name = current.metadata.name.clone().unwrap_or_default();
+    let namespace = current.metadata.namespace.clone().unwrap_or_default();
+    let api: Api<Action> = Api::namespaced(state.client.clone(), &namespace);
+    let params = PatchParams {
+        field_manager: Some(FIELD_MANAGER.to_string()),
+        ..PatchParams::default()
+    };
+    let mut version = current.metadata.resource_version.clone();
+    for _ in 0..3 {
+        let patch = json!({
+            "metadata": { "resourceVersion": version },
+            "spec": spec_patch,
+        });
+        match api.patch(&name, &params, &Patch::Merge(&patch)).await {
+            Ok(updated) => {
+                wait_seen(&state.actions, &updated).await;
+                return Ok(ActionView::from_resource(&updated));
+            }
+            Err(kube::Error::Api(s)) if s.code == 404 => {
+                return Err(ApiError::action_not_found(&name));
+            }
+            Err(kube::Error::Api(s)) if s.code == 409 => {
+                let fresh = api
+                    .get_opt(&name)
+                    .await?
+                    .ok_or_else(|| ApiError::action_not_found(&name))?;
+                if fresh.spec != current.spec || fresh.metadata.uid != current.metadata.uid {
+                    break;
+                }
+                version = fresh.metadata.resource_version;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(ApiError::Conflict(
+        "The action was changed concurrently; read it again and retry".to_string(),
+    ))
+}
+
+/// The checks that need more than the body: the spec's own rules and the endpoint's existence.
+async fn check(
+    state: &AppState,
+    namespace: &str,
+    spec: &ActionSpec,
+    input: &ActionInput,
+) -> Result<(), ApiError> {
+    let mut errs = validate::check_spec(spec, input, Utc::now());
+    if let Some(endpoint) = &input.endpoint_id {
+        let api: Api<ActionEndpoint> = Api::namespaced(state.client.clone(), namespace);
+        if api.get_opt(endpoint).await?.is_none() {
+            errs.push(FieldError::value_error(
+                loc(&["body", "endpoint_id"]),
+                &format!("endpoint '{endpoint}' does not exist in this workspace"),
+                json!(endpoint),
+            ));
+        }
+    }
+    if errs.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::Validation(errs))
+    }
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    ApiPath(path): ApiPath<ActionPath>,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    state
+        .caller(&headers, "delete", RESOURCE, &path.workspace_id)
+        .await?;
+    let current = state.find_action(&path.scope(), &path.action_id)?;
+    let api: Api<Action> = Api::namespaced(state.client.clone(), &path.workspace_id);
+    let params = DeleteParams {
+        // Only the object that was checked; a re-created namesake is not deleted by accident.
+        preconditions: Some(Preconditions {
+            uid: current.metadata.uid.clone(),
+            resource_version: None,
+        }),
+        ..DeleteParams::background()
+    };
+    match api.delete(&path.action_id, &params).await {
+        Ok(_) => {}
+        Err(kube::Error::Api(s)) if s.code == 404 => {
+            return Err(ApiError::action_not_found(&path.action_id));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    wait_gone(
+        &state.actions,
+        &ObjectRef::from_obj(current.as_ref()),
+        current.metadata.uid.as_deref(),
+    )
+    .await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn trigger(
+    State(state): State<AppState>,
+    ApiPath(path): ApiPath<ActionPath>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody,
+) -> Result<Response, ApiError> {
+    state
+        .caller(&headers, "create", "actionruns", &path.workspace_id)
+        .await?;
+    let action = state.find_action(&path.scope(), &path.action_id)?;
+    let payload = validate::parse_trigger_body(body.as_ref()).map_err(ApiError::Validation)?;
+    let run = build_run(
+        &action,
+        Trigger::Manual,
+        Utc::now(),
+        uuid::Uuid::new_v4(),
+        payload.as_ref(),
+    );
+    let api: Api<ActionRun> = Api::namespaced(state.client.clone(), &path.workspace_id);
+    let params = PostParams {
+        field_manager: Some(FIELD_MANAGER.to_string()),
+        ..PostParams::default()
+    };
+    let created = api.create(&params, &run).await?;
+    wait_seen(&state.runs, &created).await;
+    let run_id = created.metadata.name.clone().unwrap_or_default();
+    let uid = created.metadata.uid.clone().unwrap_or_default();
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(TriggerResponse {
+            action_id: path.action_id.clone(),
+            execution_id: execution_id(&uid, 1).to_string(),
+            message: format!("Action '{}' triggered as run '{run_id}'", path.action_id),
+            run_id,
+            status: "pending",
+        }),
+    )
+        .into_response())
+}

@@ -1,0 +1,142 @@
+//! Extractors whose rejections are our 422 (or 413) bodies, never axum's plain-text ones.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Path, RawQuery, Request};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use super::error::{ApiError, FieldError, loc};
+
+/// An optional JSON body: `None` when empty. Malformed JSON is a `json_invalid` 422, a body over
+/// the limit is 413.
+pub struct JsonBody(pub Option<Value>);
+
+impl<S: Send + Sync> FromRequest<S> for JsonBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::TooLarge
+            } else {
+                ApiError::Validation(vec![FieldError::new(
+                    "json_invalid",
+                    loc(&["body"]),
+                    "JSON decode error",
+                    json!({}),
+                )])
+            }
+        })?;
+        parse_json(&bytes).map(JsonBody)
+    }
+}
+
+/// The body as JSON, or the Pydantic `json_invalid` error with the byte position, as FastAPI
+/// reports it (`loc: ["body", <position>]`).
+pub fn parse_json(bytes: &[u8]) -> Result<Option<Value>, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    serde_json::from_slice(bytes).map(Some).map_err(|e| {
+        let position = byte_offset(bytes, e.line(), e.column());
+        let reason = match e.classify() {
+            serde_json::error::Category::Eof => "Unexpected end of input",
+            _ => "Invalid JSON",
+        };
+        ApiError::Validation(vec![
+            FieldError::new(
+                "json_invalid",
+                vec![json!("body"), json!(position)],
+                "JSON decode error",
+                json!({}),
+            )
+            .with_ctx(json!({ "error": reason })),
+        ])
+    })
+}
+
+/// serde_json reports 1-based line and column; FastAPI reports a 0-based offset.
+fn byte_offset(bytes: &[u8], line: usize, column: usize) -> usize {
+    let mut offset = 0;
+    for (i, l) in bytes.split(|b| *b == b'\n').enumerate() {
+        if i + 1 == line {
+            return (offset + column.saturating_sub(1)).min(bytes.len());
+        }
+        offset += l.len() + 1;
+    }
+    bytes.len()
+}
+
+/// Path parameters; a value that cannot be decoded is a 422 at `["path"]`.
+pub struct ApiPath<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Path(v)| ApiPath(v))
+            .map_err(|_| {
+                ApiError::Validation(vec![FieldError::new(
+                    "string_type",
+                    loc(&["path"]),
+                    "Input should be a valid string",
+                    Value::Null,
+                )])
+            })
+    }
+}
+
+/// The query string as name/value pairs; an undecodable one is a 422 at `["query"]`.
+pub struct QueryPairs(pub Vec<(String, String)>);
+
+impl<S: Send + Sync> FromRequestParts<S> for QueryPairs {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let RawQuery(raw) = RawQuery::from_request_parts(parts, state)
+            .await
+            .unwrap_or(RawQuery(None));
+        let raw = raw.unwrap_or_default();
+        serde_urlencoded::from_str::<Vec<(String, String)>>(&raw)
+            .map(QueryPairs)
+            .map_err(|_| {
+                ApiError::Validation(vec![FieldError::new(
+                    "string_type",
+                    loc(&["query"]),
+                    "Input should be a valid string",
+                    json!(raw),
+                )])
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn malformed_json_is_json_invalid_with_position() {
+        let Err(ApiError::Validation(errs)) = parse_json(b"{\"name\": }") else {
+            panic!("expected a validation error");
+        };
+        assert_eq!(errs[0].kind, "json_invalid");
+        assert_eq!(errs[0].loc, vec![json!("body"), json!(9)]);
+        let Err(ApiError::Validation(errs)) = parse_json(b"{\n\"a\": 1") else {
+            panic!("expected a validation error");
+        };
+        assert_eq!(
+            errs[0].ctx,
+            Some(json!({"error": "Unexpected end of input"}))
+        );
+    }
+
+    #[test]
+    fn empty_body_is_none() {
+        assert!(matches!(parse_json(b"  \n"), Ok(None)));
+        assert!(matches!(parse_json(b"{}"), Ok(Some(_))));
+    }
+}

@@ -48,23 +48,37 @@ echo "== starting the example endpoint on 127.0.0.1:8088"
 target/debug/examples/endpoint --listen 127.0.0.1:8088 --token demo-token-change-me &
 pids+=($!)
 
-echo "== starting the operator (log: target/punctual-run.log)"
-target/debug/punctual run --metrics-addr 127.0.0.1:9090 --log-format text \
-  >target/punctual-run.log 2>&1 &
+echo "== a REST client identity: ServiceAccount demo-client, allowed in $NAMESPACE only"
+k apply -n "$NAMESPACE" -f e2e/demo-client.yaml
+TOKEN="$(k create token demo-client -n "$NAMESPACE" --duration=24h)"
+
+echo "== starting the operator: scheduler, runner, facade on 127.0.0.1:8080 (log: target/punctual-run.log)"
+target/debug/punctual run --metrics-addr 127.0.0.1:9090 --facade-addr 127.0.0.1:8080 \
+  --log-format text >target/punctual-run.log 2>&1 &
 pids+=($!)
+for _ in $(seq 1 60); do
+  curl -sf http://127.0.0.1:8080/readyz >/dev/null 2>&1 && break
+  sleep 1
+done
 
 k get actions,actionendpoints,actionruns -n "$NAMESPACE"
 cat <<EOT
 
-Punctual is running: the CRDs are installed, the examples applied, the operator scheduling. Try:
+Punctual is running: CRDs installed, examples applied, the operator scheduling, running and
+serving the REST facade. "heartbeat" fires every minute; watch its runs succeed:
   export KUBECONFIG=$KUBECONFIG
-  $KUBECTL get actions -n $NAMESPACE
-  $KUBECTL explain action.spec.cronExpression
-  $KUBECTL get actionruns -n $NAMESPACE -w       # "heartbeat" fires every minute
-  curl -s http://127.0.0.1:9090/metrics | grep punctual_
-  curl -s -X POST -H 'Authorization: Bearer demo-token-change-me' http://127.0.0.1:8088/invoke -d '{"hello":"world"}'
+  $KUBECTL get actions,actionruns -n $NAMESPACE
 
-(The REST facade is not part of this build yet. See README, "Status".)
+The REST API (token of ServiceAccount demo-client, valid 24 h):
+  export TOKEN=$TOKEN
+  API=http://127.0.0.1:8080/v1/orgs/$ORG/workspaces/$NAMESPACE/apps/ops-assistant
+  curl -s -H "Authorization: Bearer \$TOKEN" \$API/actions
+  curl -s -X POST -H "Authorization: Bearer \$TOKEN" \$API/actions/ask-ops/trigger
+  curl -s -H "Authorization: Bearer \$TOKEN" \$API/actions/ask-ops/runs
+  curl -s http://127.0.0.1:8080/openapi.json
+
+Metrics: curl -s http://127.0.0.1:9090/metrics | grep punctual_
+The example endpoint logs every invocation here (also on its own: curl http://127.0.0.1:8088/_invocations).
 Press Ctrl-C to stop everything this command started.
 EOT
 wait

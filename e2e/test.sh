@@ -48,4 +48,8 @@ if [[ "$what" == all || "$what" == e2e ]]; then
   eval "$(e2e/cluster.sh env)"
   operator_rbac
   cargo test --test e2e "$@"
+  e2e/cluster.sh down
+  trap - EXIT
+  echo "== make run, as a newcomer runs it"
+  bash e2e/make-run-test.sh
 fi

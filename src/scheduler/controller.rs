@@ -34,6 +34,11 @@ pub struct Context {
     pub recorder: Recorder,
     pub metrics: Arc<Metrics>,
     pub clock: Arc<dyn Clock>,
+    /// True once the run and endpoint caches hold their first full list. A reconcile must not
+    /// plan from an empty run cache: right after a restart it would count slots whose runs exist
+    /// as missed. (A watch channel, because `Store::wait_until_ready` wakes only one of several
+    /// concurrent waiters.)
+    pub ready: tokio::sync::watch::Receiver<bool>,
 }
 
 /// Runs the controller until `shutdown` resolves.
@@ -85,8 +90,18 @@ pub async fn run(
         controller: MANAGER.into(),
         instance: std::env::var("POD_NAME").ok(),
     };
+    let (ready_tx, ready) = tokio::sync::watch::channel(false);
+    {
+        let (runs, endpoints) = (run_reader.clone(), endpoint_reader.clone());
+        tokio::spawn(async move {
+            let _ = runs.wait_until_ready().await;
+            let _ = endpoints.wait_until_ready().await;
+            let _ = ready_tx.send(true);
+        });
+    }
     let ctx = Arc::new(Context {
         client: client.clone(),
+        ready,
         runs: run_reader,
         endpoints: endpoint_reader,
         recorder: Recorder::new(client, reporter),
@@ -145,6 +160,7 @@ async fn reconcile(action: Arc<Action>, ctx: Arc<Context>) -> Result<Requeue> {
         // The garbage collector deletes the runs.
         return Ok(Requeue::await_change());
     }
+    let _ = ctx.ready.clone().wait_for(|ready| *ready).await;
     let ns = action.namespace().unwrap_or_default();
     let runs = owned_runs(&ctx.runs, &action);
     let endpoint = ObjectRef::new(&action.spec.endpoint).within(&ns);

@@ -16,6 +16,7 @@ e2e: ## End-to-end tests only (starts and stops a local control plane)
 lint: ## rustfmt and clippy, as CI runs them
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
+	cargo clippy --test e2e -- -D warnings # the end-to-end target is not in --all-targets (test = false)
 
 fmt:
 	cargo fmt

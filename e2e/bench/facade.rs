@@ -11,8 +11,8 @@
 use std::time::{Duration, Instant};
 
 use futures::{StreamExt, stream};
-use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
-use kube::{Client, ResourceExt};
+use kube::Client;
+use kube::api::{Api, ListParams, PostParams};
 use punctual::resources::Action;
 use serde_json::json;
 
@@ -21,14 +21,17 @@ const CONCURRENCY: usize = 8;
 /// How long each scenario runs.
 const SCENARIO: Duration = Duration::from_secs(5);
 
+#[path = "common.rs"]
+mod common;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let n: usize = std::env::args()
-        .skip(1)
-        .find_map(|a| a.parse().ok())
-        .unwrap_or(10_000);
+    let Some(sizes) = common::sizes(&[10_000]) else {
+        return Ok(());
+    };
+    let n = sizes[0];
     let client = Client::try_default().await?;
-    install_crds(&client).await?;
+    common::install_crds(&client).await?;
     let ns = format!(
         "bench-facade-{}",
         &uuid::Uuid::new_v4().simple().to_string()[..6]
@@ -202,15 +205,4 @@ async fn get(port: u16, path: &str) -> Option<(u16, String)> {
     let (head, body) = text.split_once("\r\n\r\n")?;
     let status = head.split_whitespace().nth(1)?.parse().ok()?;
     Some((status, body.to_string()))
-}
-
-async fn install_crds(client: &Client) -> anyhow::Result<()> {
-    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
-    for crd in punctual::resources::crds() {
-        let pp = PatchParams::apply("punctual-bench").force();
-        api.patch(&crd.name_any(), &pp, &Patch::Apply(&crd)).await?;
-    }
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    Ok(())
 }

@@ -12,14 +12,13 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use axum::Router;
 use axum::http::HeaderMap;
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use futures::{StreamExt, TryStreamExt, stream};
 use k8s_openapi::api::core::v1::Namespace;
-use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use kube::api::{Api, DeleteParams, PostParams};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, ResourceExt};
 use punctual::resources::{Action, ActionRun, RunPhase};
@@ -27,25 +26,16 @@ use serde_json::json;
 
 type Received = Arc<Mutex<HashMap<String, DateTime<Utc>>>>;
 
+#[path = "common.rs"]
+mod common;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    // `cargo test --all-targets` (make unit) runs bench binaries too, without `--bench`: a
-    // benchmark needs a control plane, so it only runs under `cargo bench`.
-    if !std::env::args().any(|a| a == "--bench") {
-        eprintln!("benchmark: run it with `cargo bench` (see the Makefile); skipped");
+    let Some(sizes) = common::sizes(&[200, 1000]) else {
         return Ok(());
-    }
-    let sizes: Vec<usize> = std::env::args()
-        .skip(1)
-        .filter_map(|a| a.parse().ok())
-        .collect();
-    let sizes = if sizes.is_empty() {
-        vec![200, 1000]
-    } else {
-        sizes
     };
     let client = Client::try_default().await?;
-    install_crds(&client).await?;
+    common::install_crds(&client).await?;
     println!(
         "| runs | finished | p50 run seen | runs/s | p50 latency | p99 latency | max latency | \
          operator peak RSS |"
@@ -55,17 +45,6 @@ async fn main() -> anyhow::Result<()> {
         let row = bench(&client, n).await?;
         println!("{row}");
     }
-    Ok(())
-}
-
-async fn install_crds(client: &Client) -> anyhow::Result<()> {
-    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
-    for crd in punctual::resources::crds() {
-        let pp = PatchParams::apply("punctual-bench").force();
-        api.patch(&crd.name_any(), &pp, &Patch::Apply(&crd)).await?;
-    }
-    tokio::time::sleep(Duration::from_secs(2)).await;
     Ok(())
 }
 

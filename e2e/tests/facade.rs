@@ -11,6 +11,9 @@ use serde_json::{Value, json};
 
 use crate::support::*;
 
+/// An invalid request and its exact answer: (method, path, body, status, expected body).
+type BadRequest<'a> = (&'a str, String, Option<Vec<u8>>, u16, Value);
+
 const ORG: &str = "acme";
 const APP: &str = "support-bot";
 
@@ -479,8 +482,7 @@ async fn facade_invalid_requests_have_exact_status_and_body() {
     let past = "2020-01-01T00:00:00Z";
     let enum_thread = "'new_each_run', 'fixed' or 'template'";
     let not_found = |t: &str, id: &str, msg: &str| json!({"error": "RESOURCE_NOT_FOUND", "message": msg, "details": {"resource_type": t, "resource_id": id}, "status_code": 404});
-    // (method, path, body, status, expected body)
-    let cases: Vec<(&str, String, Option<Vec<u8>>, u16, Value)> = vec![
+    let cases: Vec<BadRequest> = vec![
         (
             "POST",
             format!("{base}/actions"),

@@ -128,21 +128,9 @@ fn endpoint_url(ns: &str, name: &str, url: &str, extra: Value) {
     );
 }
 
+/// Retries one second apart, so that retry tests stay short.
 async fn create_action(client: &Client, ns: &str, name: &str, spec: Value) -> Action {
-    let mut full = json!({"app": "app-1", "endpoint": "agent", "namespaceId": "mem-1",
-                          "retryDelaySeconds": 1});
-    for (k, v) in spec.as_object().cloned().unwrap_or_default() {
-        full[k] = v;
-    }
-    let action: Action = serde_json::from_value(json!({
-        "apiVersion": "punctual.dev/v1alpha1", "kind": "Action",
-        "metadata": {"name": name}, "spec": full,
-    }))
-    .expect("action");
-    Api::<Action>::namespaced(client.clone(), ns)
-        .create(&PostParams::default(), &action)
-        .await
-        .expect("create action")
+    create_test_action(client, ns, name, json!({"retryDelaySeconds": 1}), spec).await
 }
 
 /// A manual run, created exactly as a trigger creates it.

@@ -7,7 +7,7 @@ use std::time::Duration;
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Event;
-use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
+use kube::api::{Api, ListParams, Patch, PatchParams};
 use kube::{Client, ResourceExt};
 use punctual::resources::{Action, ActionRun, TriggerType};
 use serde_json::{Value, json};
@@ -15,19 +15,7 @@ use serde_json::{Value, json};
 use crate::support::*;
 
 async fn create_action(client: &Client, ns: &str, name: &str, spec: Value) -> Action {
-    let mut full = json!({"app": "app-1", "endpoint": "agent", "namespaceId": "mem-1"});
-    for (k, v) in spec.as_object().cloned().unwrap_or_default() {
-        full[k] = v;
-    }
-    let action: Action = serde_json::from_value(json!({
-        "apiVersion": "punctual.dev/v1alpha1", "kind": "Action",
-        "metadata": {"name": name}, "spec": full,
-    }))
-    .expect("action");
-    Api::<Action>::namespaced(client.clone(), ns)
-        .create(&PostParams::default(), &action)
-        .await
-        .expect("create action")
+    create_test_action(client, ns, name, json!({}), spec).await
 }
 
 async fn runs_of(client: &Client, ns: &str, action: &str) -> Vec<ActionRun> {

@@ -224,3 +224,29 @@ pub async fn http_get(url: &str) -> Option<String> {
     stream.read_to_string(&mut body).await.ok()?;
     body.split_once("\r\n\r\n").map(|(_, b)| b.to_string())
 }
+
+/// Creates the Action `name` in `ns`: app `app-1`, endpoint `agent`, namespaceId `mem-1`, then
+/// `defaults`, then `spec` (later keys win).
+pub async fn create_test_action(
+    client: &Client,
+    ns: &str,
+    name: &str,
+    defaults: serde_json::Value,
+    spec: serde_json::Value,
+) -> punctual::resources::Action {
+    let mut full = serde_json::json!({"app": "app-1", "endpoint": "agent", "namespaceId": "mem-1"});
+    for layer in [defaults, spec] {
+        for (k, v) in layer.as_object().cloned().unwrap_or_default() {
+            full[k] = v;
+        }
+    }
+    let action: punctual::resources::Action = serde_json::from_value(serde_json::json!({
+        "apiVersion": "punctual.dev/v1alpha1", "kind": "Action",
+        "metadata": {"name": name}, "spec": full,
+    }))
+    .expect("action");
+    Api::namespaced(client.clone(), ns)
+        .create(&PostParams::default(), &action)
+        .await
+        .expect("create action")
+}

@@ -301,3 +301,34 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     let _ = ctrl_c.await;
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    /// Every flag of `punctual run` is documented and has an environment variable form, so the
+    /// Helm chart (and anyone else) can configure the operator through the environment.
+    #[test]
+    fn every_run_flag_has_help_and_an_environment_variable() {
+        let cli = Cli::command();
+        let run = cli
+            .get_subcommands()
+            .find(|c| c.get_name() == "run")
+            .expect("a run subcommand");
+        let flags: Vec<_> = run
+            .get_arguments()
+            .filter(|a| a.get_id() != "help")
+            .collect();
+        assert!(flags.len() >= 10, "run has its flags");
+        for flag in flags {
+            let name = flag.get_id();
+            assert!(
+                flag.get_env().is_some(),
+                "--{name} has no environment variable"
+            );
+            assert!(flag.get_help().is_some(), "--{name} has no help text");
+        }
+    }
+}

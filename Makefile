@@ -4,7 +4,7 @@
 run: ## Punctual on a local control plane (or the cluster of KUBECONFIG), with the examples
 	bash e2e/run.sh
 
-test: ## Unit tests, then end-to-end tests on a fresh local control plane
+test: lint ## Lint, unit tests, then end-to-end tests on a fresh local control plane
 	bash e2e/test.sh all
 
 unit: ## Unit tests only (no cluster)

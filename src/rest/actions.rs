@@ -69,14 +69,7 @@ pub async fn list(
     state
         .caller(&headers, "list", RESOURCE, &scope.workspace_id)
         .await?;
-    state.check_workspace(
-        &scope.org_id,
-        &scope.workspace_id,
-        ApiError::NotFound {
-            resource_type: "workspace",
-            resource_id: scope.workspace_id.clone(),
-        },
-    )?;
+    state.check_scope(&scope)?;
     let query = validate::parse_list_query(&query, false).map_err(ApiError::Validation)?;
     let matching: Vec<_> = state
         .actions
@@ -140,14 +133,7 @@ pub async fn create(
     let caller = state
         .caller(&headers, "create", RESOURCE, &scope.workspace_id)
         .await?;
-    state.check_workspace(
-        &scope.org_id,
-        &scope.workspace_id,
-        ApiError::NotFound {
-            resource_type: "workspace",
-            resource_id: scope.workspace_id.clone(),
-        },
-    )?;
+    state.check_scope(&scope)?;
     let Some(body) = body else {
         return Err(ApiError::Validation(vec![FieldError::missing(
             loc(&["body"]),

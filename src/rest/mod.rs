@@ -153,6 +153,18 @@ impl AppState {
         if org_matches { Ok(()) } else { Err(not_found) }
     }
 
+    /// Ok when the scope's workspace exists in its org; otherwise a 404 for the workspace.
+    fn check_scope(&self, scope: &Scope) -> Result<(), ApiError> {
+        self.check_workspace(
+            &scope.org_id,
+            &scope.workspace_id,
+            ApiError::NotFound {
+                resource_type: "workspace",
+                resource_id: scope.workspace_id.clone(),
+            },
+        )
+    }
+
     /// The Action, if it is in this workspace and app.
     fn find_action(&self, scope: &Scope, action_id: &str) -> Result<Arc<Action>, ApiError> {
         self.check_workspace(

@@ -1124,8 +1124,23 @@ async fn facade_run_history_with_status_filter() {
             .as_str()
             .is_some_and(|t| t.ends_with('Z'))
     );
-    let action = s.call("GET", "/actions/runner", None).await;
-    assert_eq!(action.json["total_runs"], 3);
+    // A run's final status comes before the runner counts it: wait for the counters.
+    let (base, token) = (s.base(), s.token.clone());
+    let action = eventually("three runs counted", Duration::from_secs(30), || {
+        let (base, token) = (base.clone(), token.clone());
+        async move {
+            let a = http(
+                facade,
+                "GET",
+                &format!("{base}/actions/runner"),
+                Some(&token),
+                None,
+            )
+            .await;
+            (a.json["total_runs"] == 3).then_some(a)
+        }
+    })
+    .await;
     assert_eq!(action.json["successful_runs"], 2);
     assert_eq!(action.json["failed_runs"], 1);
     let all = s.call("GET", "/actions/runner/runs", None).await;

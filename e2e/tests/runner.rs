@@ -269,8 +269,19 @@ async fn success_sends_every_header_and_the_rendered_payload() {
                "meta": {"ws": ns.name, "thread": thread, "n": 3, "list": ["manual", true]}})
     );
     counters(&client, &ns.name, "digest", (1, 1, 0)).await;
-    let s = action_status(&client, &ns.name, "digest").await;
-    assert_eq!(s.last_execution_id.as_deref(), Some(exec.as_str()));
+    // lastRun* and lastExecutionId are the scheduler's fields, derived from the run it sees in
+    // its own cache; the counters are the runner's. Two writers, so wait for both to settle.
+    eventually(
+        "lastExecutionId of the run",
+        Duration::from_secs(20),
+        || async {
+            let s = action_status(&client, &ns.name, "digest").await;
+            (s.last_execution_id.as_deref() == Some(exec.as_str())
+                && s.last_run_status == Some(RunPhase::Succeeded))
+            .then_some(())
+        },
+    )
+    .await;
     // The secret value is nowhere in the run, the Action or the operator's log.
     let dump = kubectl_ok(
         &[

@@ -35,6 +35,25 @@ async fn action_status(client: &Client, ns: &str, name: &str) -> punctual::resou
         .unwrap_or_default()
 }
 
+/// Waits until the Action's status satisfies `settled` (the status write follows the run
+/// creation, so reading it once would race the controller); returns that status.
+async fn status_when(
+    client: &Client,
+    ns: &str,
+    name: &str,
+    settled: impl Fn(&punctual::resources::ActionStatus) -> bool,
+) -> punctual::resources::ActionStatus {
+    eventually(
+        &format!("{name}: settled status"),
+        Duration::from_secs(20),
+        || async {
+            let s = action_status(client, ns, name).await;
+            settled(&s).then_some(s)
+        },
+    )
+    .await
+}
+
 /// The next minute boundary after `t`.
 fn next_minute(t: DateTime<Utc>) -> DateTime<Utc> {
     t.duration_trunc(TimeDelta::minutes(1)).unwrap_or(t) + TimeDelta::minutes(1)
@@ -142,9 +161,12 @@ async fn every_minute_fires_exactly_one_run_per_slot_on_time() {
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_exactly(&client, &ns.name, "tick", &slots).await;
-    let status = action_status(&client, &ns.name, "tick").await;
-    assert_eq!(status.last_schedule_time, Some(slots[1]));
-    assert_eq!(status.next_run_at, Some(slots[1] + TimeDelta::minutes(1)));
+    // The status write follows the run's creation; wait for it rather than race it.
+    let status = status_when(&client, &ns.name, "tick", |s| {
+        s.last_schedule_time == Some(slots[1])
+            && s.next_run_at == Some(slots[1] + TimeDelta::minutes(1))
+    })
+    .await;
     assert_eq!(status.upcoming.len(), 5);
     assert_eq!(status.missed_runs, 0);
     let metrics = _op.metrics().await;
@@ -174,10 +196,10 @@ async fn one_time_fires_once_and_manual_never() {
     // misfire.
     sleep_until(next_minute(Utc::now()) + TimeDelta::seconds(3)).await;
     assert_exactly(&client, &ns.name, "once", &[at]).await;
-    assert_eq!(
-        action_status(&client, &ns.name, "once").await.next_run_at,
-        None
-    );
+    status_when(&client, &ns.name, "once", |s| {
+        s.last_schedule_time == Some(at) && s.next_run_at.is_none()
+    })
+    .await;
     assert!(
         runs_of(&client, &ns.name, "by-hand").await.is_empty(),
         "manual never fires"

@@ -8,6 +8,7 @@ use chrono::Utc;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams, Preconditions};
 use kube::runtime::reflector::ObjectRef;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -17,7 +18,7 @@ use super::extract::{ApiPath, JsonBody, QueryPairs};
 use super::model::{CREATED_BY_ANNOTATION, to_chrono};
 use super::validate::{self, ActionInput};
 use super::{ActionView, AppState, FIELD_MANAGER, Scope, wait_gone, wait_seen};
-use crate::resources::{Action, ActionEndpoint, ActionRun, ActionSpec};
+use crate::resources::{Action, ActionEndpoint, ActionRun, ActionSpec, RunPhase};
 use crate::runs::{Trigger, build_run, execution_id};
 
 const RESOURCE: &str = "actions";
@@ -41,22 +42,32 @@ impl ActionPath {
     }
 }
 
-/// `GET /actions`.
-#[derive(Serialize, Debug)]
+/// One page of Actions (`GET /actions`), newest first.
+#[derive(Serialize, JsonSchema, Debug)]
 pub struct ActionList {
+    /// Number of Actions matching the search, on every page.
     pub total: usize,
+    /// Whether more pages follow.
     pub has_more: bool,
+    /// The `cursor` of the next page; null on the last.
     pub next_cursor: Option<String>,
+    /// This page's Actions.
     pub actions: Vec<ActionView>,
 }
 
-/// `POST /actions/{id}/trigger`.
-#[derive(Serialize, Debug)]
+/// The answer to a trigger (`POST /actions/{id}/trigger`): the run was created and is pending.
+#[derive(Serialize, JsonSchema, Debug)]
 pub struct TriggerResponse {
+    /// The Action triggered.
     pub action_id: String,
+    /// The run created.
     pub run_id: String,
+    /// Execution id of the run's first attempt, sent to the endpoint as `X-Execution-Id`.
     pub execution_id: String,
+    /// Always `pending`: the run waits for its first attempt.
+    #[schemars(extend("enum" = [RunPhase::Pending]))]
     pub status: &'static str,
+    /// Human-readable confirmation.
     pub message: String,
 }
 
@@ -141,10 +152,8 @@ pub async fn create(
         )]));
     };
     let input = validate::parse_action_body(&body, true).map_err(ApiError::Validation)?;
-    let mut spec: ActionSpec = serde_json::from_value(json!({
-        "app": scope.app_id, "endpoint": "", "namespaceId": "",
-    }))
-    .map_err(|e| ApiError::Internal(format!("default spec: {e}")))?;
+    let mut spec = validate::new_spec(&scope.app_id)
+        .map_err(|e| ApiError::Internal(format!("default spec: {e}")))?;
     validate::apply(&mut spec, &input);
     // Stored explicitly, so that kubectl shows what the facade inferred.
     spec.schedule_type = Some(spec.effective_schedule_type());
@@ -391,7 +400,7 @@ pub async fn trigger(
             execution_id: execution_id(&uid, 1).to_string(),
             message: format!("Action '{}' triggered as run '{run_id}'", path.action_id),
             run_id,
-            status: "pending",
+            status: RunPhase::Pending.as_str(),
         }),
     )
         .into_response())

@@ -4,19 +4,36 @@
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-/// One entry of a 422 `detail` list, as Pydantic v2 reports it.
-#[derive(Serialize, Clone, Debug, PartialEq)]
+use crate::resources::JsonObject;
+
+/// One invalid input, as Pydantic v2 reports it.
+#[derive(Serialize, JsonSchema, Clone, Debug, PartialEq)]
+#[schemars(rename = "ValidationError")]
 pub struct FieldError {
+    /// The kind of failure, e.g. `missing`, `string_too_long`, `enum`, `value_error`.
     #[serde(rename = "type")]
     pub kind: String,
+    /// Where: `body`, `query` or `path`, then field names and list indexes.
+    #[schemars(schema_with = "loc_schema")]
     pub loc: Vec<Value>,
+    /// Human-readable message, in Pydantic's wording.
     pub msg: String,
+    /// The value that failed (for `missing`, the enclosing object).
     pub input: Value,
+    /// The constraint that failed, e.g. `{"le": 100}`, `{"expected": "'a' or 'b'"}`,
+    /// `{"error": "<reason>"}`.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "JsonObject")]
     pub ctx: Option<Value>,
+}
+
+/// A `loc` is a path of field names and list indexes.
+fn loc_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({ "type": "array", "items": { "type": ["string", "integer"] } })
 }
 
 impl FieldError {
@@ -106,19 +123,19 @@ impl ApiError {
         let status = self.status().as_u16();
         let (error, message, details) = match self {
             ApiError::Validation(errors) => {
-                return Body::Validation {
+                return Body::Validation(HttpValidationError {
                     detail: errors.clone(),
-                };
+                });
             }
             ApiError::Unauthenticated => (
-                "AUTHENTICATION_FAILED",
+                ErrorCode::AuthenticationFailed,
                 "Authentication failed: a valid bearer token is required".to_string(),
                 Map::new(),
             ),
             ApiError::Forbidden {
                 required_permission,
             } => (
-                "FORBIDDEN",
+                ErrorCode::Forbidden,
                 "You do not have permission to perform this operation".to_string(),
                 obj(json!({ "required_permission": required_permission })),
             ),
@@ -126,46 +143,82 @@ impl ApiError {
                 resource_type,
                 resource_id,
             } => (
-                "RESOURCE_NOT_FOUND",
+                ErrorCode::ResourceNotFound,
                 format!("{} '{resource_id}' not found", capitalize(resource_type)),
                 obj(json!({ "resource_type": resource_type, "resource_id": resource_id })),
             ),
-            ApiError::Conflict(message) => ("CONFLICT", message.clone(), Map::new()),
+            ApiError::Conflict(message) => (ErrorCode::Conflict, message.clone(), Map::new()),
             ApiError::TooLarge => (
-                "PAYLOAD_TOO_LARGE",
+                ErrorCode::PayloadTooLarge,
                 "Request body is larger than 1 MiB".to_string(),
                 obj(json!({ "max_bytes": super::MAX_BODY_BYTES })),
             ),
             ApiError::Internal(_) => (
-                "INTERNAL_SERVER_ERROR",
+                ErrorCode::InternalServerError,
                 "An internal error occurred".to_string(),
                 Map::new(),
             ),
         };
-        Body::Platform {
+        Body::Platform(PlatformError {
             error,
             message,
             details,
             timestamp: timestamp.to_string(),
             status_code: status,
-        }
+        })
     }
 }
 
-/// The two body shapes; structs (not `json!`) so that fields keep their documented order.
+/// The two body shapes, untagged: each serializes as the struct it holds.
 #[derive(Serialize)]
 #[serde(untagged)]
 enum Body {
-    Validation {
-        detail: Vec<FieldError>,
-    },
-    Platform {
-        error: &'static str,
-        message: String,
-        details: Map<String, Value>,
-        timestamp: String,
-        status_code: u16,
-    },
+    Validation(HttpValidationError),
+    Platform(PlatformError),
+}
+
+/// The 422 body: every invalid input, in field order.
+#[derive(Serialize, JsonSchema, Clone, Debug, PartialEq)]
+#[schemars(rename = "HTTPValidationError")]
+pub struct HttpValidationError {
+    /// One entry per invalid input.
+    pub detail: Vec<FieldError>,
+}
+
+/// The body of every error but a validation failure.
+// A struct, not `json!` (which would sort the keys), so that fields keep the documented order.
+#[derive(Serialize, JsonSchema, Clone, Debug, PartialEq)]
+pub struct PlatformError {
+    /// Stable code of the failure.
+    pub error: ErrorCode,
+    /// Human-readable message; never contains internal causes.
+    pub message: String,
+    /// Machine-readable particulars, `{}` when there are none: `required_permission` (403),
+    /// `resource_type` and `resource_id` (404), `max_bytes` (413).
+    pub details: JsonObject,
+    /// When the error was answered.
+    #[schemars(with = "chrono::DateTime<chrono::Utc>")]
+    pub timestamp: String,
+    /// The HTTP status, repeated.
+    pub status_code: u16,
+}
+
+/// The `error` of a platform error body, one per status.
+#[derive(Serialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ErrorCode {
+    /// 401: no bearer token, or one the API server does not accept.
+    AuthenticationFailed,
+    /// 403: the caller lacks the RBAC permission.
+    Forbidden,
+    /// 404: not found in this org, workspace and app (or an unknown route).
+    ResourceNotFound,
+    /// 409: a conflicting concurrent change.
+    Conflict,
+    /// 413: the request body is over 1 MiB.
+    PayloadTooLarge,
+    /// 500: an internal error; the cause is logged, not sent.
+    InternalServerError,
 }
 
 fn obj(v: Value) -> Map<String, Value> {
@@ -258,5 +311,29 @@ mod tests {
         );
         assert_eq!(ApiError::Conflict("x".into()).body("t")["status_code"], 409);
         assert_eq!(ApiError::TooLarge.body("t")["status_code"], 413);
+    }
+
+    #[test]
+    fn bodies_keep_the_field_order_the_schema_requires() {
+        // A `Value` would sort keys; the text shows the order the client gets.
+        let text = serde_json::to_string(&ApiError::TooLarge.body_struct("t")).unwrap();
+        assert_eq!(
+            text,
+            r#"{"error":"PAYLOAD_TOO_LARGE","message":"Request body is larger than 1 MiB","details":{"max_bytes":1048576},"timestamp":"t","status_code":413}"#
+        );
+        let doc = crate::rest::openapi::document();
+        assert_eq!(
+            doc["components"]["schemas"]["PlatformError"]["required"],
+            json!(["error", "message", "details", "timestamp", "status_code"])
+        );
+        let text = serde_json::to_string(
+            &ApiError::Validation(vec![FieldError::missing(loc(&["body", "name"]), json!({}))])
+                .body_struct("t"),
+        )
+        .unwrap();
+        assert_eq!(
+            text,
+            r#"{"detail":[{"type":"missing","loc":["body","name"],"msg":"Field required","input":{}}]}"#
+        );
     }
 }

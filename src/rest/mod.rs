@@ -5,10 +5,12 @@
 //! - `actions`, `runs`: the handlers, one module per resource
 //! - `validate`, `cursor`, `error`, `extract`: pure input checking, list paging, error bodies
 //! - `auth`: TokenReview / SubjectAccessReview with a short cache
-//! - `openapi`: the OpenAPI 3.1 document at `/openapi.json`
+//! - `openapi`: the OpenAPI 3.1 document at `/openapi.json`; `bodies`: the request bodies as
+//!   types for its schemas
 
 pub mod actions;
 pub mod auth;
+pub mod bodies;
 pub mod cursor;
 pub mod error;
 pub mod extract;

@@ -12,6 +12,7 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize, Serializer};
 
 use crate::resources::{
@@ -22,65 +23,122 @@ use crate::resources::{
 pub const CREATED_BY_ANNOTATION: &str = "punctual.dev/created-by";
 
 /// An Action as the REST API returns it.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
+#[schemars(rename = "Action")]
 pub struct ActionView {
+    /// Id of the Action in its workspace (its Kubernetes name): a slug of the name at creation.
     pub action_id: String,
+    /// The workspace (the Kubernetes namespace).
     pub workspace_id: String,
+    /// The app that owns the Action.
     pub app_id: String,
+    /// The ActionEndpoint, in the same workspace, that the Action calls.
     pub endpoint_id: String,
+    /// Human-readable name.
     pub name: String,
+    /// Free-text description.
     pub description: Option<String>,
+    /// The agent platform's memory namespace, sent to the endpoint as `X-Namespace-Id` (not a
+    /// Kubernetes namespace).
     pub namespace_id: String,
+    /// How each run's conversation thread is chosen: `new_each_run` (a fresh UUID per run),
+    /// `fixed` (always `thread_id`) or `template` (`thread_id_template` rendered per run).
     pub thread_mode: ThreadMode,
+    /// The thread every run uses when `thread_mode` is `fixed`.
     pub thread_id: Option<String>,
+    /// A template (Jinja syntax, e.g. `daily-{{ date }}`) rendered per run into the thread id
+    /// when `thread_mode` is `template`.
     pub thread_id_template: Option<String>,
+    /// The JSON object sent to the endpoint; string values anywhere inside may be templates,
+    /// rendered per run.
     pub payload: JsonObject,
+    /// What the Action does; only `trigger` (invoke the endpoint) exists.
     pub action_type: ActionType,
+    /// When the Action fires by itself: `cron` (on `cron_expression`), `one_time` (at
+    /// `scheduled_at`) or `manual` (only when triggered).
     pub schedule_type: ScheduleType,
+    /// Five-field cron expression (Vixie cron semantics), evaluated in `timezone`.
     pub cron_expression: Option<String>,
+    /// The instant a `one_time` Action fires.
     #[serde(serialize_with = "opt_time")]
     pub scheduled_at: Option<DateTime<Utc>>,
+    /// IANA timezone the cron expression is evaluated in, e.g. `Europe/Berlin`.
     pub timezone: String,
+    /// Retries after a failed attempt: a run makes at most 1 + `max_retries` attempts.
     pub max_retries: i32,
+    /// Seconds to wait between attempts.
     pub retry_delay_seconds: i32,
+    /// False pauses the schedule; manual triggers still work.
     pub is_enabled: bool,
+    /// Whether a run of this Action is pending or running.
     pub is_running: bool,
+    /// The next instant the schedule fires; null for manual, disabled and finished one-time
+    /// Actions.
     #[serde(serialize_with = "opt_time")]
     pub next_run_at: Option<DateTime<Utc>>,
+    /// When the most recent run was triggered.
     #[serde(serialize_with = "opt_time")]
     pub last_run_at: Option<DateTime<Utc>>,
+    /// Status of the most recent run.
     pub last_run_status: Option<RunPhase>,
+    /// Execution id of the latest attempt of the most recent run.
     pub last_execution_id: Option<String>,
+    /// Runs that finished (succeeded or failed).
     pub total_runs: i64,
+    /// Runs that succeeded.
     pub successful_runs: i64,
+    /// Runs that failed after their last attempt.
     pub failed_runs: i64,
+    /// The user who created the Action through this API; null for Actions applied as
+    /// manifests.
     pub created_by: Option<String>,
+    /// When the Action was created.
     #[serde(serialize_with = "time")]
     pub created_at: DateTime<Utc>,
+    /// The latest change of the Action by any client (the controller's status updates do not
+    /// count).
     #[serde(serialize_with = "time")]
     pub updated_at: DateTime<Utc>,
 }
 
-/// An ActionRun as the REST API returns it.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+/// One run (execution) of an Action as the REST API returns it.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
+#[schemars(rename = "Run")]
 pub struct RunView {
+    /// Id of the run (its Kubernetes name).
     pub run_id: String,
+    /// The Action the run belongs to.
     pub action_id: String,
+    /// The workspace (the Kubernetes namespace).
     pub workspace_id: String,
+    /// Execution id of the latest attempt, sent to the endpoint as `X-Execution-Id`; null
+    /// before the first attempt.
     pub execution_id: Option<String>,
+    /// Where the run is in its lifecycle.
     pub status: RunPhase,
+    /// Number of the current (or last) attempt, starting at 1; 0 before the first.
     pub attempt: i32,
+    /// `scheduled` for a slot of the schedule, `manual` for a trigger.
     pub trigger_type: TriggerType,
+    /// When the run was created (the trigger, or the slot being picked up).
     #[serde(serialize_with = "time")]
     pub triggered_at: DateTime<Utc>,
+    /// When the first attempt started.
     #[serde(serialize_with = "opt_time")]
     pub started_at: Option<DateTime<Utc>>,
+    /// When the run reached a final status.
     #[serde(serialize_with = "opt_time")]
     pub completed_at: Option<DateTime<Utc>>,
+    /// `completed_at` minus `started_at`, in seconds.
     pub duration_seconds: Option<f64>,
+    /// The payload sent, with every template rendered.
     pub resolved_payload: JsonObject,
+    /// The conversation thread of this run.
     pub resolved_thread_id: Option<String>,
+    /// Human-readable detail of a failure.
     pub error_message: Option<String>,
+    /// Why the run failed: `timeout`, `connection_error`, `http_error`, `endpoint_not_found`,
+    /// `secret_not_found`, `template_error`, `interrupted` or `cancelled`.
     pub error_code: Option<String>,
 }
 

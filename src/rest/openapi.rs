@@ -1,10 +1,22 @@
-//! The OpenAPI 3.1 document at `/openapi.json`, built from the same route table, enums and
-//! limits the handlers use, so that it cannot drift from them silently (tests compare both).
+//! The OpenAPI 3.1 document at `/openapi.json`. The paths come from the route table below; the
+//! component schemas are derived with schemars from the types the handlers serialize
+//! (`ActionView`, `RunView`, the lists, `TriggerResponse`, the two error bodies) and from the
+//! request body types of `bodies`, whose bounds and defaults are those `validate` applies. A
+//! field added to one of these types appears here without editing this file.
 
 use axum::Json;
-use serde_json::{Value, json};
+use schemars::generate::SchemaSettings;
+use schemars::transform::RecursiveTransform;
+use schemars::{JsonSchema, Schema};
+use serde_json::{Map, Value, json};
 
+use super::actions::{ActionList, TriggerResponse};
+use super::bodies::{ActionCreate, ActionUpdate, TriggerRequest};
+use super::error::{HttpValidationError, PlatformError};
+use super::runs::RunList;
 use super::validate::{DEFAULT_LIMIT, MAX_LIMIT};
+use super::{ActionView, RunView};
+use crate::resources::RunPhase;
 
 /// Every API route: method, path under the prefix, operation id, summary, success status.
 pub const ROUTES: &[(&str, &str, &str, &str, u16)] = &[
@@ -72,158 +84,69 @@ pub async fn serve() -> Json<Value> {
     Json(document())
 }
 
-fn nullable(t: &str) -> Value {
-    json!({ "type": [t, "null"] })
-}
-
-fn nullable_time() -> Value {
-    json!({ "type": ["string", "null"], "format": "date-time" })
-}
-
-fn enumeration(values: &[&str]) -> Value {
-    json!({ "type": "string", "enum": values })
-}
-
 fn schema_ref(name: &str) -> Value {
     json!({ "$ref": format!("#/components/schemas/{name}") })
 }
 
-const THREAD_MODES: &[&str] = &["new_each_run", "fixed", "template"];
-const SCHEDULE_TYPES: &[&str] = &["cron", "one_time", "manual"];
-const RUN_STATUSES: &[&str] = &["pending", "running", "succeeded", "failed", "cancelled"];
+fn ref_to<T: JsonSchema>() -> Value {
+    schema_ref(&T::schema_name())
+}
 
-fn schemas() -> Value {
-    let action = json!({
-        "type": "object",
-        "required": ["action_id", "workspace_id", "app_id", "endpoint_id", "name", "description",
-            "namespace_id", "thread_mode", "thread_id", "thread_id_template", "payload",
-            "action_type", "schedule_type", "cron_expression", "scheduled_at", "timezone",
-            "max_retries", "retry_delay_seconds", "is_enabled", "is_running", "next_run_at",
-            "last_run_at", "last_run_status", "last_execution_id", "total_runs",
-            "successful_runs", "failed_runs", "created_by", "created_at", "updated_at"],
-        "properties": {
-            "action_id": {"type": "string"}, "workspace_id": {"type": "string"},
-            "app_id": {"type": "string"}, "endpoint_id": {"type": "string"},
-            "name": {"type": "string"}, "description": nullable("string"),
-            "namespace_id": {"type": "string"}, "thread_mode": enumeration(THREAD_MODES),
-            "thread_id": nullable("string"), "thread_id_template": nullable("string"),
-            "payload": {"type": "object"}, "action_type": enumeration(&["trigger"]),
-            "schedule_type": enumeration(SCHEDULE_TYPES), "cron_expression": nullable("string"),
-            "scheduled_at": nullable_time(), "timezone": {"type": "string"},
-            "max_retries": {"type": "integer"}, "retry_delay_seconds": {"type": "integer"},
-            "is_enabled": {"type": "boolean"}, "is_running": {"type": "boolean"},
-            "next_run_at": nullable_time(), "last_run_at": nullable_time(),
-            "last_run_status": {"type": ["string", "null"], "enum": [
-                "pending", "running", "succeeded", "failed", "cancelled", null]},
-            "last_execution_id": nullable("string"), "total_runs": {"type": "integer"},
-            "successful_runs": {"type": "integer"}, "failed_runs": {"type": "integer"},
-            "created_by": nullable("string"),
-            "created_at": {"type": "string", "format": "date-time"},
-            "updated_at": {"type": "string", "format": "date-time"},
-        }
-    });
-    let writable = |required: bool| {
-        let mut s = json!({
-            "type": "object",
-            "description": "Read-only and unknown fields are ignored.",
-            "properties": {
-                "name": {"type": "string", "minLength": 1, "maxLength": 255},
-                "description": {"type": ["string", "null"], "maxLength": 2000},
-                "endpoint_id": {"type": "string", "minLength": 1, "maxLength": 253},
-                "namespace_id": {"type": "string", "minLength": 1, "maxLength": 255},
-                "thread_mode": enumeration(THREAD_MODES),
-                "thread_id": {"type": ["string", "null"], "minLength": 1, "maxLength": 255},
-                "thread_id_template": {"type": ["string", "null"], "minLength": 1, "maxLength": 1024},
-                "payload": {"type": "object"},
-                "action_type": enumeration(&["trigger"]),
-                "schedule_type": {"type": ["string", "null"], "enum": ["cron", "one_time", "manual", null]},
-                "cron_expression": {"type": ["string", "null"], "minLength": 1, "maxLength": 255},
-                "scheduled_at": nullable_time(),
-                "timezone": {"type": "string", "minLength": 1, "maxLength": 64, "default": "UTC"},
-                "max_retries": {"type": "integer", "minimum": 0, "maximum": 100, "default": 0},
-                "retry_delay_seconds": {"type": "integer", "minimum": 0, "maximum": 86400, "default": 60},
-                "is_enabled": {"type": "boolean", "default": true},
-            }
-        });
-        if required {
-            s["required"] = json!(["name", "endpoint_id", "namespace_id"]);
-        }
-        s
+/// The component schemas, JSON Schema 2020-12 (the dialect of OpenAPI 3.1).
+fn schemas() -> Map<String, Value> {
+    let settings = || {
+        SchemaSettings::draft2020_12()
+            .with(|s| {
+                s.definitions_path = "/components/schemas".into();
+                s.meta_schema = None;
+            })
+            .with_transform(RecursiveTransform(enum_of_constants))
     };
-    let run = json!({
-        "type": "object",
-        "required": ["run_id", "action_id", "workspace_id", "execution_id", "status", "attempt",
-            "trigger_type", "triggered_at", "started_at", "completed_at", "duration_seconds",
-            "resolved_payload", "resolved_thread_id", "error_message", "error_code"],
-        "properties": {
-            "run_id": {"type": "string"}, "action_id": {"type": "string"},
-            "workspace_id": {"type": "string"}, "execution_id": nullable("string"),
-            "status": enumeration(RUN_STATUSES), "attempt": {"type": "integer"},
-            "trigger_type": enumeration(&["scheduled", "manual"]),
-            "triggered_at": {"type": "string", "format": "date-time"},
-            "started_at": nullable_time(), "completed_at": nullable_time(),
-            "duration_seconds": nullable("number"), "resolved_payload": {"type": "object"},
-            "resolved_thread_id": nullable("string"), "error_message": nullable("string"),
-            "error_code": nullable("string"),
+    // Responses as serialized: every field is always present (null when empty), so every field
+    // is required, in the order of the struct (the reference's).
+    let mut responses = settings().for_serialize().into_generator();
+    responses.subschema_for::<ActionView>();
+    responses.subschema_for::<ActionList>();
+    responses.subschema_for::<RunView>();
+    responses.subschema_for::<RunList>();
+    responses.subschema_for::<TriggerResponse>();
+    responses.subschema_for::<HttpValidationError>();
+    responses.subschema_for::<PlatformError>();
+    // Requests as deserialized: optional, nullable and defaulted fields are not required.
+    let mut requests = settings().for_deserialize().into_generator();
+    requests.subschema_for::<ActionCreate>();
+    requests.subschema_for::<ActionUpdate>();
+    requests.subschema_for::<TriggerRequest>();
+    let mut all = responses.take_definitions(true);
+    for (name, schema) in requests.take_definitions(true) {
+        // The enums both sides share must come out the same (a test calls this).
+        if let Some(other) = all.get(&name) {
+            assert_eq!(
+                other, &schema,
+                "schema {name} differs in requests and responses"
+            );
         }
-    });
-    let list = |items: &str, item: &str| {
-        json!({
-            "type": "object",
-            "required": ["total", "has_more", "next_cursor", items],
-            "properties": {
-                "total": {"type": "integer"}, "has_more": {"type": "boolean"},
-                "next_cursor": nullable("string"),
-                items: {"type": "array", "items": schema_ref(item)},
-            }
-        })
+        all.insert(name, schema);
+    }
+    all
+}
+
+/// schemars describes an enum whose variants have doc comments (the resources' enums) as a
+/// `oneOf` of string constants; clients understand a plain `enum` better. The variant comments
+/// speak of the resources' camelCase fields, so they are dropped; the REST types' field
+/// comments describe the values.
+fn enum_of_constants(schema: &mut Schema) {
+    let Some(variants) = schema.get("oneOf").and_then(Value::as_array) else {
+        return;
     };
-    json!({
-        "Action": action,
-        "ActionCreate": writable(true),
-        "ActionUpdate": writable(false),
-        "ActionList": list("actions", "Action"),
-        "Run": run,
-        "RunList": list("runs", "Run"),
-        "TriggerRequest": {"type": "object", "properties": {"payload": {"type": ["object", "null"]}}},
-        "TriggerResponse": {
-            "type": "object",
-            "required": ["action_id", "run_id", "execution_id", "status", "message"],
-            "properties": {
-                "action_id": {"type": "string"}, "run_id": {"type": "string"},
-                "execution_id": {"type": "string"}, "status": enumeration(&["pending"]),
-                "message": {"type": "string"},
-            }
-        },
-        "ValidationError": {
-            "type": "object",
-            "required": ["type", "loc", "msg", "input"],
-            "properties": {
-                "type": {"type": "string"},
-                "loc": {"type": "array", "items": {"type": ["string", "integer"]}},
-                "msg": {"type": "string"},
-                "input": {},
-                "ctx": {"type": "object"},
-            }
-        },
-        "HTTPValidationError": {
-            "type": "object",
-            "required": ["detail"],
-            "properties": {"detail": {"type": "array", "items": schema_ref("ValidationError")}}
-        },
-        "PlatformError": {
-            "type": "object",
-            "required": ["error", "message", "details", "timestamp", "status_code"],
-            "properties": {
-                "error": enumeration(&["AUTHENTICATION_FAILED", "FORBIDDEN", "RESOURCE_NOT_FOUND",
-                    "CONFLICT", "PAYLOAD_TOO_LARGE", "INTERNAL_SERVER_ERROR"]),
-                "message": {"type": "string"},
-                "details": {"type": "object"},
-                "timestamp": {"type": "string", "format": "date-time"},
-                "status_code": {"type": "integer"},
-            }
-        },
-    })
+    let values: Option<Vec<Value>> = variants
+        .iter()
+        .map(|v| v.get("const").filter(|c| c.is_string()).cloned())
+        .collect();
+    let Some(values) = values else { return };
+    schema.remove("oneOf");
+    schema.insert("type".into(), "string".into());
+    schema.insert("enum".into(), values.into());
 }
 
 fn path_param(name: &str, description: &str) -> Value {
@@ -231,9 +154,9 @@ fn path_param(name: &str, description: &str) -> Value {
            "schema": {"type": "string"}})
 }
 
-fn error_response(description: &str, schema: &str) -> Value {
+fn error_response(description: &str, schema: Value) -> Value {
     json!({"description": description,
-           "content": {"application/json": {"schema": schema_ref(schema)}}})
+           "content": {"application/json": {"schema": schema}}})
 }
 
 fn operation(method: &str, path: &str, id: &str, summary: &str, success: u16) -> Value {
@@ -260,12 +183,12 @@ fn operation(method: &str, path: &str, id: &str, summary: &str, success: u16) ->
                "schema": {"type": "string"}}),
     ];
     let success_schema = match id {
-        "list_actions" => Some("ActionList"),
-        "list_action_runs" => Some("RunList"),
-        "get_action_run" => Some("Run"),
-        "trigger_action" => Some("TriggerResponse"),
+        "list_actions" => Some(ref_to::<ActionList>()),
+        "list_action_runs" => Some(ref_to::<RunList>()),
+        "get_action_run" => Some(ref_to::<RunView>()),
+        "trigger_action" => Some(ref_to::<TriggerResponse>()),
         "delete_action" => None,
-        _ => Some("Action"),
+        _ => Some(ref_to::<ActionView>()),
     };
     match id {
         "list_actions" => {
@@ -275,15 +198,15 @@ fn operation(method: &str, path: &str, id: &str, summary: &str, success: u16) ->
         }
         "list_action_runs" => {
             params.push(json!({"name": "status", "in": "query", "required": false,
-                "description": "Filter by status", "schema": enumeration(RUN_STATUSES)}));
+                "description": "Filter by status", "schema": ref_to::<RunPhase>()}));
             params.extend(paging);
         }
         _ => {}
     }
     let mut responses = serde_json::Map::new();
     let success_body = match success_schema {
-        Some(s) => json!({"description": "Success",
-                          "content": {"application/json": {"schema": schema_ref(s)}}}),
+        Some(schema) => json!({"description": "Success",
+                          "content": {"application/json": {"schema": schema}}}),
         None => json!({"description": "Deleted; no body"}),
     };
     responses.insert(success.to_string(), success_body);
@@ -294,11 +217,14 @@ fn operation(method: &str, path: &str, id: &str, summary: &str, success: u16) ->
         ("409", "Conflicting concurrent change"),
         ("500", "Internal error (no details)"),
     ] {
-        responses.insert(code.into(), error_response(description, "PlatformError"));
+        responses.insert(
+            code.into(),
+            error_response(description, ref_to::<PlatformError>()),
+        );
     }
     responses.insert(
         "422".into(),
-        error_response("Validation Error", "HTTPValidationError"),
+        error_response("Validation Error", ref_to::<HttpValidationError>()),
     );
     let mut op = json!({
         "operationId": id, "summary": summary, "tags": ["Actions"],
@@ -306,15 +232,16 @@ fn operation(method: &str, path: &str, id: &str, summary: &str, success: u16) ->
         "security": [{"bearer": []}],
     });
     let body = match id {
-        "create_action" => Some(("ActionCreate", true)),
-        "update_action" => Some(("ActionUpdate", true)),
-        "trigger_action" => Some(("TriggerRequest", false)),
+        "create_action" => Some((ref_to::<ActionCreate>(), true)),
+        "update_action" => Some((ref_to::<ActionUpdate>(), true)),
+        "trigger_action" => Some((ref_to::<TriggerRequest>(), false)),
         _ => None,
     };
     if let Some((schema, required)) = body {
         op["requestBody"] = json!({"required": required,
-            "content": {"application/json": {"schema": schema_ref(schema)}}});
-        op["responses"]["413"] = error_response("Request body over 1 MiB", "PlatformError");
+            "content": {"application/json": {"schema": schema}}});
+        op["responses"]["413"] =
+            error_response("Request body over 1 MiB", ref_to::<PlatformError>());
     }
     let _ = method;
     op
@@ -389,10 +316,61 @@ mod tests {
         };
         assert_eq!(required("Action"), reference_keys("}Get Action\n"));
         assert_eq!(required("Run"), reference_keys("}Get Action Run\n"));
+        assert_eq!(required("ActionList"), reference_keys("\nList Actions\n"));
+        assert_eq!(required("RunList"), reference_keys("}List Action Runs\n"));
         // The trigger example's first object is the request body; its answer is written out.
         assert_eq!(
             required("TriggerResponse"),
             ["action_id", "run_id", "execution_id", "status", "message"]
+        );
+    }
+
+    #[test]
+    fn response_schemas_say_what_is_serialized() {
+        let doc = document();
+        let schemas = &doc["components"]["schemas"];
+        let action = &schemas["Action"]["properties"];
+        assert_eq!(action["description"]["type"], json!(["string", "null"]));
+        assert_eq!(action["scheduled_at"]["type"], json!(["string", "null"]));
+        assert_eq!(action["scheduled_at"]["format"], "date-time");
+        assert_eq!(action["created_at"]["type"], "string");
+        assert_eq!(action["created_at"]["format"], "date-time");
+        assert_eq!(action["total_runs"]["type"], "integer");
+        assert_eq!(
+            action["last_run_status"]["anyOf"],
+            json!([{"$ref": "#/components/schemas/RunPhase"}, {"type": "null"}])
+        );
+        assert_eq!(
+            schemas["ThreadMode"]["enum"],
+            json!(["new_each_run", "fixed", "template"])
+        );
+        assert_eq!(
+            schemas["RunPhase"]["enum"],
+            json!(["pending", "running", "succeeded", "failed", "cancelled"])
+        );
+        assert_eq!(
+            schemas["TriggerResponse"]["properties"]["status"]["enum"],
+            json!(["pending"])
+        );
+        let run = &schemas["Run"]["properties"];
+        assert_eq!(run["duration_seconds"]["type"], json!(["number", "null"]));
+        assert!(schemas["Action"]["description"].is_string());
+        assert!(action["namespace_id"]["description"].is_string());
+        // Pydantic's `ctx` is left out when empty, so it is the one optional response field.
+        assert_eq!(
+            schemas["ValidationError"]["required"],
+            json!(["type", "loc", "msg", "input"])
+        );
+        assert_eq!(
+            schemas["ErrorCode"]["enum"],
+            json!([
+                "AUTHENTICATION_FAILED",
+                "FORBIDDEN",
+                "RESOURCE_NOT_FOUND",
+                "CONFLICT",
+                "PAYLOAD_TOO_LARGE",
+                "INTERNAL_SERVER_ERROR"
+            ])
         );
     }
 

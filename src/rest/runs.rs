@@ -4,6 +4,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use kube::runtime::reflector::ObjectRef;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::cursor::paginate;
@@ -13,12 +14,16 @@ use super::{AppState, RunView, Scope, validate};
 
 const RESOURCE: &str = "actionruns";
 
-/// `GET /actions/{id}/runs`.
-#[derive(Serialize, Debug)]
+/// One page of an Action's runs (`GET /actions/{id}/runs`), newest first.
+#[derive(Serialize, JsonSchema, Debug)]
 pub struct RunList {
+    /// Number of runs matching the filter, on every page.
     pub total: usize,
+    /// Whether more pages follow.
     pub has_more: bool,
+    /// The `cursor` of the next page; null on the last.
     pub next_cursor: Option<String>,
+    /// This page's runs.
     pub runs: Vec<RunView>,
 }
 

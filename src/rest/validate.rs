@@ -13,6 +13,33 @@ pub const MAX_PAYLOAD_BYTES: usize = 256 * 1024;
 pub const DEFAULT_LIMIT: usize = 50;
 pub const MAX_LIMIT: usize = 200;
 
+/// Inclusive bounds of a string field's length, in characters (JSON Schema's code points).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Length {
+    pub min: usize,
+    pub max: usize,
+}
+
+/// Inclusive bounds of an integer field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Range {
+    pub min: i64,
+    pub max: i64,
+}
+
+// The bounds of the Action body fields. The OpenAPI schema (`super::bodies`) takes its
+// `minLength`/`maxLength`/`minimum`/`maximum` from these same constants.
+pub const NAME_LENGTH: Length = Length { min: 1, max: 255 };
+pub const DESCRIPTION_LENGTH: Length = Length { min: 0, max: 2000 };
+pub const ENDPOINT_ID_LENGTH: Length = Length { min: 1, max: 253 };
+pub const NAMESPACE_ID_LENGTH: Length = Length { min: 1, max: 255 };
+pub const THREAD_ID_LENGTH: Length = Length { min: 1, max: 255 };
+pub const THREAD_ID_TEMPLATE_LENGTH: Length = Length { min: 1, max: 1024 };
+pub const CRON_EXPRESSION_LENGTH: Length = Length { min: 1, max: 255 };
+pub const TIMEZONE_LENGTH: Length = Length { min: 1, max: 64 };
+pub const MAX_RETRIES_RANGE: Range = Range { min: 0, max: 100 };
+pub const RETRY_DELAY_SECONDS_RANGE: Range = Range { min: 0, max: 86400 };
+
 /// The fields of a create or update body that were sent. The outer Option is "sent"; the inner
 /// one, where present, is an explicit null (which clears an optional field).
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -47,25 +74,27 @@ pub fn parse_action_body(body: &Value, create: bool) -> Result<ActionInput, Vec<
         errs: &mut errs,
     };
     let input = ActionInput {
-        name: v.required_str("name", 1, 255, create),
-        description: v.nullable("description", |v| v.str("description", 0, 2000)),
-        endpoint_id: v.required_str("endpoint_id", 1, 253, create),
-        namespace_id: v.required_str("namespace_id", 1, 255, create),
+        name: v.required_str("name", NAME_LENGTH, create),
+        description: v.nullable("description", |v| v.str("description", DESCRIPTION_LENGTH)),
+        endpoint_id: v.required_str("endpoint_id", ENDPOINT_ID_LENGTH, create),
+        namespace_id: v.required_str("namespace_id", NAMESPACE_ID_LENGTH, create),
         thread_mode: v.enumeration("thread_mode", &["new_each_run", "fixed", "template"]),
-        thread_id: v.nullable("thread_id", |v| v.str("thread_id", 1, 255)),
+        thread_id: v.nullable("thread_id", |v| v.str("thread_id", THREAD_ID_LENGTH)),
         thread_id_template: v.nullable("thread_id_template", |v| {
-            v.str("thread_id_template", 1, 1024)
+            v.str("thread_id_template", THREAD_ID_TEMPLATE_LENGTH)
         }),
         payload: v.dict("payload"),
         action_type: v.enumeration("action_type", &["trigger"]),
         schedule_type: v.nullable("schedule_type", |v| {
             v.enumeration("schedule_type", &["cron", "one_time", "manual"])
         }),
-        cron_expression: v.nullable("cron_expression", |v| v.str("cron_expression", 1, 255)),
+        cron_expression: v.nullable("cron_expression", |v| {
+            v.str("cron_expression", CRON_EXPRESSION_LENGTH)
+        }),
         scheduled_at: v.nullable("scheduled_at", |v| v.datetime("scheduled_at")),
-        timezone: v.str("timezone", 1, 64),
-        max_retries: v.int("max_retries", 0, 100),
-        retry_delay_seconds: v.int("retry_delay_seconds", 0, 86400),
+        timezone: v.str("timezone", TIMEZONE_LENGTH),
+        max_retries: v.int("max_retries", MAX_RETRIES_RANGE),
+        retry_delay_seconds: v.int("retry_delay_seconds", RETRY_DELAY_SECONDS_RANGE),
         is_enabled: v.boolean("is_enabled"),
     };
     if errs.is_empty() {
@@ -105,6 +134,12 @@ fn not_an_object(body: &Value) -> FieldError {
         "Input should be a valid dictionary or object to extract fields from",
         body.clone(),
     )
+}
+
+/// The spec a create starts from: the resource's own defaults, with the required fields empty
+/// until `apply` sets them. The create body's documented defaults are read from it too.
+pub fn new_spec(app_id: &str) -> Result<ActionSpec, serde_json::Error> {
+    serde_json::from_value(json!({ "app": app_id, "endpoint": "", "namespaceId": "" }))
 }
 
 /// Applies the sent fields to `spec`. Create infers `schedule_type` as SPEC 4.4 has it.
@@ -471,13 +506,7 @@ impl Fields<'_> {
         self.obj.get(field)
     }
 
-    fn required_str(
-        &mut self,
-        field: &str,
-        min: usize,
-        max: usize,
-        required: bool,
-    ) -> Option<String> {
+    fn required_str(&mut self, field: &str, length: Length, required: bool) -> Option<String> {
         if required && self.raw(field).is_none() {
             self.errs.push(FieldError::missing(
                 Self::at(field),
@@ -494,10 +523,10 @@ impl Fields<'_> {
             ));
             return None;
         }
-        self.str(field, min, max)
+        self.str(field, length)
     }
 
-    fn str(&mut self, field: &str, min: usize, max: usize) -> Option<String> {
+    fn str(&mut self, field: &str, Length { min, max }: Length) -> Option<String> {
         let value = self.raw(field)?;
         let Some(s) = value.as_str() else {
             if !value.is_null() {
@@ -541,7 +570,7 @@ impl Fields<'_> {
         Some(s.to_string())
     }
 
-    fn int(&mut self, field: &str, min: i64, max: i64) -> Option<i32> {
+    fn int(&mut self, field: &str, Range { min, max }: Range) -> Option<i32> {
         let value = self.raw(field)?;
         let n = match value {
             Value::Number(n) => match n.as_i64() {

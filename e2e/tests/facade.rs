@@ -482,6 +482,20 @@ async fn facade_invalid_requests_have_exact_status_and_body() {
     let past = "2020-01-01T00:00:00Z";
     let enum_thread = "'new_each_run', 'fixed' or 'template'";
     let not_found = |t: &str, id: &str, msg: &str| json!({"error": "RESOURCE_NOT_FOUND", "message": msg, "details": {"resource_type": t, "resource_id": id}, "status_code": 404});
+    // Path ids that can never name anything are 422, as a FastAPI `Path(pattern=, max_length=)`.
+    let dns_label = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
+    let dns_subdomain = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
+    let org_label = "^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$";
+    let mismatch = |param: &str, input: &str, pattern: &str| {
+        ec(
+            "string_pattern_mismatch",
+            json!(["path", param]),
+            &format!("String should match pattern '{pattern}'"),
+            json!(input),
+            json!({ "pattern": pattern }),
+        )
+    };
+    let long_run = "r".repeat(254);
     let cases: Vec<BadRequest> = vec![
         (
             "POST",
@@ -845,6 +859,62 @@ async fn facade_invalid_requests_have_exact_status_and_body() {
             None,
             404,
             not_found("action", "missing", "Action 'missing' not found"),
+        ),
+        (
+            "GET",
+            format!("/v1/orgs/{ORG}/workspaces/Bad_NS/apps/{APP}/actions"),
+            None,
+            422,
+            json!({"detail": [mismatch("workspace_id", "Bad_NS", dns_label)]}),
+        ),
+        (
+            "GET",
+            format!("{base}/actions/UPPER"),
+            None,
+            422,
+            json!({"detail": [mismatch("action_id", "UPPER", dns_subdomain)]}),
+        ),
+        (
+            "GET",
+            format!("{base}/actions/exists/runs/{long_run}"),
+            None,
+            422,
+            json!({"detail": [
+            ec("string_too_long", json!(["path", "run_id"]), "String should have at most 253 characters", json!(long_run), json!({"max_length": 253}))]}),
+        ),
+        (
+            "DELETE",
+            format!("/v1/orgs/{ORG}/workspaces/Bad_NS/apps/{APP}/actions/UPPER"),
+            None,
+            422,
+            json!({"detail": [
+                mismatch("workspace_id", "Bad_NS", dns_label),
+                mismatch("action_id", "UPPER", dns_subdomain),
+            ]}),
+        ),
+        // Path, query and body errors in one answer, path first.
+        (
+            "GET",
+            format!(
+                "/v1/orgs/-{ORG}/workspaces/{}/apps/{APP}/actions?limit=0",
+                s.ns.name
+            ),
+            None,
+            422,
+            json!({"detail": [
+                mismatch("org_id", &format!("-{ORG}"), org_label),
+                ec("greater_than_equal", json!(["query", "limit"]), "Input should be greater than or equal to 1", json!("0"), json!({"ge": 1})),
+            ]}),
+        ),
+        (
+            "POST",
+            format!("{base}/actions/UPPER/trigger"),
+            Some(b"{\"payload\": 1}".to_vec()),
+            422,
+            json!({"detail": [
+                mismatch("action_id", "UPPER", dns_subdomain),
+                e("dict_type", json!(["body", "payload"]), "Input should be a valid dictionary", json!(1)),
+            ]}),
         ),
     ];
     assert!(cases.len() >= 25);
@@ -1243,6 +1313,10 @@ async fn facade_authentication_and_rbac() {
     assert_eq!(allowed["total"], 1);
     let elsewhere = s.raw("GET", &other_list, Some(&user), None).await;
     assert_eq!(elsewhere.status, 403);
+    // Authentication and authorization come before the path grammar (422).
+    let bad_path = format!("/v1/orgs/{ORG}/workspaces/Bad_NS/apps/{APP}/actions");
+    assert_eq!(s.raw("GET", &bad_path, None, None).await.status, 401);
+    assert_eq!(s.raw("GET", &bad_path, Some(&user), None).await.status, 403);
     // Reading is not writing.
     let write = s.raw("POST", &list, Some(&user), Some(b"{}")).await;
     assert_eq!(write.status, 403);

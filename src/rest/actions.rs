@@ -17,7 +17,9 @@ use super::error::{ApiError, FieldError, loc};
 use super::extract::{ApiPath, JsonBody, QueryPairs};
 use super::model::{CREATED_BY_ANNOTATION, to_chrono};
 use super::validate::{self, ActionInput};
-use super::{ActionView, AppState, FIELD_MANAGER, Scope, wait_gone, wait_seen};
+use super::{
+    ActionView, AppState, FIELD_MANAGER, PathIds, Scope, input_errors, wait_gone, wait_seen,
+};
 use crate::resources::{Action, ActionEndpoint, ActionRun, ActionSpec, RunPhase};
 use crate::runs::{Trigger, build_run, execution_id};
 
@@ -26,19 +28,20 @@ const RESOURCE: &str = "actions";
 /// Path parameters of one Action.
 #[derive(Deserialize, Clone, Debug)]
 pub struct ActionPath {
-    pub org_id: String,
-    pub workspace_id: String,
-    pub app_id: String,
+    #[serde(flatten)]
+    pub scope: Scope,
     pub action_id: String,
 }
 
-impl ActionPath {
-    fn scope(&self) -> Scope {
-        Scope {
-            org_id: self.org_id.clone(),
-            workspace_id: self.workspace_id.clone(),
-            app_id: self.app_id.clone(),
-        }
+impl PathIds for ActionPath {
+    fn scope(&self) -> &Scope {
+        &self.scope
+    }
+
+    fn ids(&self) -> Vec<(&'static str, &str)> {
+        let mut ids = self.scope.ids();
+        ids.push(("action_id", &self.action_id));
+        ids
     }
 }
 
@@ -77,11 +80,12 @@ pub async fn list(
     headers: HeaderMap,
     QueryPairs(query): QueryPairs,
 ) -> Result<Json<ActionList>, ApiError> {
+    let query = validate::parse_list_query(&query, false);
     state
-        .caller(&headers, "list", RESOURCE, &scope.workspace_id)
+        .caller(&headers, "list", RESOURCE, &scope, input_errors(&query))
         .await?;
     state.check_scope(&scope)?;
-    let query = validate::parse_list_query(&query, false).map_err(ApiError::Validation)?;
+    let query = query.map_err(ApiError::Validation)?;
     let matching: Vec<_> = state
         .actions
         .state()
@@ -128,10 +132,8 @@ pub async fn get(
     ApiPath(path): ApiPath<ActionPath>,
     headers: HeaderMap,
 ) -> Result<Json<ActionView>, ApiError> {
-    state
-        .caller(&headers, "get", RESOURCE, &path.workspace_id)
-        .await?;
-    let action = state.find_action(&path.scope(), &path.action_id)?;
+    state.caller(&headers, "get", RESOURCE, &path, &[]).await?;
+    let action = state.find_action(&path.scope, &path.action_id)?;
     Ok(Json(ActionView::from_resource(&action)))
 }
 
@@ -141,17 +143,15 @@ pub async fn create(
     headers: HeaderMap,
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
+    let input = match &body {
+        Some(body) => validate::parse_action_body(body, true),
+        None => Err(vec![FieldError::missing(loc(&["body"]), Value::Null)]),
+    };
     let caller = state
-        .caller(&headers, "create", RESOURCE, &scope.workspace_id)
+        .caller(&headers, "create", RESOURCE, &scope, input_errors(&input))
         .await?;
     state.check_scope(&scope)?;
-    let Some(body) = body else {
-        return Err(ApiError::Validation(vec![FieldError::missing(
-            loc(&["body"]),
-            Value::Null,
-        )]));
-    };
-    let input = validate::parse_action_body(&body, true).map_err(ApiError::Validation)?;
+    let input = input.map_err(ApiError::Validation)?;
     let mut spec = validate::new_spec(&scope.app_id)
         .map_err(|e| ApiError::Internal(format!("default spec: {e}")))?;
     validate::apply(&mut spec, &input);
@@ -213,15 +213,15 @@ pub async fn update(
     headers: HeaderMap,
     JsonBody(body): JsonBody,
 ) -> Result<Json<ActionView>, ApiError> {
+    let input = validate::parse_action_body(&body.unwrap_or_else(|| json!({})), false);
     state
-        .caller(&headers, "update", RESOURCE, &path.workspace_id)
+        .caller(&headers, "update", RESOURCE, &path, input_errors(&input))
         .await?;
-    let current = state.find_action(&path.scope(), &path.action_id)?;
-    let body = body.unwrap_or_else(|| json!({}));
-    let input = validate::parse_action_body(&body, false).map_err(ApiError::Validation)?;
+    let current = state.find_action(&path.scope, &path.action_id)?;
+    let input = input.map_err(ApiError::Validation)?;
     let mut spec = current.spec.clone();
     validate::apply(&mut spec, &input);
-    check(&state, &path.workspace_id, &spec, &input).await?;
+    check(&state, &path.scope.workspace_id, &spec, &input).await?;
     let patch = validate::spec_patch(&spec, &input);
     write_spec(&state, &current, Value::Object(patch))
         .await
@@ -251,9 +251,9 @@ async fn set_enabled(
     enabled: bool,
 ) -> Result<Json<ActionView>, ApiError> {
     state
-        .caller(&headers, "update", RESOURCE, &path.workspace_id)
+        .caller(&headers, "update", RESOURCE, &path, &[])
         .await?;
-    let current = state.find_action(&path.scope(), &path.action_id)?;
+    let current = state.find_action(&path.scope, &path.action_id)?;
     write_spec(&state, &current, json!({ "enabled": enabled }))
         .await
         .map(Json)
@@ -338,10 +338,10 @@ pub async fn delete(
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
     state
-        .caller(&headers, "delete", RESOURCE, &path.workspace_id)
+        .caller(&headers, "delete", RESOURCE, &path, &[])
         .await?;
-    let current = state.find_action(&path.scope(), &path.action_id)?;
-    let api: Api<Action> = Api::namespaced(state.client.clone(), &path.workspace_id);
+    let current = state.find_action(&path.scope, &path.action_id)?;
+    let api: Api<Action> = Api::namespaced(state.client.clone(), &path.scope.workspace_id);
     let params = DeleteParams {
         // Only the object that was checked; a re-created namesake is not deleted by accident.
         preconditions: Some(Preconditions {
@@ -372,11 +372,18 @@ pub async fn trigger(
     headers: HeaderMap,
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
+    let payload = validate::parse_trigger_body(body.as_ref());
     state
-        .caller(&headers, "create", "actionruns", &path.workspace_id)
+        .caller(
+            &headers,
+            "create",
+            "actionruns",
+            &path,
+            input_errors(&payload),
+        )
         .await?;
-    let action = state.find_action(&path.scope(), &path.action_id)?;
-    let payload = validate::parse_trigger_body(body.as_ref()).map_err(ApiError::Validation)?;
+    let action = state.find_action(&path.scope, &path.action_id)?;
+    let payload = payload.map_err(ApiError::Validation)?;
     let run = build_run(
         &action,
         Trigger::Manual,
@@ -384,7 +391,7 @@ pub async fn trigger(
         uuid::Uuid::new_v4(),
         payload.as_ref(),
     );
-    let api: Api<ActionRun> = Api::namespaced(state.client.clone(), &path.workspace_id);
+    let api: Api<ActionRun> = Api::namespaced(state.client.clone(), &path.scope.workspace_id);
     let params = PostParams {
         field_manager: Some(FIELD_MANAGER.to_string()),
         ..PostParams::default()

@@ -42,7 +42,7 @@ pub use model::{ActionView, RunView};
 use crate::metrics::{HttpLabels, Metrics};
 use crate::resources::{Action, ActionRun};
 use auth::{AuthMode, Authenticator, Caller};
-use error::ApiError;
+use error::{ApiError, FieldError};
 
 /// Field manager of every write the facade makes.
 pub const FIELD_MANAGER: &str = "punctual-facade";
@@ -121,19 +121,29 @@ impl AppState {
         self.ready.load(Ordering::SeqCst)
     }
 
-    /// Authenticates the request and authorizes `verb` on `resource` in the workspace.
+    /// Authenticates the request (401), authorizes `verb` on `resource` in the workspace (403),
+    /// then checks the path ids against their grammar: a bad one is a 422 that also carries
+    /// `input_errors` (what the handler found wrong in the query or body), path first, as
+    /// FastAPI reports every request error at once. With valid ids the handler goes on to its
+    /// 404 checks and only then reports `input_errors`.
     async fn caller(
         &self,
         headers: &HeaderMap,
         verb: &str,
         resource: &str,
-        workspace: &str,
+        path: &impl PathIds,
+        input_errors: &[FieldError],
     ) -> Result<Caller, ApiError> {
         let caller = self.auth.authenticate(headers).await?;
         self.auth
-            .authorize(&caller, verb, resource, workspace)
+            .authorize(&caller, verb, resource, &path.scope().workspace_id)
             .await?;
-        Ok(caller)
+        let mut errors = validate::check_path(&path.ids());
+        if errors.is_empty() {
+            return Ok(caller);
+        }
+        errors.extend_from_slice(input_errors);
+        Err(ApiError::Validation(errors))
     }
 
     /// Ok when the workspace exists and belongs to the org; otherwise the 404 the client would
@@ -205,6 +215,32 @@ pub struct Scope {
     pub org_id: String,
     pub workspace_id: String,
     pub app_id: String,
+}
+
+/// The path parameters of a route, for authorization and the grammar check.
+pub trait PathIds {
+    fn scope(&self) -> &Scope;
+    /// Every id as (parameter name, value), in path order.
+    fn ids(&self) -> Vec<(&'static str, &str)>;
+}
+
+impl PathIds for Scope {
+    fn scope(&self) -> &Scope {
+        self
+    }
+
+    fn ids(&self) -> Vec<(&'static str, &str)> {
+        vec![
+            ("org_id", &self.org_id),
+            ("workspace_id", &self.workspace_id),
+            ("app_id", &self.app_id),
+        ]
+    }
+}
+
+/// The errors of a query or body that has been read but not yet reported.
+fn input_errors<T>(input: &Result<T, Vec<FieldError>>) -> &[FieldError] {
+    input.as_ref().err().map_or(&[], Vec::as_slice)
 }
 
 /// Waits (bounded) until `store` holds `obj` at its resourceVersion or later, so the next read

@@ -14,7 +14,7 @@ use super::actions::{ActionList, TriggerResponse};
 use super::bodies::{ActionCreate, ActionUpdate, TriggerRequest};
 use super::error::{HttpValidationError, PlatformError};
 use super::runs::RunList;
-use super::validate::{DEFAULT_LIMIT, MAX_LIMIT};
+use super::validate::{DEFAULT_LIMIT, MAX_LIMIT, path_grammar};
 use super::{ActionView, RunView};
 use crate::resources::RunPhase;
 
@@ -149,9 +149,18 @@ fn enum_of_constants(schema: &mut Schema) {
     schema.insert("enum".into(), values.into());
 }
 
+/// A path parameter with the grammar the handlers check (`validate::PATH_PARAMS`).
 fn path_param(name: &str, description: &str) -> Value {
+    let mut schema = json!({"type": "string"});
+    if let Some(g) = path_grammar(name) {
+        schema["minLength"] = json!(g.min_length);
+        schema["maxLength"] = json!(g.max_length);
+        if let Some(p) = g.pattern {
+            schema["pattern"] = json!(p);
+        }
+    }
     json!({"name": name, "in": "path", "required": true, "description": description,
-           "schema": {"type": "string"}})
+           "schema": schema})
 }
 
 fn error_response(description: &str, schema: Value) -> Value {
@@ -371,6 +380,60 @@ mod tests {
                 "PAYLOAD_TOO_LARGE",
                 "INTERNAL_SERVER_ERROR"
             ])
+        );
+    }
+
+    #[test]
+    fn path_parameters_carry_the_checked_grammar() {
+        use crate::rest::validate::{DNS_LABEL_PATTERN, DNS_SUBDOMAIN_PATTERN, PATH_PARAMS};
+        let doc = document();
+        for (method, path, ..) in ROUTES {
+            let op = &doc["paths"][format!("{}{path}", crate::rest::PREFIX)][*method];
+            let mut seen = Vec::new();
+            for p in op["parameters"].as_array().unwrap() {
+                if p["in"] != "path" {
+                    continue;
+                }
+                let name = p["name"].as_str().unwrap();
+                let g = path_grammar(name).unwrap_or_else(|| panic!("{name} has a grammar"));
+                let schema = &p["schema"];
+                assert_eq!(schema["minLength"], g.min_length, "{path} {name}");
+                assert_eq!(schema["maxLength"], g.max_length, "{path} {name}");
+                assert_eq!(schema["pattern"].as_str(), g.pattern, "{path} {name}");
+                seen.push(name.to_string());
+            }
+            // Path order, as in the template.
+            let expected: Vec<&str> = PATH_PARAMS
+                .iter()
+                .map(|(n, _)| *n)
+                .filter(|n| format!("{}{path}", crate::rest::PREFIX).contains(&format!("{{{n}}}")))
+                .collect();
+            assert_eq!(seen, expected, "{path}");
+        }
+        let run = &doc["paths"][format!(
+            "{}/actions/{{action_id}}/runs/{{run_id}}",
+            crate::rest::PREFIX
+        )]["get"];
+        let schema_of = |name: &str| {
+            run["parameters"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|p| p["name"] == name)
+                .unwrap()["schema"]
+                .clone()
+        };
+        assert_eq!(
+            schema_of("workspace_id"),
+            json!({"type": "string", "minLength": 1, "maxLength": 63, "pattern": DNS_LABEL_PATTERN})
+        );
+        assert_eq!(
+            schema_of("run_id"),
+            json!({"type": "string", "minLength": 1, "maxLength": 253, "pattern": DNS_SUBDOMAIN_PATTERN})
+        );
+        assert_eq!(
+            schema_of("app_id"),
+            json!({"type": "string", "minLength": 1, "maxLength": 253})
         );
     }
 

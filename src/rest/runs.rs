@@ -7,10 +7,11 @@ use kube::runtime::reflector::ObjectRef;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::actions::ActionPath;
 use super::cursor::paginate;
 use super::error::ApiError;
 use super::extract::{ApiPath, QueryPairs};
-use super::{AppState, RunView, Scope, validate};
+use super::{AppState, PathIds, RunView, Scope, input_errors, validate};
 
 const RESOURCE: &str = "actionruns";
 
@@ -30,29 +31,35 @@ pub struct RunList {
 /// Path parameters of one run.
 #[derive(Deserialize, Clone, Debug)]
 pub struct RunPath {
-    pub org_id: String,
-    pub workspace_id: String,
-    pub app_id: String,
-    pub action_id: String,
+    #[serde(flatten)]
+    pub action: ActionPath,
     pub run_id: String,
+}
+
+impl PathIds for RunPath {
+    fn scope(&self) -> &Scope {
+        &self.action.scope
+    }
+
+    fn ids(&self) -> Vec<(&'static str, &str)> {
+        let mut ids = self.action.ids();
+        ids.push(("run_id", &self.run_id));
+        ids
+    }
 }
 
 pub async fn list(
     State(state): State<AppState>,
-    ApiPath(path): ApiPath<super::actions::ActionPath>,
+    ApiPath(path): ApiPath<ActionPath>,
     headers: HeaderMap,
     QueryPairs(query): QueryPairs,
 ) -> Result<Json<RunList>, ApiError> {
+    let query = validate::parse_list_query(&query, true);
     state
-        .caller(&headers, "list", RESOURCE, &path.workspace_id)
+        .caller(&headers, "list", RESOURCE, &path, input_errors(&query))
         .await?;
-    let scope = Scope {
-        org_id: path.org_id.clone(),
-        workspace_id: path.workspace_id.clone(),
-        app_id: path.app_id.clone(),
-    };
-    let action = state.find_action(&scope, &path.action_id)?;
-    let query = validate::parse_list_query(&query, true).map_err(ApiError::Validation)?;
+    let action = state.find_action(&path.scope, &path.action_id)?;
+    let query = query.map_err(ApiError::Validation)?;
     let views: Vec<RunView> = state
         .runs
         .state()
@@ -82,23 +89,17 @@ pub async fn get(
     ApiPath(path): ApiPath<RunPath>,
     headers: HeaderMap,
 ) -> Result<Json<RunView>, ApiError> {
-    state
-        .caller(&headers, "get", RESOURCE, &path.workspace_id)
-        .await?;
-    let scope = Scope {
-        org_id: path.org_id.clone(),
-        workspace_id: path.workspace_id.clone(),
-        app_id: path.app_id.clone(),
-    };
-    state.find_action(&scope, &path.action_id)?;
+    state.caller(&headers, "get", RESOURCE, &path, &[]).await?;
+    let ActionPath { scope, action_id } = &path.action;
+    state.find_action(scope, action_id)?;
     let not_found = || ApiError::NotFound {
         resource_type: "run",
         resource_id: path.run_id.clone(),
     };
     let run = state
         .runs
-        .get(&ObjectRef::new(&path.run_id).within(&path.workspace_id))
-        .filter(|r| r.spec.action == path.action_id)
+        .get(&ObjectRef::new(&path.run_id).within(&scope.workspace_id))
+        .filter(|r| &r.spec.action == action_id)
         .ok_or_else(not_found)?;
     Ok(Json(RunView::from_resource(&run)))
 }

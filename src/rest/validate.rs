@@ -1,7 +1,10 @@
-//! Validation of request bodies and query strings into typed input, reporting every invalid
-//! field the way Pydantic v2 does. Pure functions: no I/O, `now` passed in.
+//! Validation of path ids, request bodies and query strings into typed input, reporting every
+//! invalid field the way Pydantic v2 does. Pure functions: no I/O, `now` passed in.
+
+use std::sync::LazyLock;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use regex::Regex;
 use serde_json::{Map, Value, json};
 
 use super::error::{FieldError, loc};
@@ -39,6 +42,131 @@ pub const CRON_EXPRESSION_LENGTH: Length = Length { min: 1, max: 255 };
 pub const TIMEZONE_LENGTH: Length = Length { min: 1, max: 64 };
 pub const MAX_RETRIES_RANGE: Range = Range { min: 0, max: 100 };
 pub const RETRY_DELAY_SECONDS_RANGE: Range = Range { min: 0, max: 86400 };
+
+/// A DNS-1123 label: a namespace name.
+pub const DNS_LABEL_PATTERN: &str = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
+/// A DNS-1123 subdomain: the name of an Action or an ActionRun.
+pub const DNS_SUBDOMAIN_PATTERN: &str =
+    r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
+/// A label value, such as the namespace label `punctual.dev/org`.
+pub const LABEL_VALUE_PATTERN: &str = "^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$";
+
+/// The grammar of a path id, as FastAPI declares `Path(min_length=, max_length=, pattern=)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PathGrammar {
+    pub min_length: usize,
+    pub max_length: usize,
+    pub pattern: Option<&'static str>,
+}
+
+/// Every path id in path order, with the grammar of what it maps to (SPEC 4.1): `org_id` is the
+/// value of the namespace label `punctual.dev/org`, `workspace_id` a namespace name, `app_id` an
+/// Action's `spec.app` (1..253 characters, any text), `action_id` and `run_id` object names.
+/// `action_id` admits every valid Action name, not only the 63 characters that fit the run label
+/// `punctual.dev/action`: a manifest may use a longer one, and that Action is still readable.
+/// An id outside its grammar can never name anything, so it is a 422, not a 404. The check and
+/// the OpenAPI document both read this table.
+pub const PATH_PARAMS: [(&str, PathGrammar); 5] = [
+    (
+        "org_id",
+        PathGrammar {
+            min_length: 1,
+            max_length: 63,
+            pattern: Some(LABEL_VALUE_PATTERN),
+        },
+    ),
+    (
+        "workspace_id",
+        PathGrammar {
+            min_length: 1,
+            max_length: 63,
+            pattern: Some(DNS_LABEL_PATTERN),
+        },
+    ),
+    (
+        "app_id",
+        PathGrammar {
+            min_length: 1,
+            max_length: 253,
+            pattern: None,
+        },
+    ),
+    (
+        "action_id",
+        PathGrammar {
+            min_length: 1,
+            max_length: 253,
+            pattern: Some(DNS_SUBDOMAIN_PATTERN),
+        },
+    ),
+    (
+        "run_id",
+        PathGrammar {
+            min_length: 1,
+            max_length: 253,
+            pattern: Some(DNS_SUBDOMAIN_PATTERN),
+        },
+    ),
+];
+
+/// The patterns of `PATH_PARAMS`, compiled once, by the same index.
+static PATH_REGEXES: LazyLock<Vec<Option<Regex>>> = LazyLock::new(|| {
+    PATH_PARAMS
+        .iter()
+        .map(|(_, g)| {
+            g.pattern
+                .map(|p| Regex::new(p).expect("path patterns compile"))
+        })
+        .collect()
+});
+
+/// The grammar of the path id `name`, if it is one.
+pub fn path_grammar(name: &str) -> Option<PathGrammar> {
+    PATH_PARAMS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, g)| *g)
+}
+
+/// Checks path ids, given in path order as (name, value), the way Pydantic checks a constrained
+/// string: length first, then the pattern, one error per id; every id is checked.
+pub fn check_path(ids: &[(&str, &str)]) -> Vec<FieldError> {
+    ids.iter()
+        .filter_map(|(name, value)| path_error(name, value))
+        .collect()
+}
+
+/// What is wrong with one path id, if anything.
+fn path_error(name: &str, value: &str) -> Option<FieldError> {
+    let Some(i) = PATH_PARAMS.iter().position(|(n, _)| *n == name) else {
+        debug_assert!(false, "{name} is not in PATH_PARAMS");
+        return None;
+    };
+    let (param, grammar) = PATH_PARAMS[i];
+    let at = loc(&["path", param]);
+    let len = value.chars().count();
+    if len < grammar.min_length {
+        return Some(too_short(at, grammar.min_length, json!(value)));
+    }
+    if len > grammar.max_length {
+        return Some(too_long(at, grammar.max_length, json!(value)));
+    }
+    let (Some(pattern), Some(regex)) = (grammar.pattern, &PATH_REGEXES[i]) else {
+        return None;
+    };
+    if regex.is_match(value) {
+        return None;
+    }
+    Some(
+        FieldError::new(
+            "string_pattern_mismatch",
+            at,
+            format!("String should match pattern '{pattern}'"),
+            json!(value),
+        )
+        .with_ctx(json!({ "pattern": pattern })),
+    )
+}
 
 /// The fields of a create or update body that were sent. The outer Option is "sent"; the inner
 /// one, where present, is an explicit null (which clears an optional field).
@@ -443,6 +571,30 @@ pub fn parse_list_query(
     }
 }
 
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+fn too_short(loc: Vec<Value>, min: usize, input: Value) -> FieldError {
+    FieldError::new(
+        "string_too_short",
+        loc,
+        format!("String should have at least {min} character{}", plural(min)),
+        input,
+    )
+    .with_ctx(json!({ "min_length": min }))
+}
+
+fn too_long(loc: Vec<Value>, max: usize, input: Value) -> FieldError {
+    FieldError::new(
+        "string_too_long",
+        loc,
+        format!("String should have at most {max} character{}", plural(max)),
+        input,
+    )
+    .with_ctx(json!({ "max_length": max }))
+}
+
 fn ge(loc: Vec<Value>, n: i64, input: Value) -> FieldError {
     FieldError::new(
         "greater_than_equal",
@@ -541,30 +693,13 @@ impl Fields<'_> {
         };
         let len = s.chars().count();
         if len < min {
-            self.errs.push(
-                FieldError::new(
-                    "string_too_short",
-                    Self::at(field),
-                    format!(
-                        "String should have at least {min} character{}",
-                        if min == 1 { "" } else { "s" }
-                    ),
-                    value.clone(),
-                )
-                .with_ctx(json!({ "min_length": min })),
-            );
+            self.errs
+                .push(too_short(Self::at(field), min, value.clone()));
             return None;
         }
         if len > max {
-            self.errs.push(
-                FieldError::new(
-                    "string_too_long",
-                    Self::at(field),
-                    format!("String should have at most {max} characters"),
-                    value.clone(),
-                )
-                .with_ctx(json!({ "max_length": max })),
-            );
+            self.errs
+                .push(too_long(Self::at(field), max, value.clone()));
             return None;
         }
         Some(s.to_string())

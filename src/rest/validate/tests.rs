@@ -215,3 +215,131 @@ fn trigger_body_is_optional() {
         "dict_type"
     );
 }
+
+fn path_ok(name: &str, value: &str) -> bool {
+    check_path(&[(name, value)]).is_empty()
+}
+
+#[test]
+fn path_ids_follow_the_grammar_of_what_they_name() {
+    let label63 = "a".repeat(63);
+    let subdomain253 = format!("{}.{}", "a".repeat(126), "b".repeat(126));
+    for (name, value) in [
+        ("org_id", "acme"),
+        ("org_id", "Acme_Corp.eu-1"),
+        ("org_id", "A"),
+        ("org_id", label63.as_str()),
+        ("workspace_id", "team-a"),
+        ("workspace_id", "0"),
+        ("workspace_id", label63.as_str()),
+        ("app_id", "support-bot"),
+        ("app_id", "Support Bot/ü"),
+        ("app_id", &"é".repeat(253)),
+        ("action_id", "daily-report"),
+        ("action_id", "v1.daily"),
+        ("action_id", subdomain253.as_str()),
+        ("run_id", "daily-report-m-0a1b2c3d4e"),
+        ("run_id", "daily-1772355600"),
+    ] {
+        assert!(path_ok(name, value), "{name} {value:?} should be valid");
+    }
+    for (name, value) in [
+        ("org_id", ""),
+        ("org_id", "-acme"),
+        ("org_id", "acme_"),
+        ("org_id", "ac me"),
+        ("org_id", &"a".repeat(64)),
+        ("workspace_id", "Bad_NS"),
+        ("workspace_id", "team.a"),
+        ("workspace_id", "-team"),
+        ("workspace_id", "team-"),
+        ("workspace_id", "team\n"),
+        ("workspace_id", &"a".repeat(64)),
+        ("app_id", ""),
+        ("app_id", &"é".repeat(254)),
+        ("action_id", "UPPER"),
+        ("action_id", "a..b"),
+        ("action_id", ".a"),
+        ("action_id", "a_b"),
+        ("action_id", &"a".repeat(254)),
+        ("run_id", "run-"),
+        ("run_id", &"r".repeat(254)),
+    ] {
+        assert!(!path_ok(name, value), "{name} {value:?} should be invalid");
+    }
+    // What the facade names its Actions is always addressable.
+    for name in ["Daily Report (EU) ", "---", &"x".repeat(300)] {
+        assert!(path_ok("action_id", &slug(name)), "{name}");
+    }
+}
+
+#[test]
+fn bad_path_ids_have_the_exact_pydantic_bodies_in_path_order() {
+    let long_run = "r".repeat(254);
+    let errs = check_path(&[
+        ("org_id", ""),
+        ("workspace_id", "Bad_NS"),
+        ("app_id", "support-bot"),
+        ("action_id", "UPPER"),
+        ("run_id", &long_run),
+    ]);
+    let body = crate::rest::error::ApiError::Validation(errs).body("t");
+    assert_eq!(
+        body,
+        json!({"detail": [
+            {"type": "string_too_short", "loc": ["path", "org_id"],
+             "msg": "String should have at least 1 character", "input": "",
+             "ctx": {"min_length": 1}},
+            {"type": "string_pattern_mismatch", "loc": ["path", "workspace_id"],
+             "msg": "String should match pattern '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$'",
+             "input": "Bad_NS", "ctx": {"pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"}},
+            {"type": "string_pattern_mismatch", "loc": ["path", "action_id"],
+             "msg": "String should match pattern '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$'",
+             "input": "UPPER",
+             "ctx": {"pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"}},
+            {"type": "string_too_long", "loc": ["path", "run_id"],
+             "msg": "String should have at most 253 characters", "input": long_run,
+             "ctx": {"max_length": 253}},
+        ]})
+    );
+}
+
+#[test]
+fn path_length_is_checked_before_the_pattern() {
+    let long_bad = "B".repeat(64);
+    let errs = check_path(&[("workspace_id", &long_bad), ("org_id", "-x")]);
+    assert_eq!(
+        kinds(&errs),
+        vec![
+            ("string_too_long".into(), loc(&["path", "workspace_id"])),
+            ("string_pattern_mismatch".into(), loc(&["path", "org_id"])),
+        ]
+    );
+    assert_eq!(errs[0].ctx, Some(json!({"max_length": 63})));
+    assert_eq!(
+        errs[1].ctx,
+        Some(json!({"pattern": "^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$"}))
+    );
+}
+
+#[test]
+fn every_path_pattern_compiles_and_the_table_is_in_path_order() {
+    let names: Vec<&str> = PATH_PARAMS.iter().map(|(n, _)| *n).collect();
+    assert_eq!(
+        names,
+        ["org_id", "workspace_id", "app_id", "action_id", "run_id"]
+    );
+    assert_eq!(PATH_REGEXES.len(), PATH_PARAMS.len());
+    for ((name, g), re) in PATH_PARAMS.iter().zip(PATH_REGEXES.iter()) {
+        assert_eq!(g.pattern.is_some(), re.is_some(), "{name}");
+    }
+    // app_id is spec.app: the Action schema's bounds, no pattern.
+    assert_eq!(
+        path_grammar("app_id"),
+        Some(PathGrammar {
+            min_length: 1,
+            max_length: 253,
+            pattern: None
+        })
+    );
+}

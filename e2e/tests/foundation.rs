@@ -237,6 +237,11 @@ async fn bad_manifests_are_rejected_naming_the_field() {
             vec!["spec.payload", "must be of type object"],
         ),
         (
+            // 64 characters: a valid object name, but too long for its runs' action label.
+            action_manifest(&"n".repeat(64), json!({})),
+            vec!["metadata.name", "at most 63 characters"],
+        ),
+        (
             endpoint_manifest(
                 "both",
                 json!({"url": "http://a.example/x",

@@ -16,6 +16,11 @@ use super::{JsonObject, object_schema};
     version = "v1alpha1",
     kind = "Action",
     namespaced,
+    // Each run carries its Action's name as the label value `punctual.dev/action`, and a label
+    // value holds at most 63 characters: a longer name could never get a run.
+    validation = Rule::new("self.metadata.name.size() <= 63")
+        .message("metadata.name must be at most 63 characters (it is the punctual.dev/action label value of the Action's runs)")
+        .reason(Reason::FieldValueInvalid),
     shortname = "act",
     category = "punctual",
     status = "ActionStatus",

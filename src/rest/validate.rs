@@ -62,8 +62,8 @@ pub struct PathGrammar {
 /// Every path id in path order, with the grammar of what it maps to (SPEC 4.1): `org_id` is the
 /// value of the namespace label `punctual.dev/org`, `workspace_id` a namespace name, `app_id` an
 /// Action's `spec.app` (1..253 characters, any text), `action_id` and `run_id` object names.
-/// `action_id` admits every valid Action name, not only the 63 characters that fit the run label
-/// `punctual.dev/action`: a manifest may use a longer one, and that Action is still readable.
+/// Action names are at most 63 characters (the CRD enforces it: the name is the run label
+/// `punctual.dev/action`).
 /// An id outside its grammar can never name anything, so it is a 422, not a 404. The check and
 /// the OpenAPI document both read this table.
 pub const PATH_PARAMS: [(&str, PathGrammar); 5] = [
@@ -95,7 +95,7 @@ pub const PATH_PARAMS: [(&str, PathGrammar); 5] = [
         "action_id",
         PathGrammar {
             min_length: 1,
-            max_length: 253,
+            max_length: 63,
             pattern: Some(DNS_SUBDOMAIN_PATTERN),
         },
     ),

@@ -224,6 +224,7 @@ fn path_ok(name: &str, value: &str) -> bool {
 fn path_ids_follow_the_grammar_of_what_they_name() {
     let label63 = "a".repeat(63);
     let subdomain253 = format!("{}.{}", "a".repeat(126), "b".repeat(126));
+    let action63 = format!("{}.{}", "a".repeat(31), "b".repeat(31));
     for (name, value) in [
         ("org_id", "acme"),
         ("org_id", "Acme_Corp.eu-1"),
@@ -237,7 +238,8 @@ fn path_ids_follow_the_grammar_of_what_they_name() {
         ("app_id", &"é".repeat(253)),
         ("action_id", "daily-report"),
         ("action_id", "v1.daily"),
-        ("action_id", subdomain253.as_str()),
+        ("action_id", action63.as_str()),
+        ("run_id", subdomain253.as_str()),
         ("run_id", "daily-report-m-0a1b2c3d4e"),
         ("run_id", "daily-1772355600"),
     ] {
@@ -261,7 +263,7 @@ fn path_ids_follow_the_grammar_of_what_they_name() {
         ("action_id", "a..b"),
         ("action_id", ".a"),
         ("action_id", "a_b"),
-        ("action_id", &"a".repeat(254)),
+        ("action_id", &"a".repeat(64)),
         ("run_id", "run-"),
         ("run_id", &"r".repeat(254)),
     ] {

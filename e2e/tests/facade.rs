@@ -220,6 +220,16 @@ impl Setup {
         .await
     }
 
+    /// GETs `path` until `done` holds for the answer's JSON (the controller catches up
+    /// asynchronously); returns that JSON.
+    async fn get_until(&self, what: &str, path: &str, done: impl Fn(&Value) -> bool) -> Value {
+        eventually(what, Duration::from_secs(30), || async {
+            let a = self.call("GET", path, None).await;
+            done(&a.json).then_some(a.json)
+        })
+        .await
+    }
+
     async fn raw(
         &self,
         method: &str,
@@ -1150,41 +1160,22 @@ async fn facade_run_history_with_status_filter() {
         tokio::time::sleep(Duration::from_millis(1100)).await;
     }
     // The runner executes them: the second fails with a 500 (no retries), the others succeed.
-    let facade = s.op.facade_port;
-    let (base, token) = (s.base(), s.token.clone());
-    let failed = eventually("the failed run", Duration::from_secs(30), || {
-        let (base, token) = (base.clone(), token.clone());
-        async move {
-            let a = http(
-                facade,
-                "GET",
-                &format!("{base}/actions/runner/runs?status=failed"),
-                Some(&token),
-                None,
-            )
-            .await;
-            (a.json["total"] == 1).then_some(a.json)
-        }
-    })
-    .await;
+    let failed = s
+        .get_until(
+            "the failed run",
+            "/actions/runner/runs?status=failed",
+            |a| a["total"] == 1,
+        )
+        .await;
     assert_eq!(failed["runs"][0]["run_id"], ids[1].as_str());
     assert_eq!(failed["runs"][0]["error_code"], "http_error");
-    let (base, token) = (s.base(), s.token.clone());
-    let succeeded = eventually("two succeeded runs", Duration::from_secs(30), || {
-        let (base, token) = (base.clone(), token.clone());
-        async move {
-            let a = http(
-                facade,
-                "GET",
-                &format!("{base}/actions/runner/runs?status=succeeded"),
-                Some(&token),
-                None,
-            )
-            .await;
-            (a.json["total"] == 2).then_some(a.json)
-        }
-    })
-    .await;
+    let succeeded = s
+        .get_until(
+            "two succeeded runs",
+            "/actions/runner/runs?status=succeeded",
+            |a| a["total"] == 2,
+        )
+        .await;
     let run = &succeeded["runs"][0];
     assert_eq!(run["run_id"], ids[2].as_str());
     assert!(run["execution_id"].as_str().is_some());
@@ -1195,24 +1186,13 @@ async fn facade_run_history_with_status_filter() {
             .is_some_and(|t| t.ends_with('Z'))
     );
     // A run's final status comes before the runner counts it: wait for the counters.
-    let (base, token) = (s.base(), s.token.clone());
-    let action = eventually("three runs counted", Duration::from_secs(30), || {
-        let (base, token) = (base.clone(), token.clone());
-        async move {
-            let a = http(
-                facade,
-                "GET",
-                &format!("{base}/actions/runner"),
-                Some(&token),
-                None,
-            )
-            .await;
-            (a.json["total_runs"] == 3).then_some(a)
-        }
-    })
-    .await;
-    assert_eq!(action.json["successful_runs"], 2);
-    assert_eq!(action.json["failed_runs"], 1);
+    let action = s
+        .get_until("three runs counted", "/actions/runner", |a| {
+            a["total_runs"] == 3
+        })
+        .await;
+    assert_eq!(action["successful_runs"], 2);
+    assert_eq!(action["failed_runs"], 1);
     let all = s.call("GET", "/actions/runner/runs", None).await;
     let order: Vec<&str> = all.json["runs"]
         .as_array()

@@ -331,7 +331,9 @@ async fn a_500_then_200_succeeds_on_the_second_attempt_after_the_delay() {
     assert_eq!(calls.len(), 2);
     let gap = (calls[1].at - calls[0].at).num_milliseconds();
     assert!(gap >= 2000, "retryDelaySeconds honoured: {gap} ms");
-    assert!(gap < 4000, "and not much more: {gap} ms");
+    // A loose upper bound: it catches a retry that waits for a poll or a default delay, but
+    // not the load of a shared machine (speed belongs to the benchmarks).
+    assert!(gap < 15_000, "and not a poll later: {gap} ms");
     assert_eq!(
         calls[0].headers.get("idempotency-key"),
         calls[1].headers.get("idempotency-key")

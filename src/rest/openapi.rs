@@ -80,8 +80,12 @@ pub const ROUTES: &[(&str, &str, &str, &str, u16)] = &[
     ),
 ];
 
+/// The document never changes while the process runs: build it (schema generation included)
+/// once, on the first request.
+static DOCUMENT: std::sync::LazyLock<Value> = std::sync::LazyLock::new(document);
+
 pub async fn serve() -> Json<Value> {
-    Json(document())
+    Json(DOCUMENT.clone())
 }
 
 fn schema_ref(name: &str) -> Value {

@@ -36,3 +36,35 @@ pub async fn install_crds(client: &Client) -> anyhow::Result<()> {
     tokio::time::sleep(Duration::from_secs(2)).await;
     Ok(())
 }
+
+/// Creates Actions `a00000`.. `a{n-1}` in `ns`, 32 at a time; `spec(i)` is the i-th spec.
+#[allow(dead_code)] // the facade bench names its Actions differently
+pub async fn create_actions(
+    client: &Client,
+    ns: &str,
+    n: usize,
+    spec: impl Fn(usize) -> serde_json::Value,
+) -> anyhow::Result<()> {
+    use futures::{StreamExt, TryStreamExt, stream};
+    let actions: Api<punctual::resources::Action> = Api::namespaced(client.clone(), ns);
+    stream::iter(0..n)
+        .map(|i| {
+            let actions = actions.clone();
+            let body = serde_json::json!({
+                "apiVersion": "punctual.dev/v1alpha1", "kind": "Action",
+                "metadata": {"name": format!("a{i:05}")}, "spec": spec(i),
+            });
+            async move {
+                let action = serde_json::from_value(body)?;
+                actions
+                    .create(&kube::api::PostParams::default(), &action)
+                    .await?;
+                anyhow::Ok(())
+            }
+        })
+        .buffer_unordered(32)
+        .try_collect::<Vec<_>>()
+        .await?;
+    eprintln!("[bench] created {n} actions at {}", chrono::Utc::now());
+    Ok(())
+}

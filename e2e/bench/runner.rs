@@ -16,12 +16,12 @@ use std::sync::{Arc, Mutex};
 use axum::Router;
 use axum::http::HeaderMap;
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
-use futures::{StreamExt, TryStreamExt, stream};
+use futures::StreamExt;
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, DeleteParams, PostParams};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, ResourceExt};
-use punctual::resources::{Action, ActionRun, RunPhase};
+use punctual::resources::{ActionRun, RunPhase};
 use serde_json::json;
 
 type Received = Arc<Mutex<HashMap<String, DateTime<Utc>>>>;
@@ -107,25 +107,11 @@ async fn bench(client: &Client, n: usize) -> anyhow::Result<String> {
         .stdout(std::process::Stdio::null())
         .spawn()?;
 
-    let actions: Api<Action> = Api::namespaced(client.clone(), &ns_name);
-    stream::iter(0..n)
-        .map(|i| {
-            let actions = actions.clone();
-            async move {
-                let action: Action = serde_json::from_value(json!({
-                    "apiVersion": "punctual.dev/v1alpha1", "kind": "Action",
-                    "metadata": {"name": format!("a{i:05}")},
-                    "spec": {"app": "bench", "endpoint": "agent", "namespaceId": "bench",
-                             "scheduledAt": slot, "payload": {"n": i, "run": "{{ run_id }}"}},
-                }))?;
-                actions.create(&PostParams::default(), &action).await?;
-                anyhow::Ok(())
-            }
-        })
-        .buffer_unordered(32)
-        .try_collect::<Vec<_>>()
-        .await?;
-    eprintln!("[bench] created {n} actions at {}", Utc::now());
+    common::create_actions(client, &ns_name, n, |i| {
+        json!({"app": "bench", "endpoint": "agent", "namespaceId": "bench",
+               "scheduledAt": slot, "payload": {"n": i, "run": "{{ run_id }}"}})
+    })
+    .await?;
 
     let runs: Api<ActionRun> = Api::namespaced(client.clone(), &ns_name);
     let mut done: HashMap<String, DateTime<Utc>> = HashMap::new();

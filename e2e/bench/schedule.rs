@@ -10,12 +10,12 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
-use futures::{StreamExt, TryStreamExt, stream};
+use futures::StreamExt;
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, DeleteParams, PostParams};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, ResourceExt};
-use punctual::resources::{Action, ActionRun};
+use punctual::resources::ActionRun;
 use serde_json::json;
 
 #[path = "common.rs"]
@@ -73,27 +73,12 @@ async fn bench(client: &Client, n: usize) -> anyhow::Result<String> {
         .env("RUST_LOG", "warn")
         .spawn()?;
 
-    let actions: Api<Action> = Api::namespaced(client.clone(), &ns_name);
     let cron = format!("{} {} * * *", slot.format("%M"), slot.format("%H"));
-    stream::iter(0..n)
-        .map(|i| {
-            let actions = actions.clone();
-            let cron = cron.clone();
-            async move {
-                let action: Action = serde_json::from_value(json!({
-                    "apiVersion": "punctual.dev/v1alpha1", "kind": "Action",
-                    "metadata": {"name": format!("a{i:05}")},
-                    "spec": {"app": "bench", "endpoint": "agent", "namespaceId": "bench",
-                             "cronExpression": cron},
-                }))?;
-                actions.create(&PostParams::default(), &action).await?;
-                anyhow::Ok(())
-            }
-        })
-        .buffer_unordered(32)
-        .try_collect::<Vec<_>>()
-        .await?;
-    eprintln!("[bench] created {n} actions at {}", Utc::now());
+    common::create_actions(client, &ns_name, n, |_| {
+        json!({"app": "bench", "endpoint": "agent", "namespaceId": "bench",
+               "cronExpression": cron})
+    })
+    .await?;
 
     let runs: Api<ActionRun> = Api::namespaced(client.clone(), &ns_name);
     let mut seen: HashMap<String, f64> = HashMap::new();

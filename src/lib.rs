@@ -9,6 +9,7 @@
 //! - `metrics`, `telemetry`: Prometheus metrics and logging
 #![forbid(unsafe_code)]
 
+pub mod cache;
 pub mod leader;
 pub mod metrics;
 pub mod resources;
@@ -18,6 +19,7 @@ pub mod runs;
 pub mod schedule;
 pub mod scheduler;
 pub mod telemetry;
+pub mod time;
 
 use chrono::{DateTime, Utc};
 

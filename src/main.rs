@@ -12,9 +12,11 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use clap::{ArgAction, Parser, Subcommand};
+use punctual::cache::Caches;
 use punctual::leader::LeaderElector;
 use punctual::metrics::Metrics;
 use punctual::rest::auth::{self, AuthMode};
+use punctual::scheduler::plan::Staging;
 use punctual::telemetry::{self, LogFormat};
 use punctual::{SystemClock, runner, scheduler};
 use tokio::sync::watch;
@@ -54,6 +56,16 @@ struct RunArgs {
     /// Run the runner (executes pending ActionRuns against their endpoints).
     #[arg(long, env = "PUNCTUAL_RUNNER", default_value_t = true, action = ArgAction::Set)]
     runner: bool,
+
+    /// Create each scheduled run this many seconds before its slot (0: at the slot), so a busy
+    /// minute's writes are spread over the minute before it; the request still goes at the slot.
+    #[arg(long, env = "PUNCTUAL_STAGE_AHEAD_SECONDS", default_value_t = 60)]
+    stage_ahead_seconds: u32,
+
+    /// Write a run as `running` only when its request takes longer than this (milliseconds); a
+    /// quicker request goes straight to its outcome, one write instead of two.
+    #[arg(long, env = "PUNCTUAL_RUNNING_AFTER_MS", default_value_t = 2000)]
+    running_after_ms: u64,
 
     /// At most this many requests to endpoints in flight at once, across all runs.
     #[arg(long, env = "PUNCTUAL_MAX_CONCURRENT_REQUESTS", default_value_t = 64)]
@@ -169,10 +181,14 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     let server = axum::serve(listener, app).with_graceful_shutdown(stopped(stop_rx.clone()));
     let server = tokio::spawn(async move { server.await });
 
+    // One watch cache per resource for the whole process (scheduler, runner, facade).
+    let caches = Caches::start(&client, args.watch_namespace.as_deref());
+
     if args.facade {
         auth::check_mode(args.auth, args.facade_addr).map_err(anyhow::Error::msg)?;
         let state = punctual::rest::AppState::start(
             client.clone(),
+            &caches,
             args.watch_namespace.as_deref(),
             args.auth,
             metrics.clone(),
@@ -193,36 +209,44 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     // The scheduler and the runner both act on the cluster, so with leader election only the
     // leader runs them; the health and metrics server runs on every replica.
     if args.scheduler || args.runner {
+        // The Action controller runs with either: it counts finished runs and writes the Action
+        // status; `--scheduler` decides whether it also fires slots.
         let scheduler = {
             let (client, metrics, stop) = (client.clone(), metrics.clone(), stop_rx.clone());
-            let (ns, enabled) = (args.watch_namespace.clone(), args.scheduler);
-            let concurrency = args.reconcile_concurrency;
+            let config = scheduler::controller::Config {
+                concurrency: args.reconcile_concurrency,
+                staging: Staging {
+                    lead: chrono::Duration::seconds(args.stage_ahead_seconds.into()),
+                    fire: args.scheduler,
+                },
+            };
+            let caches = caches.clone();
             async move {
-                if enabled {
-                    scheduler::controller::run(
-                        client,
-                        ns.as_deref(),
-                        metrics,
-                        Arc::new(SystemClock),
-                        concurrency,
-                        stopped(stop),
-                    )
-                    .await;
-                }
+                scheduler::controller::run(
+                    client,
+                    caches,
+                    config,
+                    metrics,
+                    Arc::new(SystemClock),
+                    stopped(stop),
+                )
+                .await;
             }
         };
         let runner = {
             let (client, metrics, stop) = (client.clone(), metrics.clone(), stop_rx.clone());
             let config = runner::controller::Config {
-                namespace: args.watch_namespace.clone(),
                 max_concurrent_requests: args.max_concurrent_requests,
                 service_mode: runner::target::ServiceMode::detect(),
+                running_after: Duration::from_millis(args.running_after_ms),
             };
             let enabled = args.runner;
+            let caches = caches.clone();
             async move {
                 if enabled {
                     runner::controller::run(
                         client,
+                        caches,
                         config,
                         metrics,
                         Arc::new(SystemClock),
@@ -249,6 +273,12 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
                 acquired = elector.acquire() => acquired?,
                 _ = stopped(stop_rx.clone()) => return Ok(()),
             }
+            // Decide from what the API server holds now, not from watches that may have stalled
+            // while this replica was a follower (docs/write-path.md).
+            caches.resync().await;
+            let work = async move {
+                work.await;
+            };
             tokio::select! {
                 _ = work => {}
                 lost = elector.hold() => {

@@ -66,50 +66,33 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Starts the watch caches (all namespaces, or only `namespace`) and returns the state; the
-    /// caches run until the process ends.
+    /// The state over the process's shared caches (`crate::cache`), plus a namespace watch (all
+    /// namespaces, or only `namespace`) for workspace lookups; it runs until the process ends.
     pub fn start(
         client: kube::Client,
+        caches: &crate::cache::Caches,
         namespace: Option<&str>,
         auth: AuthMode,
         metrics: Arc<Metrics>,
     ) -> Self {
-        let (actions_api, runs_api): (Api<Action>, Api<ActionRun>) = match namespace {
-            Some(ns) => (
-                Api::namespaced(client.clone(), ns),
-                Api::namespaced(client.clone(), ns),
-            ),
-            None => (Api::all(client.clone()), Api::all(client.clone())),
-        };
         let ns_config = match namespace {
             Some(ns) => watcher::Config::default().fields(&format!("metadata.name={ns}")),
             None => watcher::Config::default(),
         };
-        let actions = spawn_reflector(actions_api, watcher::Config::default());
-        let runs = spawn_reflector(runs_api, watcher::Config::default());
         let namespaces = spawn_reflector(Api::all(client.clone()), ns_config);
         let ready = Arc::new(AtomicBool::new(false));
         {
-            let (a, r, n, ready) = (
-                actions.clone(),
-                runs.clone(),
-                namespaces.clone(),
-                ready.clone(),
-            );
+            let (caches, n, ready) = (caches.clone(), namespaces.clone(), ready.clone());
             tokio::spawn(async move {
-                let _ = tokio::join!(
-                    a.wait_until_ready(),
-                    r.wait_until_ready(),
-                    n.wait_until_ready()
-                );
+                let _ = tokio::join!(caches.wait_ready(), n.wait_until_ready());
                 ready.store(true, Ordering::SeqCst);
             });
         }
         Self {
             auth: Arc::new(Authenticator::new(client.clone(), auth)),
             client,
-            actions,
-            runs,
+            actions: caches.actions().clone(),
+            runs: caches.runs().clone(),
             namespaces,
             metrics,
             ready,

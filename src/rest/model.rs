@@ -10,8 +10,8 @@
 //! - A run's `triggered_at` is `status.triggeredAt`, or the run's creation time before the
 //!   controller has written a status.
 
-use chrono::{DateTime, SecondsFormat, Utc};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
+use chrono::{DateTime, Utc};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize, Serializer};
 
@@ -201,7 +201,11 @@ impl RunView {
             status: status.status,
             attempt: status.attempt,
             trigger_type: spec.trigger_type,
-            triggered_at: status.triggered_at.unwrap_or_else(|| created_at(meta)),
+            triggered_at: status.triggered_at.unwrap_or_else(|| {
+                // A run staged ahead of its slot is triggered by the slot, not by its creation.
+                let created = created_at(meta);
+                run.spec.scheduled_at.map_or(created, |s| s.max(created))
+            }),
             started_at: status.started_at,
             completed_at: status.completed_at,
             duration_seconds: status.duration_seconds,
@@ -214,9 +218,20 @@ impl RunView {
 }
 
 /// A Kubernetes timestamp as a chrono one.
-pub fn to_chrono(time: &Time) -> DateTime<Utc> {
-    let nanos = u32::try_from(time.0.subsec_nanosecond()).unwrap_or(0);
-    DateTime::from_timestamp(time.0.as_second(), nanos).unwrap_or_default()
+pub use crate::time::{format_time, to_chrono};
+
+/// Whether the REST API shows a run at `now`. Not a run staged ahead of its slot that is not due
+/// yet (a client of the reference API would take it for a run that has been triggered), and not
+/// the bookkeeping record of a skipped or missed slot (the reference API has no such runs; the
+/// slot is in `skippedRuns` / `missedRuns`, and the record is deleted once counted).
+pub fn is_listed(run: &ActionRun, now: DateTime<Utc>) -> bool {
+    let status = run.status.clone().unwrap_or_default();
+    let staged = status.status == RunPhase::Pending
+        && status.attempt == 0
+        && run.spec.scheduled_at.is_some_and(|s| s > now);
+    let bookkeeping =
+        crate::scheduler::counting::is_bookkeeping(status.status, status.error_code.as_deref());
+    !staged && !bookkeeping
 }
 
 fn created_at(meta: &ObjectMeta) -> DateTime<Utc> {
@@ -237,11 +252,6 @@ fn updated_at(meta: &ObjectMeta) -> DateTime<Utc> {
     spec_changes
         .max()
         .map_or_else(|| created_at(meta), |t| t.max(created_at(meta)))
-}
-
-/// RFC 3339 in UTC with a `Z`, with fractional seconds only when there are any.
-pub fn format_time(t: &DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
 }
 
 fn time<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {

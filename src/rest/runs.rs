@@ -11,6 +11,7 @@ use super::actions::ActionPath;
 use super::cursor::paginate;
 use super::error::ApiError;
 use super::extract::{ApiPath, QueryPairs};
+use super::model::is_listed;
 use super::{AppState, PathIds, RunView, Scope, input_errors, validate};
 
 const RESOURCE: &str = "actionruns";
@@ -60,6 +61,7 @@ pub async fn list(
         .await?;
     let action = state.find_action(&path.scope, &path.action_id)?;
     let query = query.map_err(ApiError::Validation)?;
+    let now = chrono::Utc::now();
     let views: Vec<RunView> = state
         .runs
         .state()
@@ -67,6 +69,7 @@ pub async fn list(
         .filter(|r| {
             r.metadata.namespace == action.metadata.namespace && r.spec.action == path.action_id
         })
+        .filter(|r| is_listed(r, now))
         .map(|r| RunView::from_resource(r))
         .filter(|v| query.status.is_none_or(|s| v.status == s))
         .collect();
@@ -99,7 +102,7 @@ pub async fn get(
     let run = state
         .runs
         .get(&ObjectRef::new(&path.run_id).within(&scope.workspace_id))
-        .filter(|r| &r.spec.action == action_id)
+        .filter(|r| &r.spec.action == action_id && is_listed(r, chrono::Utc::now()))
         .ok_or_else(not_found)?;
     Ok(Json(RunView::from_resource(&run)))
 }

@@ -1,11 +1,14 @@
 //! The runner's Kubernetes side: a controller over ActionRuns. Each reconcile reads a run and
-//! asks `outcome::step` what is next: start an attempt (in a task of its own, behind the global
-//! request cap), wait for `nextAttemptAt` (a requeue for exactly that instant), record an
-//! interrupted attempt, cancel (Action gone), or count a finished run and clean up history.
+//! asks `outcome::step` what is next: wait for the run's slot or its `nextAttemptAt` (a requeue
+//! for exactly that instant), pass the gate of a scheduled run at its instant (`outcome::gate`),
+//! start an attempt (in a task of its own, behind the global request cap), record an interrupted
+//! attempt, or cancel (Action gone). Finished runs are counted by the Action controller.
 //!
-//! Every status write is conditional on the resourceVersion it was computed from, so a run
-//! cancelled by the scheduler (concurrencyPolicy Replace) while its request is in flight keeps
-//! its `cancelled` status: the late result is dropped, and the request is aborted.
+//! A quick attempt costs one write, its outcome: the run is written `running` only when its
+//! request outlives `Config::running_after`. Every status write is conditional on the
+//! resourceVersion it was computed from, so a run cancelled (concurrencyPolicy Replace) while its
+//! request is in flight keeps its `cancelled` status: the late result is dropped, and the request
+//! is aborted.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -14,22 +17,21 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use futures::channel::mpsc;
-use kube::api::{Api, DeleteParams, Patch, PatchParams};
+use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::{Action as Requeue, Controller};
-use kube::runtime::events::{Event, EventType, Recorder, Reporter};
-use kube::runtime::reflector::{self, ObjectRef, Store};
-use kube::runtime::{WatchStreamExt, watcher};
+use kube::runtime::reflector::ObjectRef;
 use kube::{Client, Resource, ResourceExt};
 use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 use tokio::task::AbortHandle;
 use tracing::{Instrument, debug, info, info_span, warn};
 
-use super::counting::{self, COUNTED_ANNOTATION, CountStep, Finished};
-use super::outcome::{self, AttemptResult, ErrorCode, Next, Step};
+use super::outcome::{self, AttemptResult, ErrorCode, Gate, GateInput, Next, Step};
 use super::target::{self, ServiceMode};
+use crate::cache::{Caches, Change};
 use crate::metrics::{ErrorLabels, Metrics, OutcomeLabels};
-use crate::resources::{Action, ActionEndpoint, ActionRun, ActionRunStatus, RunPhase};
+use crate::resources::{Action, ActionRun, ActionRunStatus, RunPhase, TriggerType};
+use crate::runs::GENERATION_ANNOTATION;
 use crate::{Clock, Error, Result};
 
 /// Field manager of every write the runner makes.
@@ -38,11 +40,12 @@ pub const MANAGER: &str = "punctual-runner";
 /// How the runner is set up.
 #[derive(Clone, Debug)]
 pub struct Config {
-    /// Watch only this namespace.
-    pub namespace: Option<String>,
     /// At most this many requests to endpoints at the same time, across all runs.
     pub max_concurrent_requests: usize,
     pub service_mode: ServiceMode,
+    /// An attempt whose request takes longer than this is written `running` (so a long agent call
+    /// shows as running); a quicker one goes straight to its outcome.
+    pub running_after: Duration,
 }
 
 /// Attempts of this process, by run uid.
@@ -65,147 +68,88 @@ const SETTLE: Duration = Duration::from_secs(2);
 pub struct Context {
     client: Client,
     http: reqwest::Client,
-    actions: Store<Action>,
-    runs: Store<ActionRun>,
-    endpoints: Store<ActionEndpoint>,
+    caches: Caches,
     metrics: Arc<Metrics>,
     clock: Arc<dyn Clock>,
     permits: Arc<Semaphore>,
     in_flight: InFlight,
     /// Reconcile a run again (an attempt task ended).
     retrigger: mpsc::UnboundedSender<ObjectRef<ActionRun>>,
-    recorder: Recorder,
     service_mode: ServiceMode,
-    /// True once the Action and endpoint caches have listed. (A watch channel, because
-    /// `Store::wait_until_ready` wakes only one of several concurrent waiters.)
-    ready: tokio::sync::watch::Receiver<bool>,
+    running_after: Duration,
 }
 
-fn api<K>(client: &Client, namespace: Option<&str>) -> Api<K>
-where
-    K: Resource<Scope = kube::core::NamespaceResourceScope>,
-    K::DynamicType: Default,
-{
-    match namespace {
-        Some(ns) => Api::namespaced(client.clone(), ns),
-        None => Api::all(client.clone()),
+fn params() -> PatchParams {
+    PatchParams {
+        field_manager: Some(MANAGER.into()),
+        ..PatchParams::default()
     }
 }
 
 /// Runs the runner until `shutdown` resolves.
 pub async fn run(
     client: Client,
+    caches: Caches,
     config: Config,
     metrics: Arc<Metrics>,
     clock: Arc<dyn Clock>,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
-    let ns = config.namespace.as_deref();
     let in_flight: InFlight = Arc::default();
-
-    let (run_reader, run_writer) = reflector::store();
-    let aborter = in_flight.clone();
-    let delete_metrics = metrics.clone();
-    let run_stream = watcher(
-        api::<ActionRun>(&client, ns),
-        watcher::Config::default().any_semantic(),
-    )
-    .default_backoff()
-    .modify(|r: &mut ActionRun| r.managed_fields_mut().clear())
-    // A run deleted while its request is in flight (its Action deleted, or by hand): abort.
-    .inspect(move |event| {
-        if let Ok(watcher::Event::Delete(run)) = event
-            && abort(&aborter, &run.uid().unwrap_or_default())
-        {
-            info!(run = %run.name_any(), "run deleted; its request was aborted");
-            delete_metrics
-                .run_outcomes
-                .get_or_create(&OutcomeLabels {
-                    status: "cancelled".into(),
-                    error_code: "cancelled".into(),
-                })
-                .inc();
-        }
-    })
-    .reflect(run_writer)
-    .touched_objects();
-
-    let (action_reader, action_writer) = reflector::store();
-    let action_stream = watcher(
-        api::<Action>(&client, ns),
-        watcher::Config::default().any_semantic(),
-    )
-    .default_backoff()
-    .modify(|a: &mut Action| a.managed_fields_mut().clear())
-    .reflect(action_writer)
-    .touched_objects();
-
-    let (endpoint_reader, endpoint_writer) = reflector::store();
-    let endpoint_stream = watcher(
-        api::<ActionEndpoint>(&client, ns),
-        watcher::Config::default().any_semantic(),
-    )
-    .default_backoff()
-    .reflect(endpoint_writer)
-    .touched_objects()
-    .filter_map(|_| futures::future::ready(None::<()>));
-
     let (retrigger, retriggered) = mpsc::unbounded();
-    let (ready_tx, ready) = tokio::sync::watch::channel(false);
-    {
-        let (actions, endpoints) = (action_reader.clone(), endpoint_reader.clone());
-        tokio::spawn(async move {
-            let _ = actions.wait_until_ready().await;
-            let _ = endpoints.wait_until_ready().await;
-            let _ = ready_tx.send(true);
-        });
-    }
-    let reporter = Reporter {
-        controller: MANAGER.into(),
-        instance: std::env::var("POD_NAME").ok(),
-    };
     let ctx = Arc::new(Context {
         client: client.clone(),
         http: super::http::client(),
-        actions: action_reader,
-        runs: run_reader.clone(),
-        endpoints: endpoint_reader,
-        metrics,
+        caches: caches.clone(),
+        metrics: metrics.clone(),
         clock,
         permits: Arc::new(Semaphore::new(config.max_concurrent_requests.max(1))),
-        in_flight,
+        in_flight: in_flight.clone(),
         retrigger,
-        recorder: Recorder::new(client, reporter),
         service_mode: config.service_mode,
-        ready,
+        running_after: config.running_after,
     });
-    let runs_of_action = run_reader.clone();
-    // The endpoint store only needs to be kept current; it triggers nothing.
-    tokio::spawn(endpoint_stream.for_each(|_| futures::future::ready(())));
-    Controller::for_stream(run_stream, run_reader)
-        // An Action deleted: cancel its active runs. Its status changed: finish the counting of
-        // runs listed in countedRuns.
-        .watches_stream(action_stream, move |action: Action| {
-            let gone = action.meta().deletion_timestamp.is_some();
-            let ns = action.namespace();
-            let name = action.name_any();
-            let listed = action
-                .status
-                .as_ref()
-                .map(|s| s.counted_runs.clone())
-                .unwrap_or_default();
-            runs_of_action
-                .state()
-                .into_iter()
-                .filter(|r| r.namespace() == ns && r.spec.action == name)
-                .filter(|r| {
-                    let phase = r.status.as_ref().map(|s| s.status).unwrap_or_default();
-                    (gone && phase.is_active()) || listed.contains(&r.name_any())
-                })
-                .map(|r| ObjectRef::from_obj(&*r))
-                .collect::<Vec<_>>()
-        })
-        .reconcile_on(retriggered)
+    // A run deleted while its request is in flight (its Action deleted, or by hand): abort.
+    let runs = caches.subscribe_runs().filter_map(move |change| {
+        let out = match change {
+            Change::Applied(r) => Some(r),
+            Change::Deleted(r) => {
+                if abort(&in_flight, &r.uid().unwrap_or_default()) {
+                    info!(run = %r.name_any(), "run deleted; its request was aborted");
+                    metrics
+                        .run_outcomes
+                        .get_or_create(&OutcomeLabels {
+                            status: "cancelled".into(),
+                            error_code: "cancelled".into(),
+                        })
+                        .inc();
+                }
+                None
+            }
+        };
+        futures::future::ready(out)
+    });
+    // An Action deleted: cancel its active runs.
+    let index = caches.clone();
+    let gone = caches.subscribe_actions().flat_map(move |change| {
+        let action = change.object();
+        let deleted =
+            matches!(change, Change::Deleted(_)) || action.meta().deletion_timestamp.is_some();
+        let ns = action.namespace().unwrap_or_default();
+        let refs: Vec<ObjectRef<ActionRun>> = if deleted {
+            index
+                .runs_of(&ns, &action.name_any())
+                .iter()
+                .filter(|r| r.status.as_ref().is_none_or(|s| s.status.is_active()))
+                .map(|r| ObjectRef::from_obj(&**r))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        futures::stream::iter(refs)
+    });
+    Controller::for_shared_stream(runs, caches.runs().clone())
+        .reconcile_on(futures::stream::select(gone, retriggered))
         .graceful_shutdown_on(shutdown)
         .run(reconcile, error_policy, ctx)
         .for_each(|_| futures::future::ready(()))
@@ -272,7 +216,8 @@ fn error_policy(_run: Arc<ActionRun>, error: &Error, ctx: Arc<Context>) -> Reque
 async fn live_action(ctx: &Context, run: &ActionRun) -> Result<Option<Arc<Action>>> {
     let ns = run.namespace().unwrap_or_default();
     let action = match ctx
-        .actions
+        .caches
+        .actions()
         .get(&ObjectRef::new(&run.spec.action).within(&ns))
     {
         Some(a) => a,
@@ -284,26 +229,14 @@ async fn live_action(ctx: &Context, run: &ActionRun) -> Result<Option<Arc<Action
             }
         }
     };
-    Ok(owns(&action, run).then_some(action))
-}
-
-fn owns(action: &Action, run: &ActionRun) -> bool {
-    let owner_uids: Vec<&str> = run
-        .owner_references()
-        .iter()
-        .map(|o| o.uid.as_str())
-        .collect();
-    let same = owner_uids.is_empty()
-        || action
-            .uid()
-            .is_some_and(|u| owner_uids.contains(&u.as_str()));
-    same && action.meta().deletion_timestamp.is_none()
+    let live = crate::cache::owned_by(run, &action) && action.meta().deletion_timestamp.is_none();
+    Ok(live.then_some(action))
 }
 
 #[tracing::instrument(skip_all, fields(run = %run.name_any(), namespace = run.namespace().unwrap_or_default()))]
 async fn reconcile(run: Arc<ActionRun>, ctx: Arc<Context>) -> Result<Requeue> {
     // Deciding "the Action is gone" from a cache that has not listed yet would cancel everything.
-    let _ = ctx.ready.clone().wait_for(|ready| *ready).await;
+    ctx.caches.wait_ready().await;
     if run.meta().deletion_timestamp.is_some() {
         abort(&ctx.in_flight, &run.uid().unwrap_or_default());
         return Ok(Requeue::await_change());
@@ -311,17 +244,20 @@ async fn reconcile(run: Arc<ActionRun>, ctx: Arc<Context>) -> Result<Requeue> {
     let uid = run.uid().unwrap_or_default();
     let status = run.status.clone();
     let phase = status.as_ref().map(|s| s.status).unwrap_or_default();
+    if !phase.is_active() {
+        return Ok(Requeue::await_change()); // counted and cleaned up by the Action controller
+    }
     let action = live_action(&ctx, &run).await?;
     match busy(&ctx.in_flight, &run) {
         Busy::No => {}
         Busy::CacheBehind => return Ok(Requeue::requeue(SETTLE)),
-        Busy::Running if phase == RunPhase::Cancelled || action.is_none() => {
+        Busy::Running if action.is_none() => {
             abort(&ctx.in_flight, &uid);
             info!("aborted the request of a cancelled run");
         }
         Busy::Running => return Ok(Requeue::await_change()),
     }
-    if phase.is_active() && action.is_none() {
+    let Some(action) = action else {
         let now = ctx.clock.now();
         let cancelled = outcome::cancel(&status.unwrap_or_default(), "its Action was deleted", now);
         match write_status(&ctx, &run, &cancelled).await {
@@ -330,14 +266,17 @@ async fn reconcile(run: Arc<ActionRun>, ctx: Arc<Context>) -> Result<Requeue> {
             Err(Error::Kube(kube::Error::Api(e))) if e.code == 404 => {}
             Err(e) => return Err(e),
         }
-        record_outcome(&ctx, &run, &cancelled);
+        record_outcome(&ctx, &cancelled);
         return Ok(Requeue::await_change());
-    }
+    };
     let now = ctx.clock.now();
-    let step = outcome::step(status.as_ref(), now);
+    let step = outcome::step(status.as_ref(), run.spec.scheduled_at, now);
     debug!(?step, phase = phase.as_str(), "runner reconcile");
     match step {
         Step::WaitUntil(at) => Ok(Requeue::requeue(until(at, now))),
+        Step::Attempt(1) if run.spec.trigger_type == TriggerType::Scheduled => {
+            at_the_instant(&ctx, &run, &action, now).await
+        }
         Step::Attempt(n) => {
             spawn_attempt(&ctx, run.clone(), n);
             Ok(Requeue::await_change())
@@ -349,16 +288,105 @@ async fn reconcile(run: Arc<ActionRun>, ctx: Arc<Context>) -> Result<Requeue> {
             let new = outcome::finish_attempt(&prev, &result.0, result.1, now);
             warn!(attempt = prev.attempt, "attempt interrupted by a restart");
             write_status(&ctx, &run, &new).await?;
-            record_outcome(&ctx, &run, &new);
+            record_outcome(&ctx, &new);
             Ok(Requeue::await_change())
         }
-        Step::Finished => {
-            if let Some(action) = action {
-                count(&ctx, &run, &action).await?;
-                clean_history(&ctx, &action).await?;
+        Step::Finished => Ok(Requeue::await_change()),
+    }
+}
+
+/// A scheduled run at its instant: the gate decides whether it starts (docs/write-path.md).
+async fn at_the_instant(
+    ctx: &Arc<Context>,
+    run: &Arc<ActionRun>,
+    action: &Action,
+    now: DateTime<Utc>,
+) -> Result<Requeue> {
+    let ns = run.namespace().unwrap_or_default();
+    let me = run.name_any();
+    let active: Vec<(String, Option<String>)> = ctx
+        .caches
+        .runs_of(&ns, &run.spec.action)
+        .iter()
+        .filter(|r| r.name_any() != me && crate::cache::owned_by(r, action))
+        .filter(|r| is_active_now(r, &ctx.in_flight, now))
+        .map(|r| (r.name_any(), r.uid()))
+        .collect();
+    let input = GateInput {
+        slot: run.spec.scheduled_at.unwrap_or(now),
+        run_generation: run
+            .annotations()
+            .get(GENERATION_ANNOTATION)
+            .and_then(|g| g.parse().ok()),
+        action_generation: action.metadata.generation,
+        enabled: action.spec.enabled,
+        starting_deadline_seconds: action.spec.starting_deadline_seconds,
+        policy: action.spec.concurrency_policy,
+        active: &active,
+    };
+    let prev = run.status.clone().unwrap_or_default();
+    match outcome::gate(&input, now) {
+        Gate::Send => {}
+        // The Action controller deletes it (and stages a fresh one); never send it.
+        Gate::Stale => return Ok(Requeue::requeue(Duration::from_secs(2))),
+        Gate::Miss => {
+            let message = format!(
+                "not started within startingDeadlineSeconds ({}s) of its slot",
+                action.spec.starting_deadline_seconds
+            );
+            let s = outcome::not_started(&prev, ErrorCode::Missed, &message, now);
+            write_status(ctx, run, &s).await?;
+            return Ok(Requeue::await_change());
+        }
+        Gate::Skip(other) => {
+            let message = format!("concurrencyPolicy Forbid: {other} is still active");
+            let s = outcome::not_started(&prev, ErrorCode::Skipped, &message, now);
+            write_status(ctx, run, &s).await?;
+            return Ok(Requeue::await_change());
+        }
+        Gate::Replace(others) => {
+            let runs: Api<ActionRun> = Api::namespaced(ctx.client.clone(), &ns);
+            for (name, uid) in others {
+                if let Some(uid) = &uid {
+                    abort(&ctx.in_flight, uid);
+                }
+                let cached = ctx.caches.runs().get(&ObjectRef::new(&name).within(&ns));
+                let Some(other) = cached else { continue };
+                let cancelled = outcome::cancel(
+                    &other.status.clone().unwrap_or_default(),
+                    "replaced by a newer slot (concurrencyPolicy Replace)",
+                    now,
+                );
+                match write_status(ctx, &other, &cancelled).await {
+                    Ok(_) => record_outcome(ctx, &cancelled),
+                    // Finished or changed meanwhile: nothing to replace.
+                    Err(e) if e.is_conflict() => {}
+                    Err(Error::Kube(kube::Error::Api(e))) if e.code == 404 => {}
+                    Err(e) => return Err(e),
+                }
+                let _ = &runs;
             }
-            Ok(Requeue::await_change())
         }
+    }
+    spawn_attempt(ctx, run.clone(), 1);
+    Ok(Requeue::await_change())
+}
+
+/// Whether a run counts as active for concurrencyPolicy at `now`: its request in flight here, or
+/// running, or pending and due (a run staged for a later slot is not active yet).
+fn is_active_now(run: &ActionRun, in_flight: &InFlight, now: DateTime<Utc>) -> bool {
+    let uid = run.uid().unwrap_or_default();
+    if in_flight
+        .lock()
+        .is_ok_and(|m| matches!(m.get(&uid), Some(Slot::Running(_))))
+    {
+        return true;
+    }
+    let status = run.status.clone().unwrap_or_default();
+    match status.status {
+        RunPhase::Running => true,
+        RunPhase::Pending => status.attempt > 0 || run.spec.scheduled_at.is_none_or(|s| s <= now),
+        _ => false,
     }
 }
 
@@ -413,24 +441,34 @@ fn spawn_attempt(ctx: &Arc<Context>, run: Arc<ActionRun>, n: i32) {
     map.insert(uid, Slot::Running(handle.abort_handle()));
 }
 
-/// One attempt: wait for a request permit, resolve the endpoint, mark the run `running`, send,
-/// and record the result. Returns the resourceVersion of the final write, if it was made.
+/// When a run was triggered: its slot for a run staged ahead of it, else its creation.
+fn triggered_at(run: &ActionRun, now: DateTime<Utc>) -> DateTime<Utc> {
+    let created = run
+        .creation_timestamp()
+        .map(|t| crate::time::to_chrono(&t))
+        .unwrap_or(now);
+    match run.spec.scheduled_at {
+        Some(slot) if slot > created => slot,
+        _ => created,
+    }
+}
+
+/// One attempt: wait for a request permit, resolve the endpoint, send, and record the result.
+/// The run is written `running` only if the request outlives `running_after`. Returns the
+/// resourceVersion of the final write, if it was made.
 async fn attempt(ctx: &Context, run: &ActionRun, n: i32) -> Result<Option<String>> {
-    let _permit = ctx.permits.clone().acquire_owned().await;
+    let permit = ctx.permits.clone().acquire_owned().await;
     let uid = run.uid().unwrap_or_default();
     let execution_id = crate::runs::execution_id(&uid, n as u32).to_string();
     let prev = run.status.clone().unwrap_or_default();
-    let triggered = run
-        .creation_timestamp()
-        .map(|t| crate::rest::model::to_chrono(&t))
-        .unwrap_or_else(|| ctx.clock.now());
     let ns = run.namespace().unwrap_or_default();
 
     let resolved = match &run.spec.resolve_error {
         Some(e) => Err((ErrorCode::TemplateError, e.clone())),
         None => {
             let endpoint = ctx
-                .endpoints
+                .caches
+                .endpoints()
                 .get(&ObjectRef::new(&run.spec.endpoint).within(&ns));
             target::resolve(
                 &ctx.client,
@@ -443,41 +481,76 @@ async fn attempt(ctx: &Context, run: &ActionRun, n: i32) -> Result<Option<String
         }
     };
     let started = ctx.clock.now();
-    let running = outcome::start_attempt(&prev, n, &execution_id, triggered, started);
-    let (result, base, current) = match resolved {
+    let running =
+        outcome::start_attempt(&prev, n, &execution_id, triggered_at(run, started), started);
+    let mut current = run.clone();
+    let result = match resolved {
         // Nothing is sent: one write records the attempt and its failure.
-        Err((code, message)) => (
-            AttemptResult::NotSent { code, message },
-            running,
-            run.clone(),
-        ),
+        Err((code, message)) => AttemptResult::NotSent { code, message },
         Ok(target) => {
-            let current = write_status(ctx, run, &running).await?;
             debug!(url = %target.url, "sending");
             let clock = std::time::Instant::now();
-            let result = super::http::send(&ctx.http, &target, run, n, &execution_id).await;
+            let send = super::http::send(&ctx.http, &target, run, n, &execution_id);
+            tokio::pin!(send);
+            let result = tokio::select! {
+                result = &mut send => result,
+                _ = tokio::time::sleep(ctx.running_after) => {
+                    // A long call: show it as running while it goes on.
+                    match write_status(ctx, &current, &running).await {
+                        Ok(written) => current = written,
+                        // Cancelled meanwhile: dropping the request aborts it.
+                        Err(e) if e.is_conflict() => {
+                            info!("run changed during the attempt; request aborted");
+                            return Ok(None);
+                        }
+                        Err(e) => return Err(e),
+                    }
+                    (&mut send).await
+                }
+            };
             ctx.metrics
                 .attempt_duration
                 .observe(clock.elapsed().as_secs_f64());
-            (result, running, current)
+            result
         }
     };
+    // The endpoint has answered: the next request may go while this one is recorded.
+    drop(permit);
     let now = ctx.clock.now();
     let (o, next) = classify_and_next(run, n, &result, now);
-    let new = outcome::finish_attempt(&base, &o, next, now);
+    let new = outcome::finish_attempt(&running, &o, next, now);
     debug!(status = new.status.as_str(), error = ?new.error_code, "attempt ended");
-    match write_status(ctx, &current, &new).await {
-        Ok(written) => {
-            record_outcome(ctx, run, &new);
-            Ok(written.resource_version())
+    for _ in 0..3 {
+        match write_status(ctx, &current, &new).await {
+            Ok(written) => {
+                record_outcome(ctx, &new);
+                return Ok(written.resource_version());
+            }
+            Err(e) if e.is_conflict() => {
+                // Cancelled meanwhile, its status stands and this result is dropped; any other
+                // change (a label, an annotation) does not make the result less true.
+                let api: Api<ActionRun> = Api::namespaced(ctx.client.clone(), &ns);
+                match api.get_opt(&run.name_any()).await.map_err(Error::Kube)? {
+                    Some(fresh) if still_this_attempt(&fresh, &uid, &prev) => current = fresh,
+                    _ => {
+                        info!("run changed during the attempt; result dropped");
+                        return Ok(None);
+                    }
+                }
+            }
+            Err(e) => return Err(e),
         }
-        // Changed meanwhile (cancelled by Replace): its status stands, this result is dropped.
-        Err(e) if e.is_conflict() => {
-            info!("run changed during the attempt; result dropped");
-            Ok(None)
-        }
-        Err(e) => Err(e),
     }
+    Ok(None)
+}
+
+/// Whether the run read from the API server is still in the state this attempt started from (or
+/// the `running` write it made): same object, same attempt, still active.
+fn still_this_attempt(fresh: &ActionRun, uid: &str, prev: &ActionRunStatus) -> bool {
+    let s = fresh.status.clone().unwrap_or_default();
+    fresh.uid().as_deref() == Some(uid)
+        && s.status.is_active()
+        && (s.attempt == prev.attempt || s.attempt == prev.attempt + 1)
 }
 
 /// A merge patch of the whole run status (absent fields written as null, so they are cleared),
@@ -493,13 +566,9 @@ async fn write_status(
         "metadata": {"resourceVersion": run.resource_version()},
         "status": status_patch(status),
     });
-    api.patch_status(
-        &run.name_any(),
-        &PatchParams::default(),
-        &Patch::Merge(&patch),
-    )
-    .await
-    .map_err(Error::Kube)
+    api.patch_status(&run.name_any(), &params(), &Patch::Merge(&patch))
+        .await
+        .map_err(Error::Kube)
 }
 
 /// The status as a merge patch body: every optional field present, null when unset.
@@ -525,8 +594,9 @@ pub fn status_patch(status: &ActionRunStatus) -> Value {
     v
 }
 
-/// Metrics and an Event when a run reaches a final status.
-fn record_outcome(ctx: &Context, run: &ActionRun, status: &ActionRunStatus) {
+/// Metrics and a log line when a run reaches a final status. (Events are published by the Action
+/// controller, on transitions only: one per successful run would be a write per run.)
+fn record_outcome(ctx: &Context, status: &ActionRunStatus) {
     if status.status.is_active() {
         return;
     }
@@ -538,142 +608,11 @@ fn record_outcome(ctx: &Context, run: &ActionRun, status: &ActionRunStatus) {
             error_code: code.clone(),
         })
         .inc();
-    info!(status = status.status.as_str(), error_code = %code, attempts = status.attempt, "run finished");
-    let event = Event {
-        type_: if status.status == RunPhase::Succeeded {
-            EventType::Normal
-        } else {
-            EventType::Warning
-        },
-        reason: match status.status {
-            RunPhase::Succeeded => "RunSucceeded",
-            RunPhase::Cancelled => "RunCancelled",
-            _ => "RunFailed",
-        }
-        .into(),
-        note: Some(match &status.error_message {
-            Some(m) => format!("attempt {}: {code}: {m}", status.attempt),
-            None => format!("attempt {} succeeded", status.attempt),
-        }),
-        action: "Execute".into(),
-        secondary: None,
-    };
-    let recorder = ctx.recorder.clone();
-    let reference = run.object_ref(&());
-    // An Event is informational: it must not slow down or fail the run.
-    tokio::spawn(async move {
-        if let Err(e) = recorder.publish(&event, &reference).await {
-            warn!(error = %e, "could not publish event");
-        }
-    });
-}
-
-/// The counting protocol (see `counting`): count, mark, unlist, each step retried on conflict.
-async fn count(ctx: &Context, run: &ActionRun, cached: &Action) -> Result<()> {
-    let ns = run.namespace().unwrap_or_default();
-    let name = run.name_any();
-    let phase = run.status.as_ref().map(|s| s.status).unwrap_or_default();
-    let mut marked = run.annotations().contains_key(COUNTED_ANNOTATION);
-    let listed_in_cache = cached
-        .status
-        .as_ref()
-        .is_some_and(|s| s.counted_runs.contains(&name));
-    if marked && !listed_in_cache {
-        return Ok(()); // The common case for every run seen after it was counted: no API call.
+    if status.status == RunPhase::Succeeded {
+        debug!(attempts = status.attempt, "run succeeded");
+    } else {
+        info!(status = status.status.as_str(), error_code = %code, attempts = status.attempt, "run finished");
     }
-    let actions: Api<Action> = Api::namespaced(ctx.client.clone(), &ns);
-    let runs: Api<ActionRun> = Api::namespaced(ctx.client.clone(), &ns);
-    // Start from the cached Action and continue from what each write returns: every write is
-    // conditional, so a stale copy costs a 409 and a fresh read, never a wrong count.
-    let mut known = Some(cached.clone());
-    for _ in 0..10 {
-        let action = match known.take() {
-            Some(a) => a,
-            None => match actions
-                .get_opt(&cached.name_any())
-                .await
-                .map_err(Error::Kube)?
-            {
-                Some(a) => a,
-                None => return Ok(()),
-            },
-        };
-        let status = action.status.clone().unwrap_or_default();
-        let listed = status.counted_runs.contains(&name);
-        let new = match counting::count_step(phase, marked, listed) {
-            CountStep::Done => return Ok(()),
-            CountStep::Mark => {
-                let patch = json!({"metadata": {"annotations": {COUNTED_ANNOTATION: "true"}}});
-                runs.patch_metadata(&name, &PatchParams::default(), &Patch::Merge(&patch))
-                    .await
-                    .map_err(Error::Kube)?;
-                marked = true;
-                known = Some(action);
-                continue;
-            }
-            CountStep::Count => counting::counted(&status, &name, phase),
-            CountStep::Unlist => {
-                let mut s = status.clone();
-                s.counted_runs = counting::unlisted(&status.counted_runs, &name, |n| {
-                    ctx.runs.get(&ObjectRef::new(n).within(&ns)).is_some()
-                });
-                s
-            }
-        };
-        let patch = json!({
-            "metadata": {"resourceVersion": action.resource_version()},
-            "status": counting::runner_fields(&new),
-        });
-        match actions
-            .patch_status(
-                &action.name_any(),
-                &PatchParams::default(),
-                &Patch::Merge(&patch),
-            )
-            .await
-        {
-            Ok(updated) => known = Some(updated),
-            Err(kube::Error::Api(e)) if e.code == 409 => continue,
-            Err(e) => return Err(Error::Kube(e)),
-        }
-    }
-    Ok(())
-}
-
-/// Deletes counted runs beyond the Action's history limits, oldest first.
-async fn clean_history(ctx: &Context, action: &Action) -> Result<()> {
-    let ns = action.namespace().unwrap_or_default();
-    let name = action.name_any();
-    let finished: Vec<Finished> = ctx
-        .runs
-        .state()
-        .into_iter()
-        .filter(|r| r.namespace().as_deref() == Some(ns.as_str()) && r.spec.action == name)
-        .filter(|r| r.meta().deletion_timestamp.is_none())
-        .filter_map(|r| {
-            let s = r.status.as_ref()?;
-            (!s.status.is_active()).then(|| Finished {
-                name: r.name_any(),
-                phase: s.status,
-                completed_at: s.completed_at.unwrap_or_default(),
-                marked: r.annotations().contains_key(COUNTED_ANNOTATION),
-            })
-        })
-        .collect();
-    let victims = counting::history_victims(
-        &finished,
-        usize::try_from(action.spec.successful_runs_history_limit).unwrap_or(0),
-        usize::try_from(action.spec.failed_runs_history_limit).unwrap_or(0),
-    );
-    let runs: Api<ActionRun> = Api::namespaced(ctx.client.clone(), &ns);
-    for victim in victims {
-        match runs.delete(&victim, &DeleteParams::background()).await {
-            Ok(_) => debug!(run = %victim, "deleted beyond the history limit"),
-            Err(kube::Error::Api(e)) if e.code == 404 => {}
-            Err(e) => return Err(Error::Kube(e)),
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -2,7 +2,6 @@
 //! Action's run counters exact. See docs/runner.md.
 
 pub mod controller;
-pub mod counting;
 pub mod http;
 pub mod outcome;
 pub mod target;

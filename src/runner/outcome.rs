@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use crate::resources::{ActionRunSpec, ActionRunStatus, Attempt, RunPhase};
+use crate::resources::{ActionRunSpec, ActionRunStatus, Attempt, ConcurrencyPolicy, RunPhase};
 
 /// Most of a response body kept in `status.output`.
 pub const OUTPUT_LIMIT: usize = 4096;
@@ -19,6 +19,10 @@ pub enum ErrorCode {
     TemplateError,
     Interrupted,
     Cancelled,
+    /// A scheduled slot not started: concurrencyPolicy Forbid and another run active.
+    Skipped,
+    /// A scheduled slot not started: past its startingDeadlineSeconds at the instant.
+    Missed,
 }
 
 impl ErrorCode {
@@ -32,6 +36,8 @@ impl ErrorCode {
             ErrorCode::TemplateError => "template_error",
             ErrorCode::Interrupted => "interrupted",
             ErrorCode::Cancelled => "cancelled",
+            ErrorCode::Skipped => crate::scheduler::counting::SKIPPED,
+            ErrorCode::Missed => crate::scheduler::counting::MISSED,
         }
     }
 }
@@ -211,6 +217,71 @@ pub fn cancel(prev: &ActionRunStatus, reason: &str, now: DateTime<Utc>) -> Actio
     s
 }
 
+/// The status of a scheduled run that does not start at its instant (skipped or missed): a
+/// cancelled run carrying why, counted by the Action controller and then deleted.
+pub fn not_started(
+    prev: &ActionRunStatus,
+    code: ErrorCode,
+    message: &str,
+    now: DateTime<Utc>,
+) -> ActionRunStatus {
+    let mut s = prev.clone();
+    s.status = RunPhase::Cancelled;
+    s.error_code = Some(code.as_str().into());
+    s.error_message = Some(message.to_string());
+    s.next_attempt_at = None;
+    s.completed_at = Some(now);
+    s
+}
+
+/// What a scheduled run's Action looks like to the gate at the run's instant.
+#[derive(Clone, Debug)]
+pub struct GateInput<'a> {
+    pub slot: DateTime<Utc>,
+    /// The Action generation the run was built from, if recorded.
+    pub run_generation: Option<i64>,
+    pub action_generation: Option<i64>,
+    pub enabled: bool,
+    pub starting_deadline_seconds: i64,
+    pub policy: ConcurrencyPolicy,
+    /// The Action's other runs that are active now: (name, uid).
+    pub active: &'a [(String, Option<String>)],
+}
+
+/// The decision at a scheduled run's instant, before its first attempt.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Gate {
+    /// Send it.
+    Send,
+    /// Built from an older spec (or the Action is disabled): never sent; the Action controller
+    /// replaces or removes it. Look again shortly.
+    Stale,
+    /// Past the starting deadline.
+    Miss,
+    /// Forbid, and this run is still active.
+    Skip(String),
+    /// Replace: cancel these (name, uid), then send.
+    Replace(Vec<(String, Option<String>)>),
+}
+
+/// Decides, at the instant, whether a staged (or late-created) scheduled run starts: the spec it
+/// was built from must still be the Action's, the slot must be within its starting deadline, and
+/// `concurrencyPolicy` decides against the runs active at this very moment.
+pub fn gate(g: &GateInput, now: DateTime<Utc>) -> Gate {
+    let stale = g.run_generation.is_some() && g.run_generation != g.action_generation;
+    if stale || !g.enabled {
+        return Gate::Stale;
+    }
+    if now - g.slot > Duration::seconds(g.starting_deadline_seconds.max(1)) {
+        return Gate::Miss;
+    }
+    match (g.policy, g.active.first()) {
+        (_, None) | (ConcurrencyPolicy::Allow, _) => Gate::Send,
+        (ConcurrencyPolicy::Forbid, Some((name, _))) => Gate::Skip(name.clone()),
+        (ConcurrencyPolicy::Replace, Some(_)) => Gate::Replace(g.active.to_vec()),
+    }
+}
+
 /// What the controller should do with a run it sees (pure).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Step {
@@ -224,8 +295,17 @@ pub enum Step {
     Finished,
 }
 
-/// The decision for a run that is not in flight in this process.
-pub fn step(status: Option<&ActionRunStatus>, now: DateTime<Utc>) -> Step {
+/// The decision for a run that is not in flight in this process. A run staged ahead of its slot
+/// (`scheduled_at` in the future, no attempt yet) waits for the slot.
+pub fn step(
+    status: Option<&ActionRunStatus>,
+    scheduled_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Step {
+    let not_begun = status.is_none_or(|s| s.status == RunPhase::Pending && s.attempt == 0);
+    if let (true, Some(slot)) = (not_begun, scheduled_at.filter(|s| *s > now)) {
+        return Step::WaitUntil(slot);
+    }
     let Some(s) = status else {
         return Step::Attempt(1);
     };

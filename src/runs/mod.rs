@@ -14,6 +14,10 @@ use crate::scheduler::naming::{manual_run_name, scheduled_run_name};
 /// Label on every run naming its Action, for `kubectl get arun -l punctual.dev/action=NAME`.
 pub const ACTION_LABEL: &str = "punctual.dev/action";
 
+/// Annotation on a scheduled run: the Action generation it was built from. A run staged ahead of
+/// its slot whose Action has changed since is stale: it is replaced, never sent.
+pub const GENERATION_ANNOTATION: &str = "punctual.dev/action-generation";
+
 /// Why a run is created.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Trigger {
@@ -78,6 +82,10 @@ pub fn build_run(
             name: Some(name),
             namespace: action.metadata.namespace.clone(),
             labels: Some([(ACTION_LABEL.to_string(), action_name.clone())].into()),
+            annotations: action
+                .metadata
+                .generation
+                .map(|g| [(GENERATION_ANNOTATION.to_string(), g.to_string())].into()),
             owner_references: owner_reference(action).map(|o| vec![o]),
             ..ObjectMeta::default()
         },

@@ -1,135 +1,152 @@
-//! The Action controller: reads an Action, its runs and its endpoint from watch caches, asks
-//! `plan` what to do, applies that through the API server, and requeues the Action for the exact
-//! instant of its next slot. No polling loop: a reconcile happens when something changes or a
-//! slot is due.
+//! The Action controller: reads an Action and its runs from the shared caches, asks `plan` what to
+//! do, applies that through the API server, and requeues the Action for the exact instant of its
+//! next slot (or of its next staging). No polling loop.
+//!
+//! It is the only writer of the Action status: schedule, last run and counters go out in one
+//! conditional write, so a slot whose run finishes quickly costs one Action write in all. A 409
+//! means the cached Action was behind: the controller reads it from the API server and plans
+//! again from that (docs/write-path.md).
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use futures::StreamExt;
-use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams, Preconditions};
 use kube::runtime::controller::{Action as Requeue, Controller};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
-use kube::runtime::reflector::{self, ObjectRef, Store};
-use kube::runtime::{WatchStreamExt, predicates, watcher};
+use kube::runtime::reflector::ObjectRef;
 use kube::{Client, Resource, ResourceExt};
 use serde_json::json;
 use tracing::{debug, info, instrument, warn};
 
-use super::plan::{Note, Plan, RunInfo, plan};
+use super::counting;
+use super::plan::{Note, Plan, RunInfo, Staging, plan_staged};
+use crate::cache::{ActionKey, Caches, Change, owned_by};
 use crate::metrics::{ErrorLabels, Metrics, TriggerLabels};
-use crate::resources::{Action, ActionEndpoint, ActionRun, ActionStatus};
-use crate::runs::{Trigger, build_run};
+use crate::resources::{Action, ActionRun, ActionStatus};
+use crate::runs::{GENERATION_ANNOTATION, Trigger, build_run};
 use crate::{Clock, Error, Result};
 
 /// Field manager of every write the scheduler makes.
 pub const MANAGER: &str = "punctual-scheduler";
 
+/// How the controller is set up.
+#[derive(Clone, Copy, Debug)]
+pub struct Config {
+    /// Reconciles at the same time.
+    pub concurrency: u16,
+    pub staging: Staging,
+}
+
 /// What every reconcile shares.
 pub struct Context {
     pub client: Client,
-    pub runs: Store<ActionRun>,
-    pub endpoints: Store<ActionEndpoint>,
+    pub caches: Caches,
     pub recorder: Recorder,
     pub metrics: Arc<Metrics>,
     pub clock: Arc<dyn Clock>,
-    /// True once the run and endpoint caches hold their first full list. A reconcile must not
-    /// plan from an empty run cache: right after a restart it would count slots whose runs exist
-    /// as missed. (A watch channel, because `Store::wait_until_ready` wakes only one of several
-    /// concurrent waiters.)
-    pub ready: tokio::sync::watch::Receiver<bool>,
+    pub staging: Staging,
+    /// Finished runs seen deleted before they were counted, by Action, until a status write
+    /// counts them (a run deleted by hand right after it finished still counts).
+    pub deleted: Mutex<HashMap<ActionKey, Vec<RunInfo>>>,
+}
+
+fn params() -> PatchParams {
+    PatchParams {
+        field_manager: Some(MANAGER.into()),
+        ..PatchParams::default()
+    }
 }
 
 /// Runs the controller until `shutdown` resolves.
 pub async fn run(
     client: Client,
-    namespace: Option<&str>,
+    caches: Caches,
+    config: Config,
     metrics: Arc<Metrics>,
     clock: Arc<dyn Clock>,
-    concurrency: u16,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
-    let (actions, runs_api, endpoints_api): (Api<Action>, Api<ActionRun>, Api<ActionEndpoint>) =
-        match namespace {
-            Some(ns) => (
-                Api::namespaced(client.clone(), ns),
-                Api::namespaced(client.clone(), ns),
-                Api::namespaced(client.clone(), ns),
-            ),
-            None => (
-                Api::all(client.clone()),
-                Api::all(client.clone()),
-                Api::all(client.clone()),
-            ),
-        };
-
-    let (action_reader, action_writer) = reflector::store();
-    // Status-only changes (our own writes) do not trigger a reconcile: only spec changes do.
-    let action_stream = watcher(actions, watcher::Config::default().any_semantic())
-        .default_backoff()
-        .modify(|a: &mut Action| a.managed_fields_mut().clear())
-        .reflect(action_writer)
-        .applied_objects()
-        .predicate_filter(predicates::generation, Default::default());
-
-    let (run_reader, run_writer) = reflector::store();
-    let run_stream = watcher(runs_api, watcher::Config::default().any_semantic())
-        .default_backoff()
-        .modify(|r: &mut ActionRun| r.managed_fields_mut().clear())
-        .reflect(run_writer)
-        .touched_objects();
-
-    let (endpoint_reader, endpoint_writer) = reflector::store();
-    let endpoint_stream = watcher(endpoints_api, watcher::Config::default().any_semantic())
-        .default_backoff()
-        .reflect(endpoint_writer)
-        .touched_objects();
-
     let reporter = Reporter {
         controller: MANAGER.into(),
         instance: std::env::var("POD_NAME").ok(),
     };
-    let (ready_tx, ready) = tokio::sync::watch::channel(false);
-    {
-        let (runs, endpoints) = (run_reader.clone(), endpoint_reader.clone());
-        tokio::spawn(async move {
-            let _ = runs.wait_until_ready().await;
-            let _ = endpoints.wait_until_ready().await;
-            let _ = ready_tx.send(true);
-        });
-    }
     let ctx = Arc::new(Context {
         client: client.clone(),
-        ready,
-        runs: run_reader,
-        endpoints: endpoint_reader,
+        caches: caches.clone(),
         recorder: Recorder::new(client, reporter),
         metrics,
         clock,
+        staging: config.staging,
+        deleted: Mutex::default(),
     });
-    let by_endpoint = action_reader.clone();
-    Controller::for_stream(action_stream, action_reader)
-        .owns_stream(run_stream)
-        // An endpoint appearing or disappearing changes the EndpointResolved condition of every
-        // Action that names it.
-        .watches_stream(endpoint_stream, move |ep: ActionEndpoint| {
-            let ns = ep.namespace().unwrap_or_default();
-            let name = ep.name_any();
-            by_endpoint
-                .state()
-                .into_iter()
-                .filter(|a| {
-                    a.namespace().as_deref() == Some(ns.as_str()) && a.spec.endpoint == name
-                })
-                .map(|a| ObjectRef::from_obj(&*a))
-                .collect::<Vec<_>>()
-        })
-        .with_config(kube::runtime::Config::default().concurrency(concurrency))
+
+    // Spec changes reconcile an Action; its own status writes do not (they would only echo).
+    let mut generations: HashMap<ObjectRef<Action>, Option<i64>> = HashMap::new();
+    let actions = caches.subscribe_actions().filter_map(move |change| {
+        let out = match change {
+            Change::Applied(a) => {
+                let key = ObjectRef::from_obj(&*a);
+                let generation = a.metadata.generation;
+                let gone = a.meta().deletion_timestamp.is_some();
+                (generations.insert(key, generation) != Some(generation) || gone).then_some(a)
+            }
+            Change::Deleted(a) => {
+                generations.remove(&ObjectRef::from_obj(&*a));
+                None
+            }
+        };
+        futures::future::ready(out)
+    });
+    // A run changed: its Action's status may change (counters, last run, active runs).
+    let run_ctx = ctx.clone();
+    let runs = caches.subscribe_runs().filter_map(move |change| {
+        let run = change.object().clone();
+        if let Change::Deleted(r) = &change {
+            remember_deleted(&run_ctx, r);
+        }
+        let ns = run.namespace().unwrap_or_default();
+        futures::future::ready(Some(ObjectRef::<Action>::new(&run.spec.action).within(&ns)))
+    });
+    // An endpoint appearing or disappearing changes the EndpointResolved condition of every
+    // Action that names it.
+    let by_endpoint = caches.clone();
+    let endpoints = caches.subscribe_endpoints().flat_map(move |change| {
+        let ep = change.object();
+        let ns = ep.namespace().unwrap_or_default();
+        let name = ep.name_any();
+        let refs: Vec<ObjectRef<Action>> = by_endpoint
+            .actions()
+            .state()
+            .into_iter()
+            .filter(|a| a.namespace().as_deref() == Some(ns.as_str()) && a.spec.endpoint == name)
+            .map(|a| ObjectRef::from_obj(&*a))
+            .collect();
+        futures::stream::iter(refs)
+    });
+    Controller::for_shared_stream(actions, caches.actions().clone())
+        .reconcile_on(futures::stream::select(runs, endpoints))
+        .with_config(kube::runtime::Config::default().concurrency(config.concurrency))
         .graceful_shutdown_on(shutdown)
         .run(reconcile, error_policy, ctx)
         .for_each(|_| futures::future::ready(()))
         .await;
+}
+
+/// Keeps a finished run deleted before it was counted, for the next status write to count.
+fn remember_deleted(ctx: &Context, run: &ActionRun) {
+    let info = run_info(run);
+    if counting::effect(info.phase, info.error_code.as_deref()).is_none() {
+        return;
+    }
+    let key = (run.namespace().unwrap_or_default(), run.spec.action.clone());
+    if let Ok(mut map) = ctx.deleted.lock() {
+        map.entry(key).or_default().push(RunInfo {
+            deleted: true,
+            ..info
+        });
+    }
 }
 
 fn error_policy(_action: Arc<Action>, error: &Error, ctx: Arc<Context>) -> Requeue {
@@ -139,18 +156,8 @@ fn error_policy(_action: Arc<Action>, error: &Error, ctx: Arc<Context>) -> Reque
             error: error.label().into(),
         })
         .inc();
-    // A conflict means another write won (often our own previous write, not yet in the cache):
-    // routine, so not a warning; recompute right away from the fresher object.
-    if error.is_conflict() {
-        debug!(%error, "status write lost a race; recomputing");
-    } else {
-        warn!(%error, "reconcile failed; retrying");
-    }
-    Requeue::requeue(Duration::from_millis(if error.is_conflict() {
-        200
-    } else {
-        2000
-    }))
+    warn!(%error, "reconcile failed; retrying");
+    Requeue::requeue(Duration::from_secs(2))
 }
 
 #[instrument(skip_all, fields(action = %action.name_any(), namespace = action.namespace().unwrap_or_default()))]
@@ -160,169 +167,227 @@ async fn reconcile(action: Arc<Action>, ctx: Arc<Context>) -> Result<Requeue> {
         // The garbage collector deletes the runs.
         return Ok(Requeue::await_change());
     }
-    let _ = ctx.ready.clone().wait_for(|ready| *ready).await;
+    // Planning from caches that have not listed yet would count slots whose runs exist as missed.
+    ctx.caches.wait_ready().await;
     let ns = action.namespace().unwrap_or_default();
-    let runs = owned_runs(&ctx.runs, &action);
-    let endpoint = ObjectRef::new(&action.spec.endpoint).within(&ns);
-    let endpoint_exists = ctx.endpoints.get(&endpoint).is_some();
-    let now = ctx.clock.now();
-    let plan = plan(&action, &runs, endpoint_exists, now);
-    apply(&action, &plan, &ctx).await?;
-    Ok(match plan.requeue_at {
-        Some(at) => Requeue::requeue((at - ctx.clock.now()).to_std().unwrap_or_default()),
-        None => Requeue::await_change(),
-    })
+    let api: Api<Action> = Api::namespaced(ctx.client.clone(), &ns);
+    let mut current = (*action).clone();
+    for _ in 0..5 {
+        let key = (ns.clone(), current.name_any());
+        let mut runs: Vec<RunInfo> = ctx
+            .caches
+            .runs_of(&ns, &key.1)
+            .iter()
+            .filter(|r| owned_by(r, &current))
+            .map(|r| run_info(r))
+            .collect();
+        if let Ok(map) = ctx.deleted.lock()
+            && let Some(gone) = map.get(&key)
+        {
+            runs.extend(gone.iter().cloned());
+        }
+        let endpoint = ObjectRef::new(&current.spec.endpoint).within(&ns);
+        let endpoint_exists = ctx.caches.endpoints().get(&endpoint).is_some();
+        let now = ctx.clock.now();
+        let plan = plan_staged(&current, &runs, endpoint_exists, now, ctx.staging);
+        match apply(&current, &plan, &ctx).await {
+            Ok(()) => {
+                forget_deleted(&ctx, &key, &plan);
+                clean_history(&ctx, &current, &runs, &plan.status).await?;
+                return Ok(match plan.requeue_at {
+                    Some(at) => {
+                        Requeue::requeue((at - ctx.clock.now()).to_std().unwrap_or_default())
+                    }
+                    None => Requeue::await_change(),
+                });
+            }
+            // The cached Action was behind: decide again from the API server's copy.
+            Err(e) if e.is_conflict() => {
+                debug!("status write lost a race; planning from a fresh read");
+                match api
+                    .get_opt(&current.name_any())
+                    .await
+                    .map_err(Error::Kube)?
+                {
+                    Some(fresh) if fresh.uid() == current.uid() => current = fresh,
+                    _ => return Ok(Requeue::await_change()),
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(Requeue::requeue(Duration::from_millis(200)))
 }
 
-/// The runs this Action controls, as the plan needs them.
-fn owned_runs(store: &Store<ActionRun>, action: &Action) -> Vec<RunInfo> {
-    let uid = action.uid();
-    store
-        .state()
-        .into_iter()
-        .filter(|r| {
-            r.owner_references()
-                .iter()
-                .any(|o| Some(&o.uid) == uid.as_ref())
-        })
-        .map(|r| {
-            let status = r.status.clone().unwrap_or_default();
-            let created = r
-                .creation_timestamp()
-                .map(|t| crate::rest::model::to_chrono(&t));
-            RunInfo {
-                name: r.name_any(),
-                phase: status.status,
-                scheduled_at: r.spec.scheduled_at,
-                triggered_at: status.triggered_at.or(created).unwrap_or_default(),
-                execution_id: status.execution_id,
-            }
-        })
-        .collect()
+/// Drops remembered deleted runs that the status just written (or needing no write) accounts for.
+fn forget_deleted(ctx: &Context, key: &ActionKey, plan: &Plan) {
+    let Ok(mut map) = ctx.deleted.lock() else {
+        return;
+    };
+    if let Some(gone) = map.get_mut(key) {
+        gone.retain(|r| {
+            !plan.counted.iter().any(|(n, _)| *n == r.name) && !plan.settled.contains(&r.name)
+        });
+        if gone.is_empty() {
+            map.remove(key);
+        }
+    }
+}
+
+/// What the plan needs to know about a run.
+pub fn run_info(r: &ActionRun) -> RunInfo {
+    let status = r.status.clone().unwrap_or_default();
+    let created = r.creation_timestamp().map(|t| crate::time::to_chrono(&t));
+    RunInfo {
+        name: r.name_any(),
+        uid: r.uid(),
+        phase: status.status,
+        scheduled_at: r.spec.scheduled_at,
+        triggered_at: status.triggered_at.or(created).unwrap_or_default(),
+        execution_id: status.execution_id,
+        error_code: status.error_code,
+        completed_at: status.completed_at,
+        attempt: status.attempt,
+        generation: r
+            .annotations()
+            .get(GENERATION_ANNOTATION)
+            .and_then(|g| g.parse().ok()),
+        deleted: false,
+    }
 }
 
 async fn apply(action: &Action, plan: &Plan, ctx: &Context) -> Result<()> {
     let ns = action.namespace().unwrap_or_default();
     let runs: Api<ActionRun> = Api::namespaced(ctx.client.clone(), &ns);
-    for name in &plan.cancel {
-        cancel_run(&runs, name, ctx.clock.now()).await?;
-    }
-    // Last-run fields and activeRuns catch up on the reconcile the new run's watch event causes.
-    let status = &plan.status;
-    let mut created = false;
-    if let Some(slot) = plan.create {
-        let run = build_run(
-            action,
-            Trigger::Scheduled(slot),
-            ctx.clock.now(),
-            uuid::Uuid::new_v4(),
-            None,
-        );
-        match runs.create(&PostParams::default(), &run).await {
-            Ok(_) => {
-                let lag = (ctx.clock.now() - slot).num_milliseconds() as f64 / 1000.0;
-                ctx.metrics.schedule_lag.observe(lag);
-                ctx.metrics
-                    .runs_created
-                    .get_or_create(&TriggerLabels {
-                        trigger: "scheduled".into(),
-                    })
-                    .inc();
-                info!(run = %run.name_any(), slot = %slot, lag_seconds = lag, "created run");
-                created = true;
-            }
-            // Already created by an earlier pass (or another replica): the slot has fired.
-            Err(kube::Error::Api(e)) if e.code == 409 => {}
+    for (name, uid) in &plan.unstage {
+        // Only that very run: a fresh one of the same name may already replace it.
+        let dp = DeleteParams {
+            preconditions: Some(Preconditions {
+                uid: uid.clone(),
+                resource_version: None,
+            }),
+            ..DeleteParams::background()
+        };
+        match runs.delete(name, &dp).await {
+            Ok(_) => info!(run = %name, "deleted a staged run its Action no longer wants"),
+            Err(kube::Error::Api(e)) if e.code == 404 || e.code == 409 => {}
             Err(e) => return Err(Error::Kube(e)),
         }
     }
-    let prev = action.status.clone().unwrap_or_default();
-    ctx.metrics
-        .slots_missed
-        .inc_by((status.missed_runs - prev.missed_runs).max(0) as u64);
-    ctx.metrics
-        .slots_skipped
-        .inc_by((status.skipped_runs - prev.skipped_runs).max(0) as u64);
-    if scheduler_fields(status) != scheduler_fields(&prev)
-        && !(created && only_timing_changed(status, &prev) && plan.events.is_empty())
-    {
-        write_status(action, status, ctx).await?;
+    for slot in plan.create.iter().chain(plan.stage.iter()) {
+        create_run(action, *slot, &runs, ctx).await?;
     }
-    for note in &plan.events {
-        publish(action, note, ctx).await;
+    if plan.write {
+        write_status(action, &plan.status, ctx).await?;
+        let prev = action.status.clone().unwrap_or_default();
+        let missed = plan.status.missed_runs - prev.missed_runs;
+        ctx.metrics.slots_missed.inc_by(missed.max(0) as u64);
+        let skipped = plan.status.skipped_runs - prev.skipped_runs;
+        ctx.metrics.slots_skipped.inc_by(skipped.max(0) as u64);
+        for (_, effect) in &plan.counted {
+            debug!(?effect, "counted");
+        }
+        for note in &plan.events {
+            publish(action, note, ctx).await;
+        }
     }
     Ok(())
 }
 
-/// Whether a status differs from the previous one only in where the schedule stands. After
-/// creating a run such a write is left out: the new run's watch event reconciles the Action again
-/// within moments, and that pass finds the slot fired (its run exists) and writes the same timing
-/// together with the new run as active, in one write instead of two. This halves the writes per
-/// slot, which is what bounds schedule lag when thousands of Actions share a minute.
-fn only_timing_changed(status: &ActionStatus, prev: &ActionStatus) -> bool {
-    let strip = |s: &ActionStatus| {
-        let mut v = scheduler_fields(s);
-        for key in ["nextRunAt", "lastScheduleTime", "upcoming"] {
-            v[key] = serde_json::Value::Null;
-        }
-        v
+async fn create_run(
+    action: &Action,
+    slot: chrono::DateTime<chrono::Utc>,
+    runs: &Api<ActionRun>,
+    ctx: &Context,
+) -> Result<()> {
+    let now = ctx.clock.now();
+    let run = build_run(
+        action,
+        Trigger::Scheduled(slot),
+        now,
+        uuid::Uuid::new_v4(),
+        None,
+    );
+    let pp = PostParams {
+        field_manager: Some(MANAGER.into()),
+        ..PostParams::default()
     };
-    strip(status) == strip(prev)
+    match runs.create(&pp, &run).await {
+        Ok(_) => {
+            let lag = (now - slot).num_milliseconds() as f64 / 1000.0;
+            ctx.metrics.schedule_lag.observe(lag.max(0.0));
+            ctx.metrics
+                .runs_created
+                .get_or_create(&TriggerLabels {
+                    trigger: "scheduled".into(),
+                })
+                .inc();
+            info!(run = %run.name_any(), slot = %slot, lag_seconds = lag, "created run");
+            Ok(())
+        }
+        // Already created by an earlier pass (or another replica): the slot has its run.
+        Err(kube::Error::Api(e)) if e.code == 409 => Ok(()),
+        Err(e) => Err(Error::Kube(e)),
+    }
 }
 
-/// The status fields the scheduler owns. The run counters (`totalRuns`, `successfulRuns`,
-/// `failedRuns`) belong to the runner and are never part of the scheduler's writes.
-fn scheduler_fields(s: &ActionStatus) -> serde_json::Value {
-    json!({
-        "observedGeneration": s.observed_generation,
-        "conditions": s.conditions,
-        "nextRunAt": s.next_run_at,
-        "lastScheduleTime": s.last_schedule_time,
-        "lastRunAt": s.last_run_at,
-        "lastRunName": s.last_run_name,
-        "lastRunStatus": s.last_run_status,
-        "lastExecutionId": s.last_execution_id,
-        "activeRuns": s.active_runs,
-        "missedRuns": s.missed_runs,
-        "skippedRuns": s.skipped_runs,
-        "upcoming": s.upcoming,
-    })
+/// Deletes finished runs beyond the Action's history limits, and counted bookkeeping runs, as
+/// `counting::history_victims` picks them from the ledger the API server now holds.
+async fn clean_history(
+    ctx: &Context,
+    action: &Action,
+    runs: &[RunInfo],
+    status: &ActionStatus,
+) -> Result<()> {
+    let victims = counting::history_victims(
+        runs,
+        &status.counted_runs,
+        usize::try_from(action.spec.successful_runs_history_limit).unwrap_or(0),
+        usize::try_from(action.spec.failed_runs_history_limit).unwrap_or(0),
+    );
+    let api: Api<ActionRun> =
+        Api::namespaced(ctx.client.clone(), &action.namespace().unwrap_or_default());
+    for victim in victims {
+        match api.delete(&victim, &DeleteParams::background()).await {
+            Ok(_) => debug!(run = %victim, "deleted from history"),
+            Err(kube::Error::Api(e)) if e.code == 404 => {}
+            Err(e) => return Err(Error::Kube(e)),
+        }
+    }
+    Ok(())
 }
 
-/// A merge patch of the scheduler's fields, conditional on the resourceVersion the plan was
-/// computed from: if anything changed meanwhile the write fails with 409 and the reconcile
-/// recomputes, so counters are never incremented from a stale copy.
+/// The controller's status fields as a merge patch, conditional on the resourceVersion the plan
+/// was computed from: if anything changed meanwhile the write fails with 409 and the reconcile
+/// plans again from a fresh read, so nothing is counted from a stale copy.
 async fn write_status(action: &Action, status: &ActionStatus, ctx: &Context) -> Result<()> {
     let api: Api<Action> =
         Api::namespaced(ctx.client.clone(), &action.namespace().unwrap_or_default());
+    let mut body = serde_json::to_value(status).unwrap_or_else(|_| json!({}));
+    if let Some(map) = body.as_object_mut() {
+        // Cleared fields must be sent as null, or the merge patch keeps their old values.
+        for key in [
+            "nextRunAt",
+            "lastScheduleTime",
+            "lastRunAt",
+            "lastRunName",
+            "lastRunStatus",
+            "lastExecutionId",
+        ] {
+            map.entry(key).or_insert(serde_json::Value::Null);
+        }
+        for key in ["activeRuns", "countedRuns", "upcoming", "conditions"] {
+            map.entry(key).or_insert(json!([]));
+        }
+    }
     let patch = json!({
         "metadata": {"resourceVersion": action.resource_version()},
-        "status": scheduler_fields(status),
+        "status": body,
     });
-    api.patch_status(
-        &action.name_any(),
-        &PatchParams::default(),
-        &Patch::Merge(&patch),
-    )
-    .await
-    .map_err(Error::Kube)?;
-    Ok(())
-}
-
-async fn cancel_run(runs: &Api<ActionRun>, name: &str, now: DateTime<Utc>) -> Result<()> {
-    let patch = json!({"status": {
-        "status": "cancelled", "errorCode": "cancelled", "completedAt": now,
-        "errorMessage": "replaced by a newer slot (concurrencyPolicy Replace)",
-        "nextAttemptAt": null,
-    }});
-    match runs
-        .patch_status(name, &PatchParams::default(), &Patch::Merge(&patch))
+    api.patch_status(&action.name_any(), &params(), &Patch::Merge(&patch))
         .await
-    {
-        Ok(_) => Ok(()),
-        Err(kube::Error::Api(e)) if e.code == 404 => Ok(()),
-        Err(e) => Err(Error::Kube(e)),
-    }
+        .map_err(Error::Kube)?;
+    Ok(())
 }
 
 async fn publish(action: &Action, note: &Note, ctx: &Context) {

@@ -2,5 +2,6 @@
 //! (`controller`, the Kubernetes side).
 
 pub mod controller;
+pub mod counting;
 pub mod naming;
 pub mod plan;

@@ -1,34 +1,101 @@
 //! The scheduler's decision, as a pure function of the Action, its runs and the time.
 //!
-//! `plan` answers: is a slot due, does it start, is it skipped or missed, what should the status
-//! say, and when to look again. The controller only reads the inputs and applies the plan.
+//! `plan` answers: is a slot due, is it created now or staged ahead, is it missed, which staged
+//! runs are stale, what the counters and the status say, and when to look again. The controller
+//! only reads the inputs and applies the plan.
 //!
 //! The state that makes this restart-safe is `status.nextRunAt`, the slot the controller is
-//! waiting for ("armed"), plus the deterministic run names: a slot whose run exists has fired,
-//! whatever happened to the status write afterwards.
+//! waiting for ("armed"), plus the deterministic run names: a slot whose run exists has fired (or
+//! is staged to fire), whatever happened to the status write afterwards.
+//!
+//! Runs are staged: created up to `Staging::lead` before their slot, so that the writes of a busy
+//! minute are spread over the minute before it; the runner sends the request at the nominal
+//! instant and decides `concurrencyPolicy` and the starting deadline there (docs/write-path.md).
 
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 
-use crate::resources::{Action, ActionStatus, ConcurrencyPolicy, RunPhase, ScheduleType};
+use super::counting::{self, Effect};
+use crate::resources::{Action, ActionStatus, RunPhase, ScheduleType};
 use crate::schedule::{CronSchedule, parse_timezone};
 
 /// How many future fire times the status lists.
 pub const UPCOMING: usize = 5;
 /// Bound on slots walked after a long outage (a year of `* * * * *` is 525,600).
 const MAX_DUE_SLOTS: usize = 2_000_000;
+/// How long after a slot its timing-only status write waits for the slot's run to finish, so that
+/// the run's count and the new `nextRunAt` go out in one write.
+pub const TIMING_GRACE: Duration = Duration::seconds(5);
 
 /// What the plan needs to know about one of the Action's runs.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct RunInfo {
     pub name: String,
+    pub uid: Option<String>,
     pub phase: RunPhase,
     /// The slot of a scheduled run; None for manual runs.
     pub scheduled_at: Option<DateTime<Utc>>,
     /// When the run was triggered (or created).
     pub triggered_at: DateTime<Utc>,
     pub execution_id: Option<String>,
+    pub error_code: Option<String>,
+    pub completed_at: Option<DateTime<Utc>>,
+    /// Attempts started (0 before the first).
+    pub attempt: i32,
+    /// The Action generation the run was built from (annotation `punctual.dev/action-generation`).
+    pub generation: Option<i64>,
+    /// Seen deleted by the watch before it was counted (only finished runs are kept so).
+    pub deleted: bool,
+}
+
+impl RunInfo {
+    /// Created ahead of its slot and not yet due: not a run anyone should see as triggered.
+    pub fn is_staged(&self, now: DateTime<Utc>) -> bool {
+        self.phase == RunPhase::Pending
+            && self.attempt == 0
+            && self.scheduled_at.is_some_and(|s| s > now)
+    }
+
+    /// Whether the run has started or finished (a pending run before its first attempt has not).
+    fn started(&self) -> bool {
+        self.attempt > 0 || !self.phase.is_active()
+    }
+}
+
+/// How far ahead runs are created.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Staging {
+    /// Create a slot's run this long before it (0: at the slot).
+    pub lead: Duration,
+    /// Fire slots at all (`--scheduler`); when false the controller only counts and reports.
+    pub fire: bool,
+}
+
+impl Staging {
+    pub const NONE: Staging = Staging {
+        lead: Duration::zero(),
+        fire: true,
+    };
+
+    /// When the run of `slot` is created: `lead` before it, plus an offset in the first half of
+    /// the lead that is fixed per Action, so that the creates of a minute full of Actions are
+    /// spread over the minute before it instead of all landing at one instant.
+    pub fn stage_at(&self, slot: DateTime<Utc>, key: &str) -> DateTime<Utc> {
+        let lead_ms = self.lead.num_milliseconds();
+        if lead_ms <= 0 {
+            return slot;
+        }
+        let spread = (fnv1a(key) % (lead_ms as u64 / 2).max(1)) as i64;
+        slot - Duration::milliseconds(lead_ms - spread)
+    }
+}
+
+/// A stable string hash (FNV-1a), so an Action's offset is the same in every process.
+fn fnv1a(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 /// An Event to publish: only on transitions.
@@ -42,14 +109,23 @@ pub struct Note {
 /// The decision for one reconcile.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Plan {
-    /// Create the run for this slot.
+    /// Create the run for this due slot now (late: it was not staged).
     pub create: Option<DateTime<Utc>>,
-    /// Cancel these active runs first (concurrencyPolicy Replace).
-    pub cancel: Vec<String>,
-    /// The status the scheduler wants (its fields; counters of finished runs are copied as is).
+    /// Create the run for this future slot now (staged ahead of it).
+    pub stage: Option<DateTime<Utc>>,
+    /// Staged runs to delete first, by (name, uid): built from an older spec, or for a slot the
+    /// schedule no longer has, or the Action was disabled. (A fresh one is staged in their place.)
+    pub unstage: Vec<(String, Option<String>)>,
+    /// The status the controller wants: its fields and the counters.
     pub status: ActionStatus,
+    /// Whether `status` must be written now (it differs, and is not a timing change that waits
+    /// for the slot's run to finish, see `TIMING_GRACE`).
+    pub write: bool,
+    /// Runs counted by this status, and deleted runs that the ledger already had.
+    pub counted: Vec<(String, Effect)>,
+    pub settled: Vec<String>,
     pub events: Vec<Note>,
-    /// Reconcile again at this instant (the armed slot).
+    /// Reconcile again at this instant.
     pub requeue_at: Option<DateTime<Utc>>,
 }
 
@@ -108,13 +184,26 @@ impl Timing {
     }
 }
 
-/// Decides what to do for `action`, given its runs, whether its endpoint exists, and `now`.
+/// Decides what to do for `action`, given its runs, whether its endpoint exists, and `now`, with
+/// runs created at their slot (no staging).
 pub fn plan(action: &Action, runs: &[RunInfo], endpoint_exists: bool, now: DateTime<Utc>) -> Plan {
+    plan_staged(action, runs, endpoint_exists, now, Staging::NONE)
+}
+
+/// `plan`, with runs staged ahead of their slots.
+pub fn plan_staged(
+    action: &Action,
+    runs: &[RunInfo],
+    endpoint_exists: bool,
+    now: DateTime<Utc>,
+    staging: Staging,
+) -> Plan {
     let prev = action.status.clone().unwrap_or_default();
     let spec = &action.spec;
-    let mut status = prev.clone();
-    let mut events = Vec::new();
-    let (mut create, mut cancel) = (None, Vec::new());
+    let counts = counting::tally(&prev, runs);
+    let mut status = counts.status.clone();
+    let mut events = counting_events(&prev, runs, &counts.counted);
+    let mut create = None;
     status.observed_generation = action.metadata.generation;
 
     let timing = Timing::compile(action);
@@ -186,42 +275,44 @@ pub fn plan(action: &Action, runs: &[RunInfo], endpoint_exists: bool, now: DateT
     conditions.set("Ready", ready.0, ready.1, &ready.2);
     status.conditions = conditions.into_vec();
 
-    let active: Vec<&RunInfo> = runs.iter().filter(|r| r.phase.is_active()).collect();
+    let live: Vec<&RunInfo> = runs.iter().filter(|r| !r.deleted).collect();
+    // Staged runs that no longer match the spec: built from an older generation, the Action
+    // disabled, or a slot the schedule does not have.
+    let unstage: Vec<(String, Option<String>)> = live
+        .iter()
+        .filter(|r| r.is_staged(now))
+        .filter(|r| {
+            let slot = r.scheduled_at.unwrap_or_default();
+            let stale = r.generation.is_some() && r.generation != action.metadata.generation;
+            stale || !spec.enabled || !timing.as_ref().is_ok_and(|t| t.is_slot(slot))
+        })
+        .map(|r| (r.name.clone(), r.uid.clone()))
+        .collect();
+    let exists = |slot: DateTime<Utc>| {
+        live.iter()
+            .any(|r| r.scheduled_at == Some(slot) && !unstage.iter().any(|(n, _)| *n == r.name))
+    };
     let mut armed = None;
-    if let (Ok(timing), true) = (&timing, spec.enabled) {
+    let mut stage = None;
+    let mut requeue_at = None;
+    if let (Ok(timing), true) = (&timing, spec.enabled && staging.fire) {
         armed = arm(timing, &prev, runs, now);
         if let Some(first) = armed.filter(|a| *a <= now) {
             let due = due_slots(timing, first, now);
             let deadline = Duration::seconds(spec.starting_deadline_seconds.max(1));
             let fire = now - due.latest <= deadline;
-            let fired: Vec<DateTime<Utc>> = runs
+            let fired = live
                 .iter()
                 .filter_map(|r| r.scheduled_at)
                 .filter(|s| *s >= first && *s <= due.latest)
-                .collect();
+                .collect::<std::collections::BTreeSet<_>>();
             let latest_exists = fired.contains(&due.latest);
             let mut handled = fired.len() as u64;
+            // Whether the slot may start is the runner's decision at the instant
+            // (concurrencyPolicy): the scheduler only makes sure the slot has its run.
             if fire && !latest_exists {
                 handled += 1;
-                match (spec.concurrency_policy, active.is_empty()) {
-                    (ConcurrencyPolicy::Forbid, false) => {
-                        status.skipped_runs += 1;
-                        events.push(Note {
-                            warning: false,
-                            reason: "SlotSkipped",
-                            message: format!(
-                                "slot {} skipped: concurrencyPolicy Forbid and {} is still active",
-                                crate::rest::model::format_time(&due.latest),
-                                active[0].name
-                            ),
-                        });
-                    }
-                    (ConcurrencyPolicy::Replace, false) => {
-                        cancel = active.iter().map(|r| r.name.clone()).collect();
-                        create = Some(due.latest);
-                    }
-                    _ => create = Some(due.latest),
-                }
+                create = Some(due.latest);
             }
             let missed = due.count.saturating_sub(handled);
             if missed > 0 {
@@ -232,14 +323,26 @@ pub fn plan(action: &Action, runs: &[RunInfo], endpoint_exists: bool, now: DateT
                     message: format!(
                         "{missed} slot(s) between {} and {} were not started within \
                          startingDeadlineSeconds ({}s)",
-                        crate::rest::model::format_time(&first),
-                        crate::rest::model::format_time(&due.latest),
+                        crate::time::format_time(&first),
+                        crate::time::format_time(&due.latest),
                         deadline.num_seconds()
                     ),
                 });
             }
             status.last_schedule_time = Some(due.latest);
             armed = timing.next_after(now);
+        }
+        if let Some(next) = armed {
+            let key = action.metadata.uid.as_deref().unwrap_or_default();
+            let at = staging.stage_at(next, key);
+            if staging.lead > Duration::zero() && now >= at && !exists(next) {
+                stage = Some(next);
+            }
+            requeue_at = Some(if now < at && !exists(next) {
+                at.min(next)
+            } else {
+                next
+            });
         }
     }
     status.next_run_at = armed;
@@ -250,27 +353,130 @@ pub fn plan(action: &Action, runs: &[RunInfo], endpoint_exists: bool, now: DateT
         _ => Vec::new(),
     };
 
-    let mut active_names: Vec<String> = active
+    // Active: an attempt in flight (written as `running`), or waiting to retry. A run before its
+    // first attempt is not listed: for a quick request that would be two status writes per run
+    // for a state that lasts milliseconds.
+    let mut active_names: Vec<String> = live
         .iter()
-        .filter(|r| !cancel.contains(&r.name))
+        .filter(|r| r.phase.is_active() && r.started())
         .map(|r| r.name.clone())
         .collect();
     active_names.sort();
     status.active_runs = active_names;
-    if let Some(last) = runs.iter().max_by_key(|r| (r.triggered_at, r.name.clone())) {
+    let shown = live
+        .iter()
+        .filter(|r| r.started() && !counting::is_bookkeeping(r.phase, r.error_code.as_deref()));
+    if let Some(last) = shown.max_by_key(|r| (r.triggered_at, r.name.clone())) {
         status.last_run_name = Some(last.name.clone());
         status.last_run_at = Some(last.triggered_at);
         status.last_run_status = Some(last.phase);
         status.last_execution_id = last.execution_id.clone();
     }
 
+    // A slot just passed whose run has not started yet: its timing write waits for the run's
+    // outcome (one write for both), unless that takes longer than TIMING_GRACE.
+    let waiting = live.iter().find(|r| {
+        r.phase == RunPhase::Pending
+            && r.attempt == 0
+            && r.scheduled_at
+                .is_some_and(|s| s <= now && now < s + TIMING_GRACE)
+    });
+    let changed = status != prev;
+    let defer = changed && only_timing_changed(&status, &prev) && events.is_empty();
+    let write = changed && !(defer && waiting.is_some());
+    if let (false, Some(r)) = (write, waiting.filter(|_| changed)) {
+        let recheck = r.scheduled_at.unwrap_or(now) + TIMING_GRACE;
+        requeue_at = Some(requeue_at.map_or(recheck, |at| at.min(recheck)));
+    }
+
     Plan {
         create,
-        cancel,
+        stage,
+        unstage,
         status,
+        write,
+        counted: counts.counted,
+        settled: counts.settled,
         events,
-        requeue_at: armed,
+        requeue_at,
     }
+}
+
+/// Whether a status differs from the previous one only in where the schedule stands.
+pub fn only_timing_changed(status: &ActionStatus, prev: &ActionStatus) -> bool {
+    let strip = |s: &ActionStatus| ActionStatus {
+        next_run_at: None,
+        last_schedule_time: None,
+        upcoming: Vec::new(),
+        ..s.clone()
+    };
+    strip(status) == strip(prev)
+}
+
+/// Events for what this status counts: a failure after a success (or the first run failing), a
+/// success after a failure, a skipped slot, a slot missed at its instant. Nothing per ordinary
+/// success: Events are for transitions.
+fn counting_events(
+    prev: &ActionStatus,
+    runs: &[RunInfo],
+    counted: &[(String, Effect)],
+) -> Vec<Note> {
+    let mut last = prev.last_run_status;
+    let mut notes = Vec::new();
+    let mut ordered: Vec<(&RunInfo, Effect)> = counted
+        .iter()
+        .filter_map(|(n, e)| runs.iter().find(|r| &r.name == n).map(|r| (r, *e)))
+        .collect();
+    ordered.sort_by_key(|(r, _)| (r.completed_at, r.name.clone()));
+    for (r, e) in ordered {
+        match e {
+            Effect::Failed if last != Some(RunPhase::Failed) => {
+                last = Some(RunPhase::Failed);
+                notes.push(Note {
+                    warning: true,
+                    reason: "RunFailed",
+                    message: format!(
+                        "run {} failed: {}",
+                        r.name,
+                        r.error_code.as_deref().unwrap_or("error")
+                    ),
+                });
+            }
+            Effect::Succeeded if last == Some(RunPhase::Failed) => {
+                last = Some(RunPhase::Succeeded);
+                notes.push(Note {
+                    warning: false,
+                    reason: "RunRecovered",
+                    message: format!("run {} succeeded after a failure", r.name),
+                });
+            }
+            Effect::Succeeded => last = Some(RunPhase::Succeeded),
+            Effect::Skipped => notes.push(Note {
+                warning: false,
+                reason: "SlotSkipped",
+                message: format!(
+                    "slot {} skipped: concurrencyPolicy Forbid and another run was active",
+                    r.scheduled_at
+                        .as_ref()
+                        .map(crate::time::format_time)
+                        .unwrap_or_default()
+                ),
+            }),
+            Effect::Missed => notes.push(Note {
+                warning: true,
+                reason: "MissedSlots",
+                message: format!(
+                    "slot {} was not started within startingDeadlineSeconds",
+                    r.scheduled_at
+                        .as_ref()
+                        .map(crate::time::format_time)
+                        .unwrap_or_default()
+                ),
+            }),
+            _ => {}
+        }
+    }
+    notes
 }
 
 /// The slot the scheduler waits for. The previous `nextRunAt` stays armed while it is still a
@@ -362,10 +568,7 @@ impl<'a> Conditions<'a> {
     }
 }
 
-/// A chrono instant as a Kubernetes timestamp (whole seconds, as the API server stores them).
-pub fn to_time(t: DateTime<Utc>) -> Time {
-    Time(k8s_openapi::jiff::Timestamp::from_second(t.timestamp()).unwrap_or_default())
-}
+pub use crate::time::to_time;
 
 #[cfg(test)]
 mod tests;

@@ -120,8 +120,8 @@ fn a_run_goes_pending_running_pending_running_succeeded() {
     assert_eq!(st.status, RunPhase::Pending);
     assert_eq!(st.next_attempt_at, Some(t(7)));
     assert_eq!(st.error_code.as_deref(), Some("http_error"));
-    assert_eq!(step(Some(&st), t(6)), Step::WaitUntil(t(7)));
-    assert_eq!(step(Some(&st), t(7)), Step::Attempt(2));
+    assert_eq!(step(Some(&st), None, t(6)), Step::WaitUntil(t(7)));
+    assert_eq!(step(Some(&st), None, t(7)), Step::Attempt(2));
     let st = start_attempt(&st, 2, "x2", t(-1), t(7));
     assert_eq!(st.next_attempt_at, None);
     let o = classify(&response(200));
@@ -150,13 +150,13 @@ fn a_run_goes_pending_running_pending_running_succeeded() {
             (2, "x2", Some(200), None)
         ]
     );
-    assert_eq!(step(Some(&st), t(9)), Step::Finished);
+    assert_eq!(step(Some(&st), None, t(9)), Step::Finished);
 }
 
 #[test]
 fn a_run_found_running_was_interrupted_and_is_retried_if_attempts_remain() {
     let st = start_attempt(&ActionRunStatus::default(), 1, "x1", t(0), t(0));
-    assert_eq!(step(Some(&st), t(30)), Step::Interrupted);
+    assert_eq!(step(Some(&st), None, t(30)), Step::Interrupted);
     let o = classify(&AttemptResult::Interrupted);
     let retried = finish_attempt(&st, &o, next(&o, 1, &spec(1, 1), t(30)), t(30));
     assert_eq!(retried.status, RunPhase::Pending);
@@ -171,11 +171,93 @@ fn a_run_found_running_was_interrupted_and_is_retried_if_attempts_remain() {
 
 #[test]
 fn new_runs_start_at_attempt_one_and_cancel_closes_the_open_attempt() {
-    assert_eq!(step(None, t(0)), Step::Attempt(1));
+    assert_eq!(step(None, None, t(0)), Step::Attempt(1));
     let st = start_attempt(&ActionRunStatus::default(), 1, "x1", t(0), t(0));
     let c = cancel(&st, "action deleted", t(4));
     assert_eq!(c.status, RunPhase::Cancelled);
     assert_eq!(c.error_code.as_deref(), Some("cancelled"));
     assert_eq!(c.attempts[0].error_code.as_deref(), Some("cancelled"));
-    assert_eq!(step(Some(&c), t(5)), Step::Finished);
+    assert_eq!(step(Some(&c), None, t(5)), Step::Finished);
+}
+
+#[test]
+fn a_staged_run_waits_for_its_slot_and_a_retry_does_not() {
+    assert_eq!(step(None, Some(t(60)), t(0)), Step::WaitUntil(t(60)));
+    assert_eq!(step(None, Some(t(60)), t(60)), Step::Attempt(1));
+    // A retry of a scheduled run is timed by nextAttemptAt, not by the slot.
+    let retrying = ActionRunStatus {
+        attempt: 1,
+        next_attempt_at: Some(t(5)),
+        ..ActionRunStatus::default()
+    };
+    assert_eq!(step(Some(&retrying), Some(t(60)), t(6)), Step::Attempt(2));
+}
+
+fn gate_at(
+    policy: ConcurrencyPolicy,
+    active: &[(String, Option<String>)],
+    run_generation: Option<i64>,
+    now: DateTime<Utc>,
+) -> Gate {
+    gate(
+        &GateInput {
+            slot: t(0),
+            run_generation,
+            action_generation: Some(3),
+            enabled: true,
+            starting_deadline_seconds: 300,
+            policy,
+            active,
+        },
+        now,
+    )
+}
+
+#[test]
+fn the_gate_decides_concurrency_at_the_instant() {
+    let busy = [("job-1".to_string(), Some("u1".to_string()))];
+    let p = ConcurrencyPolicy::Allow;
+    assert_eq!(gate_at(p, &busy, Some(3), t(0)), Gate::Send);
+    let p = ConcurrencyPolicy::Forbid;
+    assert_eq!(gate_at(p, &[], Some(3), t(0)), Gate::Send);
+    assert_eq!(gate_at(p, &busy, Some(3), t(0)), Gate::Skip("job-1".into()));
+    let p = ConcurrencyPolicy::Replace;
+    assert_eq!(
+        gate_at(p, &busy, Some(3), t(0)),
+        Gate::Replace(busy.to_vec())
+    );
+}
+
+#[test]
+fn the_gate_never_sends_a_stale_or_late_run() {
+    let p = ConcurrencyPolicy::Allow;
+    assert_eq!(
+        gate_at(p, &[], Some(2), t(0)),
+        Gate::Stale,
+        "built from generation 2"
+    );
+    assert_eq!(
+        gate_at(p, &[], None, t(0)),
+        Gate::Send,
+        "no generation recorded"
+    );
+    assert_eq!(
+        gate_at(p, &[], Some(3), t(300)),
+        Gate::Send,
+        "at the deadline"
+    );
+    assert_eq!(gate_at(p, &[], Some(3), t(301)), Gate::Miss);
+    let disabled = gate(
+        &GateInput {
+            slot: t(0),
+            run_generation: Some(3),
+            action_generation: Some(3),
+            enabled: false,
+            starting_deadline_seconds: 300,
+            policy: p,
+            active: &[],
+        },
+        t(0),
+    );
+    assert_eq!(disabled, Gate::Stale);
 }

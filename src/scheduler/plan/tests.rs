@@ -42,7 +42,9 @@ fn run(name: &str, phase: RunPhase, slot: Option<&str>, at: &str) -> RunInfo {
         phase,
         scheduled_at: slot.map(t),
         triggered_at: t(at),
-        execution_id: None,
+        attempt: i32::from(phase != RunPhase::Pending),
+        completed_at: (!phase.is_active()).then(|| t(at)),
+        ..RunInfo::default()
     }
 }
 
@@ -97,7 +99,9 @@ fn the_armed_slot_fires_once_when_due() {
     )];
     let again = plan(&a, &created, true, t("2026-03-02T10:15:01Z"));
     assert_eq!(again.create, None);
-    assert_eq!(again.status.active_runs, ["job-1772446500"]);
+    // Not started yet, so not active: nothing to write until it has an outcome.
+    assert!(again.status.active_runs.is_empty());
+    assert!(!again.write);
 }
 
 #[test]
@@ -187,85 +191,60 @@ fn slots_whose_runs_exist_are_not_counted_as_missed() {
 }
 
 #[test]
-fn forbid_skips_a_slot_while_a_run_is_active() {
+fn every_policy_gets_its_run_and_the_runner_decides_at_the_instant() {
+    for policy in ["Allow", "Forbid", "Replace"] {
+        let a = action(
+            json!({"cronExpression": "* * * * *", "concurrencyPolicy": policy}),
+            json!({"observedGeneration": 1, "nextRunAt": "2026-03-02T10:01:00Z"}),
+        );
+        let active = [run(
+            "job-1772445600",
+            RunPhase::Running,
+            Some("2026-03-02T10:00:00Z"),
+            "2026-03-02T10:00:00Z",
+        )];
+        let p = plan(&a, &active, true, t("2026-03-02T10:01:00.2Z"));
+        assert_eq!(p.create, Some(t("2026-03-02T10:01:00Z")), "{policy}");
+        assert_eq!(p.status.active_runs, ["job-1772445600"], "{policy}");
+    }
+}
+
+#[test]
+fn a_slot_skipped_at_its_instant_is_counted_once_with_an_event() {
     let a = action(
         json!({"cronExpression": "* * * * *", "concurrencyPolicy": "Forbid"}),
-        json!({"observedGeneration": 1, "nextRunAt": "2026-03-02T10:01:00Z"}),
+        json!({"observedGeneration": 1, "nextRunAt": "2026-03-02T10:02:00Z",
+               "lastScheduleTime": "2026-03-02T10:01:00Z"}),
     );
-    let active = [run(
-        "job-1772445600",
-        RunPhase::Running,
-        Some("2026-03-02T10:00:00Z"),
-        "2026-03-02T10:00:00Z",
-    )];
-    let p = plan(&a, &active, true, t("2026-03-02T10:01:00.2Z"));
-    assert_eq!(p.create, None);
+    let mut skipped = run(
+        "job-1772445660",
+        RunPhase::Cancelled,
+        Some("2026-03-02T10:01:00Z"),
+        "2026-03-02T10:01:00Z",
+    );
+    skipped.error_code = Some("skipped".into());
+    let p = plan(&a, &[skipped.clone()], true, t("2026-03-02T10:01:00.3Z"));
     assert_eq!(p.status.skipped_runs, 1);
-    assert_eq!(p.status.missed_runs, 0);
-    assert_eq!(p.status.last_schedule_time, Some(t("2026-03-02T10:01:00Z")));
+    assert_eq!(p.status.total_runs, 0, "a skipped slot is not a run");
+    assert_eq!(p.status.counted_runs, ["job-1772445660"]);
+    assert!(p.write);
     assert!(
         p.events
             .iter()
             .any(|e| e.reason == "SlotSkipped" && !e.warning)
     );
-    // Once the run finished, the next slot starts.
-    let finished = [run(
-        "job-1772445600",
-        RunPhase::Succeeded,
-        Some("2026-03-02T10:00:00Z"),
-        "2026-03-02T10:00:00Z",
-    )];
-    let a = with_status(a, &p.status);
-    let p = plan(&a, &finished, true, t("2026-03-02T10:02:00.1Z"));
-    assert_eq!(p.create, Some(t("2026-03-02T10:02:00Z")));
-    assert_eq!(p.status.skipped_runs, 1);
-}
-
-#[test]
-fn replace_cancels_the_active_run_and_starts_the_slot() {
-    let a = action(
-        json!({"cronExpression": "* * * * *", "concurrencyPolicy": "Replace"}),
-        json!({"observedGeneration": 1, "nextRunAt": "2026-03-02T10:01:00Z"}),
+    assert_eq!(
+        p.status.last_run_name, None,
+        "bookkeeping is not the last run"
     );
-    let active = [
-        run(
-            "job-1772445600",
-            RunPhase::Running,
-            Some("2026-03-02T10:00:00Z"),
-            "2026-03-02T10:00:00Z",
-        ),
-        run("job-m-abc", RunPhase::Pending, None, "2026-03-02T10:00:30Z"),
-        run(
-            "job-1772445540",
-            RunPhase::Failed,
-            Some("2026-03-02T09:59:00Z"),
-            "2026-03-02T09:59:00Z",
-        ),
-    ];
-    let p = plan(&a, &active, true, t("2026-03-02T10:01:00.2Z"));
-    assert_eq!(p.create, Some(t("2026-03-02T10:01:00Z")));
-    assert_eq!(p.cancel, ["job-1772445600", "job-m-abc"]);
-    assert!(
-        p.status.active_runs.is_empty(),
-        "cancelled runs are no longer active"
+    let again = plan(
+        &with_status(a, &p.status),
+        &[skipped],
+        true,
+        t("2026-03-02T10:01:01Z"),
     );
-}
-
-#[test]
-fn allow_starts_alongside_an_active_run() {
-    let a = action(
-        cron("* * * * *"),
-        json!({"observedGeneration": 1, "nextRunAt": "2026-03-02T10:01:00Z"}),
-    );
-    let active = [run(
-        "job-1772445600",
-        RunPhase::Running,
-        Some("2026-03-02T10:00:00Z"),
-        "2026-03-02T10:00:00Z",
-    )];
-    let p = plan(&a, &active, true, t("2026-03-02T10:01:00.2Z"));
-    assert_eq!(p.create, Some(t("2026-03-02T10:01:00Z")));
-    assert!(p.cancel.is_empty());
+    assert_eq!(again.status.skipped_runs, 1);
+    assert!(!again.write);
 }
 
 #[test]
@@ -484,4 +463,167 @@ fn the_latest_run_is_reported() {
     assert_eq!(p.status.last_run_name.as_deref(), Some("job-m-x"));
     assert_eq!(p.status.last_run_status, Some(RunPhase::Failed));
     assert_eq!(p.status.last_run_at, Some(t("2026-03-02T09:30:00Z")));
+}
+
+const LEAD: Staging = Staging {
+    lead: Duration::seconds(60),
+    fire: true,
+};
+
+fn staged(name: &str, slot: &str, generation: i64) -> RunInfo {
+    RunInfo {
+        name: name.into(),
+        uid: Some(format!("uid-{name}")),
+        scheduled_at: Some(t(slot)),
+        triggered_at: t(slot),
+        generation: Some(generation),
+        ..RunInfo::default()
+    }
+}
+
+#[test]
+fn a_slot_is_staged_within_its_lead_and_the_action_requeued_for_the_instant() {
+    let a = action(
+        cron("0 * * * *"),
+        json!({"observedGeneration": 1, "nextRunAt": "2026-03-02T11:00:00Z"}),
+    );
+    let at = LEAD.stage_at(t("2026-03-02T11:00:00Z"), "");
+    assert!(
+        at >= t("2026-03-02T10:59:00Z") && at < t("2026-03-02T10:59:30Z"),
+        "{at}"
+    );
+    let early = plan_staged(&a, &[], true, t("2026-03-02T10:58:00Z"), LEAD);
+    assert_eq!((early.create, early.stage), (None, None));
+    assert_eq!(early.requeue_at, Some(at));
+    let p = plan_staged(&a, &[], true, at, LEAD);
+    assert_eq!(p.stage, Some(t("2026-03-02T11:00:00Z")));
+    assert_eq!(p.create, None);
+    assert_eq!(p.requeue_at, Some(t("2026-03-02T11:00:00Z")));
+    assert_eq!(p.status.next_run_at, Some(t("2026-03-02T11:00:00Z")));
+    // Once it exists: nothing to create, nothing to write, wake at the instant.
+    let a = with_status(a, &p.status);
+    let run = staged("job-1772449200", "2026-03-02T11:00:00Z", 1);
+    let again = plan_staged(&a, &[run], true, at + Duration::seconds(1), LEAD);
+    assert_eq!((again.create, again.stage), (None, None));
+    assert!(!again.write);
+    assert_eq!(
+        again.status.last_run_name, None,
+        "a staged run is not the last run"
+    );
+    assert!(again.status.active_runs.is_empty());
+    assert_eq!(again.requeue_at, Some(t("2026-03-02T11:00:00Z")));
+}
+
+#[test]
+fn an_edit_before_the_instant_replaces_the_staged_run_and_disabling_removes_it() {
+    let mut a = action(
+        cron("0 * * * *"),
+        json!({"observedGeneration": 1, "nextRunAt": "2026-03-02T11:00:00Z"}),
+    );
+    a.metadata.generation = Some(2);
+    let run = staged("job-1772449200", "2026-03-02T11:00:00Z", 1);
+    let now = t("2026-03-02T10:59:50Z");
+    let p = plan_staged(&a, std::slice::from_ref(&run), true, now, LEAD);
+    assert_eq!(
+        p.unstage,
+        [(
+            "job-1772449200".to_string(),
+            Some("uid-job-1772449200".to_string())
+        )]
+    );
+    assert_eq!(
+        p.stage,
+        Some(t("2026-03-02T11:00:00Z")),
+        "staged again from the new spec"
+    );
+
+    a.spec.enabled = false;
+    let p = plan_staged(&a, std::slice::from_ref(&run), true, now, LEAD);
+    assert_eq!(p.unstage.len(), 1);
+    assert_eq!(p.stage, None);
+
+    // A schedule edit that drops the slot: removed, and the new schedule is armed from now.
+    let mut b = action(
+        cron("30 * * * *"),
+        json!({"observedGeneration": 1, "nextRunAt": "2026-03-02T11:00:00Z"}),
+    );
+    b.metadata.generation = Some(1);
+    let p = plan_staged(&b, &[run], true, now, LEAD);
+    assert_eq!(p.unstage.len(), 1, "11:00 is not a slot of '30 * * * *'");
+    assert_eq!(p.status.next_run_at, Some(t("2026-03-02T11:30:00Z")));
+}
+
+#[test]
+fn the_timing_write_of_a_slot_waits_for_its_run_and_goes_out_with_its_count() {
+    let a = action(
+        cron("* * * * *"),
+        json!({"observedGeneration": 1, "nextRunAt": "2026-03-02T10:01:00Z",
+               "lastScheduleTime": "2026-03-02T10:00:00Z"}),
+    );
+    let mut run = staged("job-1772445660", "2026-03-02T10:01:00Z", 1);
+    let before = plan_staged(
+        &a,
+        std::slice::from_ref(&run),
+        true,
+        t("2026-03-02T10:00:50Z"),
+        LEAD,
+    );
+    let a = with_status(a, &before.status);
+    let at_instant = t("2026-03-02T10:01:00.050Z");
+    let p = plan_staged(&a, std::slice::from_ref(&run), true, at_instant, LEAD);
+    assert_eq!(p.status.next_run_at, Some(t("2026-03-02T10:02:00Z")));
+    assert!(
+        !p.write,
+        "only timing changed and the slot's run is about to report"
+    );
+    assert!(p.requeue_at <= Some(t("2026-03-02T10:01:00Z") + TIMING_GRACE));
+    // The run succeeded: one write with the count, the last run and the timing.
+    run.phase = RunPhase::Succeeded;
+    run.attempt = 1;
+    run.completed_at = Some(t("2026-03-02T10:01:00.2Z"));
+    let done = plan_staged(&a, &[run.clone()], true, t("2026-03-02T10:01:00.3Z"), LEAD);
+    assert!(done.write);
+    assert_eq!(done.status.total_runs, 1);
+    assert_eq!(done.status.next_run_at, Some(t("2026-03-02T10:02:00Z")));
+    assert_eq!(done.status.last_run_name.as_deref(), Some("job-1772445660"));
+    assert!(done.events.is_empty(), "no Event for an ordinary success");
+    // A run that never reports: the timing is written after the grace period anyway.
+    run.phase = RunPhase::Pending;
+    run.attempt = 0;
+    let late = plan_staged(&a, &[run], true, t("2026-03-02T10:01:06Z"), LEAD);
+    assert!(late.write);
+}
+
+#[test]
+fn a_failure_after_success_and_the_recovery_are_the_only_run_events() {
+    let a = action(
+        cron("0 * * * *"),
+        json!({"observedGeneration": 1, "lastRunStatus": "succeeded"}),
+    );
+    let mut failed = run("job-m-1", RunPhase::Failed, None, "2026-03-02T10:00:00Z");
+    failed.error_code = Some("http_error".into());
+    let p = plan(&a, &[failed.clone()], true, t("2026-03-02T10:00:05Z"));
+    assert!(
+        p.events
+            .iter()
+            .any(|e| e.reason == "RunFailed" && e.warning)
+    );
+    let a = with_status(a, &p.status);
+    let mut second = failed.clone();
+    second.name = "job-m-2".into();
+    let p = plan(
+        &a,
+        &[failed.clone(), second.clone()],
+        true,
+        t("2026-03-02T10:01:00Z"),
+    );
+    assert!(p.events.is_empty(), "still failing: no new Event");
+    let a = with_status(a, &p.status);
+    let ok = run("job-m-3", RunPhase::Succeeded, None, "2026-03-02T10:02:00Z");
+    let p = plan(&a, &[failed, second, ok], true, t("2026-03-02T10:02:05Z"));
+    assert!(
+        p.events
+            .iter()
+            .any(|e| e.reason == "RunRecovered" && !e.warning)
+    );
 }

@@ -1,0 +1,405 @@
+//! One watch cache per resource, shared by the scheduler, the runner and the facade.
+//!
+//! Each resource has one watcher feeding one store; what the watchers see is fanned out to the
+//! controllers that subscribed (a subscriber first gets the store's current contents, so one that
+//! starts late, e.g. after winning the leader election, misses nothing). Runs are indexed by
+//! their Action, so a reconcile costs the Action's own runs, not the cluster's. managedFields are
+//! pruned here, once: runs keep none, Actions keep one entry (the facade's `updated_at`).
+//!
+//! `resync` restarts the Action and run watches and waits for their fresh list: a replica that
+//! has just become leader decides from what the API server says now, not from a watch that may
+//! have stalled while it was a follower (docs/write-path.md, "Why the cache can be trusted").
+
+use std::collections::{BTreeSet, HashMap};
+use std::fmt::Debug;
+use std::sync::{Arc, Mutex, RwLock};
+
+use futures::StreamExt;
+use futures::channel::mpsc;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ManagedFieldsEntry;
+use kube::api::Api;
+use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Client, Resource, ResourceExt};
+use serde::de::DeserializeOwned;
+use tokio::sync::watch;
+use tracing::warn;
+
+use crate::resources::{Action, ActionEndpoint, ActionRun};
+
+/// What a subscriber is told about an object.
+#[derive(Clone, Debug)]
+pub enum Change<K> {
+    /// Created, changed, or listed.
+    Applied(Arc<K>),
+    /// Deleted; the object as it was last.
+    Deleted(Arc<K>),
+}
+
+impl<K> Change<K> {
+    pub fn object(&self) -> &Arc<K> {
+        match self {
+            Change::Applied(o) | Change::Deleted(o) => o,
+        }
+    }
+}
+
+/// The key of an Action's runs in the index: (namespace, Action name).
+pub type ActionKey = (String, String);
+
+/// Run names by (namespace, Action name), kept in step with the run store.
+#[derive(Clone, Default)]
+pub struct RunIndex(Arc<RwLock<HashMap<ActionKey, BTreeSet<String>>>>);
+
+impl RunIndex {
+    fn insert(&self, run: &ActionRun) {
+        if let Ok(mut map) = self.0.write() {
+            map.entry(key_of(run)).or_default().insert(run.name_any());
+        }
+    }
+
+    fn remove(&self, run: &ActionRun) {
+        if let Ok(mut map) = self.0.write() {
+            let key = key_of(run);
+            if let Some(set) = map.get_mut(&key) {
+                set.remove(&run.name_any());
+                if set.is_empty() {
+                    map.remove(&key);
+                }
+            }
+        }
+    }
+
+    fn replace(&self, runs: &[ActionRun]) {
+        let mut fresh: HashMap<ActionKey, BTreeSet<String>> = HashMap::new();
+        for run in runs {
+            fresh.entry(key_of(run)).or_default().insert(run.name_any());
+        }
+        if let Ok(mut map) = self.0.write() {
+            *map = fresh;
+        }
+    }
+
+    fn names(&self, ns: &str, action: &str) -> Vec<String> {
+        self.0
+            .read()
+            .ok()
+            .and_then(|m| {
+                m.get(&(ns.to_string(), action.to_string()))
+                    .map(|s| s.iter().cloned().collect())
+            })
+            .unwrap_or_default()
+    }
+}
+
+fn key_of(run: &ActionRun) -> ActionKey {
+    (run.namespace().unwrap_or_default(), run.spec.action.clone())
+}
+
+type Subscribers<K> = Arc<Mutex<Vec<mpsc::UnboundedSender<Change<K>>>>>;
+
+/// A store, its subscribers, and the counters that tell when a (re)list has completed.
+struct Feed<K: Resource<DynamicType = ()> + Clone + 'static> {
+    store: Store<K>,
+    subscribers: Subscribers<K>,
+    /// Bumped to ask the watcher to start over with a fresh list.
+    restart: watch::Sender<u64>,
+    /// The number of the last restart whose list has completed.
+    listed: watch::Receiver<u64>,
+}
+
+impl<K: Resource<DynamicType = ()> + Clone + 'static> Clone for Feed<K> {
+    fn clone(&self) -> Self {
+        Self {
+            store: self.store.clone(),
+            subscribers: self.subscribers.clone(),
+            restart: self.restart.clone(),
+            listed: self.listed.clone(),
+        }
+    }
+}
+
+impl<K> Feed<K>
+where
+    K: Resource<DynamicType = ()> + Clone + Debug + DeserializeOwned + Send + Sync + 'static,
+{
+    /// Starts the watcher of `api`; `prune` trims each object before it is stored, `on_change`
+    /// sees every change after the store has it (the run index).
+    fn start(
+        api: Api<K>,
+        prune: fn(&mut K),
+        on_change: impl Fn(&watcher::Event<K>) + Send + 'static,
+    ) -> Self {
+        let (store, mut writer) = reflector::store();
+        let subscribers: Subscribers<K> = Arc::default();
+        let (restart, mut restarts) = watch::channel(0u64);
+        let (listed_tx, listed) = watch::channel(0u64);
+        let subs = subscribers.clone();
+        let reader = store.clone();
+        tokio::spawn(async move {
+            loop {
+                let round = *restarts.borrow_and_update();
+                let mut stream = watcher(api.clone(), watcher::Config::default().any_semantic())
+                    .default_backoff()
+                    .modify(prune)
+                    .boxed();
+                loop {
+                    tokio::select! {
+                        event = stream.next() => match event {
+                            Some(Ok(event)) => {
+                                writer.apply_watcher_event(&event);
+                                on_change(&event);
+                                fan_out(&subs, &reader, &event);
+                                if matches!(event, watcher::Event::InitDone) {
+                                    let _ = listed_tx.send(round);
+                                }
+                            }
+                            Some(Err(e)) => warn!(error = %e, "watch error; retrying"),
+                            None => break,
+                        },
+                        changed = restarts.changed() => {
+                            if changed.is_err() { return; }
+                            break;
+                        }
+                    }
+                }
+            }
+        });
+        Feed {
+            store,
+            subscribers,
+            restart,
+            listed,
+        }
+    }
+
+    /// A stream of every change from now on, starting with the store's current contents.
+    fn subscribe(&self) -> mpsc::UnboundedReceiver<Change<K>> {
+        let (tx, rx) = mpsc::unbounded();
+        if let Ok(mut subs) = self.subscribers.lock() {
+            // Under the lock, so no change falls between the replay and the live feed.
+            for obj in self.store.state() {
+                let _ = tx.unbounded_send(Change::Applied(obj));
+            }
+            subs.push(tx);
+        }
+        rx
+    }
+
+    async fn relist(&self) {
+        let round = *self.restart.borrow() + 1;
+        let _ = self.restart.send(round);
+        let _ = self.listed.clone().wait_for(|done| *done >= round).await;
+    }
+}
+
+fn fan_out<K>(subs: &Subscribers<K>, store: &Store<K>, event: &watcher::Event<K>)
+where
+    K: Resource<DynamicType = ()> + Clone + 'static,
+{
+    let changes: Vec<Change<K>> = match event {
+        watcher::Event::Apply(obj) => store
+            .get(&ObjectRef::from_obj(obj))
+            .map(Change::Applied)
+            .into_iter()
+            .collect(),
+        watcher::Event::Delete(obj) => vec![Change::Deleted(Arc::new(obj.clone()))],
+        // A (re)list is complete: every object may have changed while the watch was down.
+        watcher::Event::InitDone => store.state().into_iter().map(Change::Applied).collect(),
+        watcher::Event::Init | watcher::Event::InitApply(_) => Vec::new(),
+    };
+    if changes.is_empty() {
+        return;
+    }
+    if let Ok(mut subs) = subs.lock() {
+        subs.retain(|tx| changes.iter().all(|c| tx.unbounded_send(c.clone()).is_ok()));
+    }
+}
+
+/// The shared caches of one process.
+#[derive(Clone)]
+pub struct Caches {
+    actions: Feed<Action>,
+    runs: Feed<ActionRun>,
+    endpoints: Feed<ActionEndpoint>,
+    index: RunIndex,
+    ready: watch::Receiver<bool>,
+}
+
+impl Caches {
+    /// Starts the watches (all namespaces, or only `namespace`).
+    pub fn start(client: &Client, namespace: Option<&str>) -> Self {
+        let actions = Feed::start(api(client, namespace), prune_action, |_| {});
+        let index = RunIndex::default();
+        let runs = {
+            let index = index.clone();
+            let mut listing: Vec<ActionRun> = Vec::new();
+            let on_change = move |event: &watcher::Event<ActionRun>| match event {
+                watcher::Event::Apply(r) => index.insert(r),
+                watcher::Event::Delete(r) => index.remove(r),
+                watcher::Event::Init => listing.clear(),
+                watcher::Event::InitApply(r) => listing.push(r.clone()),
+                watcher::Event::InitDone => index.replace(&std::mem::take(&mut listing)),
+            };
+            let on_change = Mutex::new(on_change);
+            Feed::start(api(client, namespace), prune_run, move |e| {
+                if let Ok(mut f) = on_change.lock() {
+                    f(e)
+                }
+            })
+        };
+        let endpoints = Feed::start(api(client, namespace), |_| {}, |_| {});
+        let (ready_tx, ready) = watch::channel(false);
+        {
+            let stores = (
+                actions.store.clone(),
+                runs.store.clone(),
+                endpoints.store.clone(),
+            );
+            tokio::spawn(async move {
+                let _ = tokio::join!(
+                    stores.0.wait_until_ready(),
+                    stores.1.wait_until_ready(),
+                    stores.2.wait_until_ready()
+                );
+                let _ = ready_tx.send(true);
+            });
+        }
+        Caches {
+            actions,
+            runs,
+            endpoints,
+            index,
+            ready,
+        }
+    }
+
+    pub fn actions(&self) -> &Store<Action> {
+        &self.actions.store
+    }
+
+    pub fn runs(&self) -> &Store<ActionRun> {
+        &self.runs.store
+    }
+
+    pub fn endpoints(&self) -> &Store<ActionEndpoint> {
+        &self.endpoints.store
+    }
+
+    /// Whether every cache has completed its first list.
+    pub fn is_ready(&self) -> bool {
+        *self.ready.borrow()
+    }
+
+    /// Resolves once every cache has completed its first list. (A watch channel, because
+    /// `Store::wait_until_ready` wakes only one of several concurrent waiters.)
+    pub async fn wait_ready(&self) {
+        let _ = self.ready.clone().wait_for(|r| *r).await;
+    }
+
+    /// Restarts the Action and run watches and waits until both have listed afresh.
+    pub async fn resync(&self) {
+        tokio::join!(self.actions.relist(), self.runs.relist());
+    }
+
+    pub fn subscribe_actions(&self) -> mpsc::UnboundedReceiver<Change<Action>> {
+        self.actions.subscribe()
+    }
+
+    pub fn subscribe_runs(&self) -> mpsc::UnboundedReceiver<Change<ActionRun>> {
+        self.runs.subscribe()
+    }
+
+    pub fn subscribe_endpoints(&self) -> mpsc::UnboundedReceiver<Change<ActionEndpoint>> {
+        self.endpoints.subscribe()
+    }
+
+    /// The cached runs of the Action `name` in `ns` (by `spec.action`; the caller checks owners).
+    pub fn runs_of(&self, ns: &str, name: &str) -> Vec<Arc<ActionRun>> {
+        self.index
+            .names(ns, name)
+            .into_iter()
+            .filter_map(|run| self.runs.store.get(&ObjectRef::new(&run).within(ns)))
+            .collect()
+    }
+}
+
+fn api<K>(client: &Client, namespace: Option<&str>) -> Api<K>
+where
+    K: Resource<Scope = kube::core::NamespaceResourceScope>,
+    K::DynamicType: Default,
+{
+    match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    }
+}
+
+fn prune_run(run: &mut ActionRun) {
+    run.managed_fields_mut().clear();
+}
+
+/// Keeps of an Action's managedFields only what the facade's `updated_at` reads: the latest entry
+/// that is not a status write, without its field set.
+fn prune_action(action: &mut Action) {
+    let latest: Option<ManagedFieldsEntry> = action
+        .managed_fields()
+        .iter()
+        .filter(|e| e.subresource.as_deref().unwrap_or_default().is_empty())
+        .max_by_key(|e| e.time.as_ref().map(|t| t.0))
+        .map(|e| ManagedFieldsEntry {
+            time: e.time.clone(),
+            manager: e.manager.clone(),
+            operation: e.operation.clone(),
+            ..ManagedFieldsEntry::default()
+        });
+    *action.managed_fields_mut() = latest.into_iter().collect();
+}
+
+/// Whether `run` belongs to `action`: no owner (created by hand), or owned by this very Action
+/// (not by an earlier Action of the same name).
+pub fn owned_by(run: &ActionRun, action: &Action) -> bool {
+    let owners = run.owner_references();
+    owners.is_empty()
+        || action
+            .uid()
+            .is_some_and(|u| owners.iter().any(|o| o.uid == u))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+    fn entry(manager: &str, second: i64, subresource: Option<&str>) -> ManagedFieldsEntry {
+        ManagedFieldsEntry {
+            manager: Some(manager.into()),
+            time: Some(Time(
+                k8s_openapi::jiff::Timestamp::from_second(second).unwrap_or_default(),
+            )),
+            subresource: subresource.map(Into::into),
+            fields_v1: Some(Default::default()),
+            ..ManagedFieldsEntry::default()
+        }
+    }
+
+    #[test]
+    fn an_action_keeps_only_its_latest_spec_change() {
+        let mut a: Action = serde_json::from_value(serde_json::json!({
+            "apiVersion": "punctual.dev/v1alpha1", "kind": "Action",
+            "metadata": {"name": "a"},
+            "spec": {"app": "x", "namespaceId": "n", "endpoint": "e"},
+        }))
+        .unwrap_or_else(|e| panic!("{e}"));
+        a.metadata.managed_fields = Some(vec![
+            entry("kubectl", 100, None),
+            entry("punctual-scheduler", 300, Some("status")),
+            entry("punctual-facade", 200, None),
+        ]);
+        prune_action(&mut a);
+        let kept = a.managed_fields();
+        assert_eq!(kept.len(), 1);
+        assert_eq!(kept[0].manager.as_deref(), Some("punctual-facade"));
+        assert!(kept[0].fields_v1.is_none());
+    }
+}

@@ -1,0 +1,174 @@
+//! Exactly-once counting of finished runs, and history cleanup (pure).
+//!
+//! The Action's status holds a ledger, `countedRuns`: the names of runs whose outcome is already
+//! in the counters and that may still exist. Counting a run is adding its outcome to the counters
+//! *and* its name to the ledger, in the same status write, conditional on the resourceVersion the
+//! decision was made from. So the API server accepts "count r" only if, in the version it holds
+//! right now, `r` is not in the ledger: two writers, a stale copy or a replay can only get a 409.
+//!
+//! A name leaves the ledger only once its run is gone from the run cache (deleted), so a run can
+//! never be counted, forgotten and counted again: a finished run is never recounted while it
+//! exists, and a deleted run can only be counted from its delete event, once. History cleanup
+//! deletes only runs already in the ledger, so cleanup can never lose a count.
+//! Why the run cache can be trusted for "gone": docs/write-path.md.
+
+use std::collections::BTreeSet;
+
+use super::plan::RunInfo;
+use crate::resources::{ActionStatus, RunPhase};
+
+/// Error codes of the two bookkeeping outcomes of a scheduled run decided at its instant (by the
+/// runner): the slot was skipped (concurrencyPolicy Forbid) or missed (past its deadline).
+pub const SKIPPED: &str = "skipped";
+pub const MISSED: &str = "missed";
+
+/// What a finished run adds to the Action's counters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Effect {
+    Succeeded,
+    Failed,
+    Skipped,
+    Missed,
+    /// Cancelled (Replace, Action deleted): in no counter.
+    Nothing,
+}
+
+/// The effect of a run in its final phase; None while it is active.
+pub fn effect(phase: RunPhase, error_code: Option<&str>) -> Option<Effect> {
+    match phase {
+        RunPhase::Pending | RunPhase::Running => None,
+        RunPhase::Succeeded => Some(Effect::Succeeded),
+        RunPhase::Failed => Some(Effect::Failed),
+        RunPhase::Cancelled => Some(match error_code {
+            Some(SKIPPED) => Effect::Skipped,
+            Some(MISSED) => Effect::Missed,
+            _ => Effect::Nothing,
+        }),
+    }
+}
+
+/// Whether a run is slot bookkeeping (skipped or missed), not an execution: it is deleted as soon
+/// as it is counted, and the REST API does not list it.
+pub fn is_bookkeeping(phase: RunPhase, error_code: Option<&str>) -> bool {
+    matches!(
+        effect(phase, error_code),
+        Some(Effect::Skipped | Effect::Missed)
+    )
+}
+
+/// The result of counting: the status with counters and ledger updated, and what was counted.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Tally {
+    pub status: ActionStatus,
+    pub counted: Vec<(String, Effect)>,
+    /// Deleted runs that the ledger already lists (counted before they were deleted). Once the
+    /// status is written (or needed no write), the caller forgets them, together with `counted`:
+    /// a deleted run must not outlive its ledger entry, or it would be counted again.
+    pub settled: Vec<String>,
+}
+
+/// Counts every finished run of `runs` that is not in the ledger of `status`, and (when it counts
+/// anything) drops from the ledger the names of runs no longer in `runs` (deleted). `runs` is everything the run cache
+/// holds for the Action, plus finished runs seen deleted but not yet counted (`deleted: true`).
+pub fn tally(status: &ActionStatus, runs: &[RunInfo]) -> Tally {
+    let mut s = status.clone();
+    let listed: BTreeSet<&str> = status.counted_runs.iter().map(String::as_str).collect();
+    let mut counted = Vec::new();
+    let mut settled = Vec::new();
+    for r in runs {
+        let Some(e) = effect(r.phase, r.error_code.as_deref()) else {
+            continue;
+        };
+        if r.deleted && (e == Effect::Nothing || listed.contains(r.name.as_str())) {
+            settled.push(r.name.clone());
+            continue;
+        }
+        if e == Effect::Nothing || listed.contains(r.name.as_str()) {
+            continue;
+        }
+        if counted.iter().any(|(n, _)| n == &r.name) {
+            continue; // seen twice (live and deleted): one run, one count
+        }
+        match e {
+            Effect::Succeeded => {
+                s.total_runs += 1;
+                s.successful_runs += 1;
+            }
+            Effect::Failed => {
+                s.total_runs += 1;
+                s.failed_runs += 1;
+            }
+            Effect::Skipped => s.skipped_runs += 1,
+            Effect::Missed => s.missed_runs += 1,
+            Effect::Nothing => {}
+        }
+        counted.push((r.name.clone(), e));
+    }
+    let present: BTreeSet<&str> = runs
+        .iter()
+        .filter(|r| !r.deleted)
+        .map(|r| r.name.as_str())
+        .collect();
+    // Dropping names of deleted runs rides along with a count; alone it would cost a status write
+    // per history deletion.
+    if !counted.is_empty() {
+        s.counted_runs
+            .retain(|n| present.contains(n.as_str()) || counted.iter().any(|(c, _)| c == n));
+    }
+    for (name, _) in &counted {
+        if !s.counted_runs.contains(name) {
+            s.counted_runs.push(name.clone());
+        }
+    }
+    Tally {
+        status: s,
+        counted,
+        settled,
+    }
+}
+
+/// Runs to delete, oldest first: bookkeeping runs (skipped, missed) at once, succeeded runs beyond
+/// `keep_succeeded`, failed and cancelled runs beyond `keep_failed`. A run with an effect is
+/// deleted only when `ledger` (as the API server holds it) lists it; a deletion never loses a
+/// count.
+pub fn history_victims(
+    runs: &[RunInfo],
+    ledger: &[String],
+    keep_succeeded: usize,
+    keep_failed: usize,
+) -> Vec<String> {
+    let deletable = |r: &RunInfo| {
+        !r.deleted
+            && match effect(r.phase, r.error_code.as_deref()) {
+                None => false,
+                Some(Effect::Nothing) => true,
+                Some(_) => ledger.contains(&r.name),
+            }
+    };
+    let mut victims: Vec<String> = runs
+        .iter()
+        .filter(|r| deletable(r) && is_bookkeeping(r.phase, r.error_code.as_deref()))
+        .map(|r| r.name.clone())
+        .collect();
+    for (succeeded, keep) in [(true, keep_succeeded), (false, keep_failed)] {
+        let mut group: Vec<&RunInfo> = runs
+            .iter()
+            .filter(|r| !r.deleted && !r.phase.is_active())
+            .filter(|r| !is_bookkeeping(r.phase, r.error_code.as_deref()))
+            .filter(|r| (r.phase == RunPhase::Succeeded) == succeeded)
+            .collect();
+        // Newest first; the name breaks ties so the choice is stable.
+        group.sort_by(|a, b| (b.completed_at, &b.name).cmp(&(a.completed_at, &a.name)));
+        let mut old: Vec<&RunInfo> = group.into_iter().skip(keep).collect();
+        old.reverse();
+        victims.extend(
+            old.into_iter()
+                .filter(|r| deletable(r))
+                .map(|r| r.name.clone()),
+        );
+    }
+    victims
+}
+
+#[cfg(test)]
+mod tests;

@@ -104,8 +104,8 @@ struct Feed<K: Resource<DynamicType = ()> + Clone + 'static> {
     subscribers: Subscribers<K>,
     /// Bumped to ask the watcher to start over with a fresh list.
     restart: watch::Sender<u64>,
-    /// The number of the last restart whose list has completed.
-    listed: watch::Receiver<u64>,
+    /// The number of the last restart whose list has completed; None before the first list.
+    listed: watch::Receiver<Option<u64>>,
 }
 
 impl<K: Resource<DynamicType = ()> + Clone + 'static> Clone for Feed<K> {
@@ -133,7 +133,7 @@ where
         let (store, mut writer) = reflector::store();
         let subscribers: Subscribers<K> = Arc::default();
         let (restart, mut restarts) = watch::channel(0u64);
-        let (listed_tx, listed) = watch::channel(0u64);
+        let (listed_tx, listed) = watch::channel(None);
         let subs = subscribers.clone();
         let reader = store.clone();
         tokio::spawn(async move {
@@ -151,7 +151,7 @@ where
                                 on_change(&event);
                                 fan_out(&subs, &reader, &event);
                                 if matches!(event, watcher::Event::InitDone) {
-                                    let _ = listed_tx.send(round);
+                                    let _ = listed_tx.send(Some(round));
                                 }
                             }
                             Some(Err(e)) => warn!(error = %e, "watch error; retrying"),
@@ -189,7 +189,17 @@ where
     async fn relist(&self) {
         let round = *self.restart.borrow() + 1;
         let _ = self.restart.send(round);
-        let _ = self.listed.clone().wait_for(|done| *done >= round).await;
+        let _ = self
+            .listed
+            .clone()
+            .wait_for(|done| done.is_some_and(|d| d >= round))
+            .await;
+    }
+
+    /// Resolves once the first list has completed. (Not `Store::wait_until_ready`: it wakes only
+    /// one of several concurrent waiters, and the controllers already wait on it.)
+    async fn listed_once(&self) {
+        let _ = self.listed.clone().wait_for(Option::is_some).await;
     }
 }
 
@@ -251,16 +261,12 @@ impl Caches {
         let endpoints = Feed::start(api(client, namespace), |_| {}, |_| {});
         let (ready_tx, ready) = watch::channel(false);
         {
-            let stores = (
-                actions.store.clone(),
-                runs.store.clone(),
-                endpoints.store.clone(),
-            );
+            let feeds = (actions.clone(), runs.clone(), endpoints.clone());
             tokio::spawn(async move {
-                let _ = tokio::join!(
-                    stores.0.wait_until_ready(),
-                    stores.1.wait_until_ready(),
-                    stores.2.wait_until_ready()
+                tokio::join!(
+                    feeds.0.listed_once(),
+                    feeds.1.listed_once(),
+                    feeds.2.listed_once()
                 );
                 let _ = ready_tx.send(true);
             });

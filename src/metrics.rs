@@ -73,7 +73,7 @@ impl Default for Metrics {
         );
         registry.register(
             "schedule_lag_seconds",
-            "Run creation time minus the slot's nominal instant",
+            "Time a scheduled run's first request was sent minus the slot's nominal instant",
             schedule_lag.clone(),
         );
         registry.register("runs_created", "ActionRuns created", runs_created.clone());

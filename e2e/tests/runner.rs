@@ -515,16 +515,24 @@ async fn a_controller_killed_mid_request_records_interrupted_and_retries_once() 
     endpoint_url(
         &ns.name,
         "agent",
-        &format!("http://{addr}/sleep/3"),
+        &format!("http://{addr}/sleep/6"),
         json!({}),
     );
     let mut op = Operator::start(&format!("runner-kill-1-{}", ns.name), &ns.name, &[]);
     let action = create_action(&client, &ns.name, "kill", json!({"maxRetries": 1})).await;
     let run = trigger(&client, &action).await;
-    eventually("the request to arrive", Duration::from_secs(30), || async {
-        (!rec.calls().is_empty()).then_some(())
-    })
+    // A long call is written `running` once it outlives --running-after-ms (2 s).
+    let api: Api<ActionRun> = Api::namespaced(client.clone(), &ns.name);
+    eventually(
+        "the run to show running",
+        Duration::from_secs(30),
+        || async {
+            let r = api.get(&run.name_any()).await.ok()?;
+            (r.status?.status == RunPhase::Running).then_some(())
+        },
+    )
     .await;
+    assert_eq!(rec.calls().len(), 1);
     op.kill();
     let _op2 = Operator::start(&format!("runner-kill-2-{}", ns.name), &ns.name, &[]);
     let done = finished(&client, &run, Duration::from_secs(40)).await;
@@ -545,6 +553,159 @@ async fn a_controller_killed_mid_request_records_interrupted_and_retries_once() 
     // Still exact a while later (the new process re-reads every run).
     tokio::time::sleep(Duration::from_secs(2)).await;
     counters(&client, &ns.name, "kill", (1, 1, 0)).await;
+}
+
+/// A quick request has no `running` write, so a crash during it leaves the run as it was: the
+/// restarted runner sends the same attempt again, with the same execution id and idempotency key.
+#[tokio::test]
+async fn a_controller_killed_before_the_running_write_resends_the_same_attempt() {
+    let (client, ns) = setup("e2e-run-quick-kill").await;
+    let (addr, rec) = endpoint().await;
+    endpoint_url(
+        &ns.name,
+        "agent",
+        &format!("http://{addr}/sleep/1.5"),
+        json!({}),
+    );
+    let mut op = Operator::start(&format!("runner-qkill-1-{}", ns.name), &ns.name, &[]);
+    let action = create_action(&client, &ns.name, "quick", json!({})).await;
+    let run = trigger(&client, &action).await;
+    eventually("the request to arrive", Duration::from_secs(30), || async {
+        (!rec.calls().is_empty()).then_some(())
+    })
+    .await;
+    op.kill();
+    let _op2 = Operator::start(&format!("runner-qkill-2-{}", ns.name), &ns.name, &[]);
+    let done = finished(&client, &run, Duration::from_secs(40)).await;
+    let st = status(&done);
+    assert_eq!((st.status, st.attempt), (RunPhase::Succeeded, 1), "{st:?}");
+    let calls = rec.calls();
+    assert_eq!(calls.len(), 2, "sent again after the crash");
+    for header in ["idempotency-key", "x-execution-id", "x-punctual-attempt"] {
+        assert_eq!(
+            calls[0].headers.get(header),
+            calls[1].headers.get(header),
+            "{header}"
+        );
+    }
+    counters(&client, &ns.name, "quick", (1, 1, 0)).await;
+}
+
+/// The fault storm: Actions firing every minute (some succeeding, some failing), manual triggers
+/// in between, history limits of one so cleanup races counting, and the operator SIGKILLed every
+/// few seconds for two and a half minutes. The test's own watch sees every run that ever
+/// finished; at the end every Action's counters equal those runs exactly, and every slot that
+/// passed had its run.
+#[tokio::test]
+async fn a_sigkill_storm_leaves_every_counter_equal_to_its_runs() {
+    use futures::StreamExt;
+    use kube::runtime::{WatchStreamExt, watcher};
+
+    let (client, ns) = setup("e2e-run-storm").await;
+    let (addr, _rec) = endpoint().await;
+    endpoint_url(&ns.name, "agent", &format!("http://{addr}/ok"), json!({}));
+    endpoint_url(
+        &ns.name,
+        "bad",
+        &format!("http://{addr}/status/400"),
+        json!({}),
+    );
+    // Every run that reached a final phase, by name: (action, phase, slot).
+    type Seen = BTreeMap<String, (String, RunPhase, Option<DateTime<Utc>>)>;
+    let seen: Arc<Mutex<Seen>> = Arc::default();
+    {
+        let seen = seen.clone();
+        let api: Api<ActionRun> = Api::namespaced(client.clone(), &ns.name);
+        tokio::spawn(async move {
+            let mut stream = watcher(api, watcher::Config::default())
+                .default_backoff()
+                .applied_objects()
+                .boxed();
+            while let Some(Ok(r)) = stream.next().await {
+                let phase = r.status.as_ref().map(|s| s.status).unwrap_or_default();
+                if !phase.is_active()
+                    && let Ok(mut m) = seen.lock()
+                {
+                    m.insert(
+                        r.name_any(),
+                        (r.spec.action.clone(), phase, r.spec.scheduled_at),
+                    );
+                }
+            }
+        });
+    }
+    let names: Vec<String> = (0..8).map(|i| format!("storm-{i}")).collect();
+    let mut actions = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        let endpoint = if i % 3 == 2 { "bad" } else { "agent" };
+        let spec = json!({"cronExpression": "* * * * *", "endpoint": endpoint,
+                          "successfulRunsHistoryLimit": 1, "failedRunsHistoryLimit": 1});
+        actions.push(create_action(&client, &ns.name, name, spec).await);
+    }
+    let started = Utc::now();
+    let mut op = Operator::start(&format!("storm-0-{}", ns.name), &ns.name, &[]);
+    let pauses = [
+        3, 7, 5, 11, 4, 9, 2, 13, 6, 8, 3, 12, 5, 10, 4, 7, 9, 3, 6, 11,
+    ];
+    let mut kills = 0;
+    for (i, pause) in pauses.iter().cycle().enumerate() {
+        if Utc::now() - started > chrono::TimeDelta::seconds(150) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_secs(*pause)).await;
+        let _ = trigger(&client, &actions[i % actions.len()]).await;
+        op.kill();
+        kills += 1;
+        op = Operator::start(&format!("storm-{}-{}", i + 1, ns.name), &ns.name, &[]);
+    }
+    let stopped = Utc::now();
+    eprintln!("storm: {kills} kills");
+    // Settled: every Action's counters equal the finished runs the watch saw, and stay so.
+    let expected = |name: &str| {
+        let m = seen.lock().expect("lock");
+        let of = |p: RunPhase| {
+            m.values()
+                .filter(|(a, ph, _)| a == name && *ph == p)
+                .count() as i64
+        };
+        let (ok, bad) = (of(RunPhase::Succeeded), of(RunPhase::Failed));
+        (ok + bad, ok, bad)
+    };
+    for name in &names {
+        eventually(
+            &format!("{name} counters settle"),
+            Duration::from_secs(90),
+            || async {
+                let s = action_status(&client, &ns.name, name).await;
+                let got = (s.total_runs, s.successful_runs, s.failed_runs);
+                let no_active = s.active_runs.is_empty();
+                (no_active && got == expected(name) && got.0 > 0).then_some(())
+            },
+        )
+        .await;
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    for name in &names {
+        let s = action_status(&client, &ns.name, name).await;
+        assert_eq!(
+            (s.total_runs, s.successful_runs, s.failed_runs),
+            expected(name),
+            "{name}: counters equal its runs"
+        );
+        // Every slot between the first after creation and the last before the storm ended.
+        let m = seen.lock().expect("lock").clone();
+        let slots: Vec<DateTime<Utc>> = m
+            .values()
+            .filter(|(a, _, _)| a == name)
+            .filter_map(|(_, _, slot)| *slot)
+            .collect();
+        let first = slots.iter().min().copied().expect("a slot ran");
+        let mut slot = first;
+        while slot < stopped - chrono::TimeDelta::seconds(5) {
+            assert!(slots.contains(&slot), "{name}: slot {slot} has its run");
+            slot += chrono::TimeDelta::minutes(1);
+        }
+    }
 }
 
 #[tokio::test]

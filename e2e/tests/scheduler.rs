@@ -9,7 +9,7 @@ use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Event;
 use kube::api::{Api, ListParams, Patch, PatchParams};
 use kube::{Client, ResourceExt};
-use punctual::resources::{Action, ActionRun, TriggerType};
+use punctual::resources::{Action, ActionRun, RunPhase, TriggerType};
 use serde_json::{Value, json};
 
 use crate::support::*;
@@ -79,14 +79,23 @@ async fn sleep_until(t: DateTime<Utc>) {
     }
 }
 
-/// Waits until the run for `slot` exists; returns the schedule lag (creation minus slot).
+/// Waits until the run for `slot` has been sent (its first attempt started; a run is staged
+/// ahead of its slot, so existing is not enough); returns the lag (request sent minus slot).
 async fn wait_for_slot(client: &Client, ns: &str, action: &str, slot: DateTime<Utc>) -> f64 {
     let name = format!("{action}-{}", slot.timestamp());
     let api: Api<ActionRun> = Api::namespaced(client.clone(), ns);
-    let run = eventually(&format!("run {name}"), Duration::from_secs(90), || {
-        let (api, name) = (api.clone(), name.clone());
-        async move { api.get_opt(&name).await.ok().flatten() }
-    })
+    let run = eventually(
+        &format!("run {name} sent"),
+        Duration::from_secs(130),
+        || {
+            let (api, name) = (api.clone(), name.clone());
+            async move {
+                let run = api.get_opt(&name).await.ok().flatten()?;
+                let sent = run.status.as_ref().is_some_and(|s| !s.attempts.is_empty());
+                sent.then_some(run)
+            }
+        },
+    )
     .await;
     assert_eq!(run.spec.trigger_type, TriggerType::Scheduled);
     assert_eq!(
@@ -103,21 +112,32 @@ async fn wait_for_slot(client: &Client, ns: &str, action: &str, slot: DateTime<U
         (owner.kind.as_str(), owner.name.as_str(), owner.controller),
         ("Action", action, Some(true))
     );
-    let created = run
-        .creation_timestamp()
-        .map(|t| punctual::rest::model::to_chrono(&t));
-    created
-        .map(|c| (c - slot).num_milliseconds() as f64 / 1000.0)
+    let sent = run
+        .status
+        .as_ref()
+        .and_then(|s| s.attempts.first())
+        .map(|a| a.started_at);
+    sent.map(|c| (c - slot).num_milliseconds() as f64 / 1000.0)
         .unwrap_or(f64::NAN)
 }
 
-/// Asserts the runs of `action` are exactly one per slot in `slots`, and nothing else.
+/// Asserts the runs of `action` whose slot has passed are exactly one per slot in `slots`, and
+/// that any other run is staged for a future slot (pending, never attempted), at most one.
 async fn assert_exactly(client: &Client, ns: &str, action: &str, slots: &[DateTime<Utc>]) {
-    let names: Vec<String> = runs_of(client, ns, action)
-        .await
+    let now = Utc::now();
+    let runs = runs_of(client, ns, action).await;
+    let (due, staged): (Vec<&ActionRun>, Vec<&ActionRun>) = runs
         .iter()
-        .map(|r| r.name_any())
-        .collect();
+        .partition(|r| r.spec.scheduled_at.is_none_or(|s| s <= now));
+    for r in &staged {
+        let s = r.status.clone().unwrap_or_default();
+        assert!(
+            s.status == RunPhase::Pending && s.attempts.is_empty(),
+            "a run for a future slot is only staged: {s:?}"
+        );
+    }
+    assert!(staged.len() <= 1, "one staged run at most: {staged:?}");
+    let names: Vec<String> = due.iter().map(|r| r.name_any()).collect();
     let mut expected: Vec<String> = slots
         .iter()
         .map(|s| format!("{action}-{}", s.timestamp()))

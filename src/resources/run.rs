@@ -23,6 +23,7 @@ use super::{JsonObject, object_schema};
     printcolumn = r#"{"name": "Trigger", "type": "string", "jsonPath": ".spec.triggerType"}"#,
     printcolumn = r#"{"name": "Status", "type": "string", "jsonPath": ".status.status"}"#,
     printcolumn = r#"{"name": "Attempt", "type": "integer", "jsonPath": ".status.attempt"}"#,
+    printcolumn = r#"{"name": "Scheduled", "type": "string", "jsonPath": ".spec.scheduledAt"}"#,
     printcolumn = r#"{"name": "Started", "type": "date", "jsonPath": ".status.startedAt"}"#,
     printcolumn = r#"{"name": "Duration", "type": "number", "jsonPath": ".status.durationSeconds"}"#,
     printcolumn = r#"{"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}"#

@@ -345,7 +345,6 @@ async fn at_the_instant(
             return Ok(Requeue::await_change());
         }
         Gate::Replace(others) => {
-            let runs: Api<ActionRun> = Api::namespaced(ctx.client.clone(), &ns);
             for (name, uid) in others {
                 if let Some(uid) = &uid {
                     abort(&ctx.in_flight, uid);
@@ -364,10 +363,11 @@ async fn at_the_instant(
                     Err(Error::Kube(kube::Error::Api(e))) if e.code == 404 => {}
                     Err(e) => return Err(e),
                 }
-                let _ = &runs;
             }
         }
     }
+    let lag = (ctx.clock.now() - input.slot).num_milliseconds() as f64 / 1000.0;
+    ctx.metrics.schedule_lag.observe(lag.max(0.0));
     spawn_attempt(ctx, run.clone(), 1);
     Ok(Requeue::await_change())
 }

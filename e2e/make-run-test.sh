@@ -63,11 +63,12 @@ done
 
 echo "[make-run-test] stopping make run"
 stop
+# Every process of the group, not only make: run.sh stops the control plane after make is gone.
 for _ in $(seq 1 60); do
-  kill -0 "$pgid" 2>/dev/null || break
+  pgrep -g "$pgid" >/dev/null || break
   sleep 1
 done
-kill -0 "$pgid" 2>/dev/null && fail "make run did not stop within 60 s"
+pgrep -g "$pgid" >/dev/null && fail "make run did not stop within 60 s"
 curl -s -o /dev/null --max-time 2 http://127.0.0.1:8080/healthz && fail "the facade still answers"
 curl -s -o /dev/null --max-time 2 http://127.0.0.1:8088/healthz && fail "the endpoint still answers"
 e2e/cluster.sh status | grep -q running && fail "the control plane is still running"

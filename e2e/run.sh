@@ -11,7 +11,10 @@ started_cluster=0
 pids=()
 
 cleanup() {
-  trap - EXIT INT TERM
+  # Ignore further signals: Ctrl-C reaches make and this script at once, and make passes it on,
+  # so a second signal would otherwise kill the cleanup before it stops the control plane.
+  trap '' INT TERM
+  trap - EXIT
   echo
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true

@@ -1,22 +1,25 @@
 //! Punctual: scheduled and on-demand agent actions on Kubernetes.
 //!
-//! - `resources`: the custom resource types (the CRDs are generated from them)
-//! - `schedule`: the cron evaluator (Vixie cron semantics, timezones, DST)
-//! - `scheduler`: the Action controller that fires slots (`plan` decides, `controller` applies)
-//! - `runs`: building an ActionRun from its Action
-//! - `leader`: leader election on a coordination.k8s.io Lease
-//! - `rest`: the REST view of the resources
-//! - `metrics`, `telemetry`: Prometheus metrics and logging
+//! Layers, bottom to top (a module uses only modules below it):
+//!
+//! - `resources`: the custom resource types (the CRDs are generated from them); `time`: timestamp
+//!   conversions; `metrics`, `telemetry`, `leader`: Prometheus metrics, logging, leader election
+//! - `cron`: the cron evaluator (Vixie cron semantics, timezones, DST)
+//! - `runspec`: building an ActionRun from its Action (names, rendered templates)
+//! - `cache`: the one watch cache per resource every controller and the facade share
+//! - `scheduler`: the Action controller (`plan` decides slots, `counting` counts, `controller`
+//!   applies); `runner`: the ActionRun controller that calls the endpoints
+//! - `rest`: the REST facade over the resources
 #![forbid(unsafe_code)]
 
 pub mod cache;
+pub mod cron;
 pub mod leader;
 pub mod metrics;
 pub mod resources;
 pub mod rest;
 pub mod runner;
-pub mod runs;
-pub mod schedule;
+pub mod runspec;
 pub mod scheduler;
 pub mod telemetry;
 pub mod time;

@@ -1,6 +1,6 @@
 //! The runner against the real control plane and a real HTTP endpoint started by each test:
 //! `punctual run` executes ActionRuns created the way the scheduler and the facade create them
-//! (`punctual::runs::build_run`), and the test endpoint records what it received.
+//! (`punctual::runspec::build_run`), and the test endpoint records what it received.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use kube::api::{Api, DeleteParams, PostParams};
 use kube::{Client, ResourceExt};
 use punctual::resources::{Action, ActionRun, ActionStatus, RunPhase};
-use punctual::runs::{Trigger, build_run, execution_id};
+use punctual::runspec::{Trigger, build_run, execution_id};
 use serde_json::{Value, json};
 
 use crate::support::*;
@@ -195,7 +195,7 @@ fn error_codes(run: &ActionRun) -> Vec<Option<String>> {
     status(run)
         .attempts
         .iter()
-        .map(|a| a.error_code.clone())
+        .map(|a| a.error_code.map(|c| c.as_str().to_string()))
         .collect()
 }
 
@@ -384,7 +384,7 @@ async fn always_500_fails_after_every_attempt_and_404_is_not_retried() {
         (st.status, st.attempt, st.http_status),
         (RunPhase::Failed, 3, Some(500))
     );
-    assert_eq!(st.error_code.as_deref(), Some("http_error"));
+    assert_eq!(st.error_code.map(|c| c.as_str()), Some("http_error"));
     assert_eq!(error_codes(&done), vec![Some("http_error".into()); 3]);
     let done = finished(&client, &r404, Duration::from_secs(30)).await;
     let st = status(&done);
@@ -392,7 +392,7 @@ async fn always_500_fails_after_every_attempt_and_404_is_not_retried() {
         (st.status, st.attempt, st.http_status),
         (RunPhase::Failed, 1, Some(404))
     );
-    assert_eq!(st.error_code.as_deref(), Some("http_error"));
+    assert_eq!(st.error_code.map(|c| c.as_str()), Some("http_error"));
     let calls = rec.calls();
     assert_eq!(calls.iter().filter(|c| c.path == "/status/500").count(), 3);
     assert_eq!(calls.iter().filter(|c| c.path == "/status/404").count(), 1);
@@ -457,7 +457,11 @@ async fn timeouts_closed_ports_and_resolution_failures_have_clear_codes() {
         let done = finished(&client, run, Duration::from_secs(30)).await;
         let st = status(&done);
         assert_eq!(st.status, RunPhase::Failed, "{name}: {st:?}");
-        assert_eq!(st.error_code.as_deref(), Some(*code), "{name}: {st:?}");
+        assert_eq!(
+            st.error_code.map(|c| c.as_str()),
+            Some(*code),
+            "{name}: {st:?}"
+        );
         assert!(st.error_message.is_some(), "{name}");
         counters(&client, &ns.name, name, (1, 0, 1)).await;
     }
@@ -832,7 +836,7 @@ async fn a_run_cancelled_by_replace_stays_cancelled_and_its_request_is_aborted()
     tokio::time::sleep(Duration::from_secs(7)).await;
     let st = status(&api.get(&run.name_any()).await.expect("run"));
     assert_eq!(st.status, RunPhase::Cancelled);
-    assert_eq!(st.error_code.as_deref(), Some("cancelled"));
+    assert_eq!(st.error_code.map(|c| c.as_str()), Some("cancelled"));
     counters(&client, &ns.name, "rep", (0, 0, 0)).await;
     let m = op.metrics().await;
     assert!(!m.contains(r#"status="succeeded""#), "{m}");

@@ -14,7 +14,9 @@ pub use action::{
 pub use endpoint::{
     ActionEndpoint, ActionEndpointSpec, EndpointAuth, HttpMethod, SecretKeyRef, ServiceTarget,
 };
-pub use run::{ActionRun, ActionRunSpec, ActionRunStatus, Attempt, RunPhase, TriggerType};
+pub use run::{
+    ActionRun, ActionRunSpec, ActionRunStatus, Attempt, RunErrorCode, RunPhase, TriggerType,
+};
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;

@@ -126,6 +126,51 @@ impl RunPhase {
     }
 }
 
+// Why a run or an attempt failed; stable names, shown in status and the REST API. (Plain
+// comment: a doc comment here would replace the description of the fields of this type.)
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RunErrorCode {
+    /// No response within the timeout.
+    Timeout,
+    /// Could not connect, or the connection broke.
+    ConnectionError,
+    /// The endpoint answered with a status that is not 2xx.
+    HttpError,
+    /// The ActionEndpoint (or its Service) does not exist.
+    EndpointNotFound,
+    /// The credential's Secret or key does not exist.
+    SecretNotFound,
+    /// A payload or thread template did not render.
+    TemplateError,
+    /// The operator stopped while the attempt was in flight.
+    Interrupted,
+    /// Cancelled: concurrencyPolicy Replace, or the Action was deleted.
+    Cancelled,
+    /// A scheduled slot not started: concurrencyPolicy Forbid and another run active.
+    Skipped,
+    /// A scheduled slot not started: past its startingDeadlineSeconds at the instant.
+    Missed,
+}
+
+impl RunErrorCode {
+    /// The name used in status, the REST API and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunErrorCode::Timeout => "timeout",
+            RunErrorCode::ConnectionError => "connection_error",
+            RunErrorCode::HttpError => "http_error",
+            RunErrorCode::EndpointNotFound => "endpoint_not_found",
+            RunErrorCode::SecretNotFound => "secret_not_found",
+            RunErrorCode::TemplateError => "template_error",
+            RunErrorCode::Interrupted => "interrupted",
+            RunErrorCode::Cancelled => "cancelled",
+            RunErrorCode::Skipped => "skipped",
+            RunErrorCode::Missed => "missed",
+        }
+    }
+}
+
 /// Observed state of a run. Written only by the controller.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -162,10 +207,10 @@ pub struct ActionRunStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub http_status: Option<i32>,
 
-    /// Why the run failed: `timeout`, `connection_error`, `http_error`, `endpoint_not_found`,
-    /// `secret_not_found`, `template_error`, `interrupted` or `cancelled`.
+    /// Why the run failed (or, with `cancelled`, why its slot did not start: `skipped`,
+    /// `missed`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error_code: Option<String>,
+    pub error_code: Option<RunErrorCode>,
 
     /// Human-readable detail of the failure. Never contains secret values.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -202,5 +247,5 @@ pub struct Attempt {
     pub http_status: Option<i32>,
     /// Error code of a failed attempt.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error_code: Option<String>,
+    pub error_code: Option<RunErrorCode>,
 }

@@ -21,7 +21,7 @@ use super::{
     ActionView, AppState, FIELD_MANAGER, PathIds, Scope, input_errors, wait_gone, wait_seen,
 };
 use crate::resources::{Action, ActionEndpoint, ActionRun, ActionSpec, RunPhase};
-use crate::runs::{Trigger, build_run, execution_id};
+use crate::runspec::{Trigger, build_run, execution_id};
 
 const RESOURCE: &str = "actions";
 

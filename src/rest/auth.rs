@@ -1,5 +1,5 @@
 //! Authentication with a TokenReview and authorization with a SubjectAccessReview, so that the
-//! same RBAC governs kubectl and REST (SPEC 4.6). Answers are cached for a few seconds, so a
+//! same RBAC governs kubectl and REST (docs/rest.md). Answers are cached for a few seconds, so a
 //! busy client costs the API server two reviews per token and permission per interval.
 
 use std::collections::HashMap;

@@ -1,5 +1,5 @@
 //! The REST facade: the documented Actions API served from watch caches, writing through the
-//! API server (SPEC 4).
+//! API server (docs/rest.md).
 //!
 //! - `model`: the JSON views of Actions and runs
 //! - `actions`, `runs`: the handlers, one module per resource
@@ -46,7 +46,7 @@ use error::{ApiError, FieldError};
 
 /// Field manager of every write the facade makes.
 pub const FIELD_MANAGER: &str = "punctual-facade";
-/// Namespace label naming the org a workspace belongs to (SPEC 4.1).
+/// Namespace label naming the org a workspace belongs to (docs/rest.md, "Tenancy").
 pub const ORG_LABEL: &str = "punctual.dev/org";
 /// Largest accepted request body.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;

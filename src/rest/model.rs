@@ -139,7 +139,7 @@ pub struct RunView {
     pub error_message: Option<String>,
     /// Why the run failed: `timeout`, `connection_error`, `http_error`, `endpoint_not_found`,
     /// `secret_not_found`, `template_error`, `interrupted` or `cancelled`.
-    pub error_code: Option<String>,
+    pub error_code: Option<crate::resources::RunErrorCode>,
 }
 
 impl ActionView {
@@ -229,8 +229,7 @@ pub fn is_listed(run: &ActionRun, now: DateTime<Utc>) -> bool {
     let staged = status.status == RunPhase::Pending
         && status.attempt == 0
         && run.spec.scheduled_at.is_some_and(|s| s > now);
-    let bookkeeping =
-        crate::scheduler::counting::is_bookkeeping(status.status, status.error_code.as_deref());
+    let bookkeeping = crate::scheduler::counting::is_bookkeeping(status.status, status.error_code);
     !staged && !bookkeeping
 }
 

@@ -8,10 +8,10 @@ use regex::Regex;
 use serde_json::{Map, Value, json};
 
 use super::error::{FieldError, loc};
+use crate::cron::{CronSchedule, parse_timezone};
 use crate::resources::{ActionSpec, ActionType, JsonObject, RunPhase, ScheduleType, ThreadMode};
-use crate::schedule::{CronSchedule, parse_timezone};
 
-/// Largest payload an Action may carry (SPEC 1.1).
+/// Largest payload an Action may carry (256 KiB, enforced here and by the controller).
 pub const MAX_PAYLOAD_BYTES: usize = 256 * 1024;
 pub const DEFAULT_LIMIT: usize = 50;
 pub const MAX_LIMIT: usize = 200;
@@ -59,7 +59,7 @@ pub struct PathGrammar {
     pub pattern: Option<&'static str>,
 }
 
-/// Every path id in path order, with the grammar of what it maps to (SPEC 4.1): `org_id` is the
+/// Every path id in path order, with the grammar of what it maps to (docs/rest.md, "Tenancy"): `org_id` is the
 /// value of the namespace label `punctual.dev/org`, `workspace_id` a namespace name, `app_id` an
 /// Action's `spec.app` (1..253 characters, any text), `action_id` and `run_id` object names.
 /// Action names are at most 63 characters (the CRD enforces it: the name is the run label
@@ -270,7 +270,7 @@ pub fn new_spec(app_id: &str) -> Result<ActionSpec, serde_json::Error> {
     serde_json::from_value(json!({ "app": app_id, "endpoint": "", "namespaceId": "" }))
 }
 
-/// Applies the sent fields to `spec`. Create infers `schedule_type` as SPEC 4.4 has it.
+/// Applies the sent fields to `spec`. Create infers `schedule_type` as docs/rest.md ("Create and update") says.
 pub fn apply(spec: &mut ActionSpec, input: &ActionInput) {
     if let Some(n) = &input.name {
         spec.display_name = Some(n.clone());
@@ -391,7 +391,7 @@ pub fn check_spec(spec: &ActionSpec, input: &ActionInput, now: DateTime<Utc>) ->
         errs.push(FieldError::value_error(
             loc(&["body", "scheduled_at"]),
             "scheduled_at must be in the future",
-            json!(crate::rest::model::format_time(&at)),
+            json!(crate::time::format_time(&at)),
         ));
     }
     if let Err(e) = parse_timezone(&spec.timezone) {
@@ -475,7 +475,7 @@ fn check_leaves(value: &Value, path: &mut Vec<Value>, errs: &mut Vec<FieldError>
 
 /// Why `source` does not compile with the runner's template engine and settings, if it does not.
 pub fn template_error(source: &str) -> Option<String> {
-    crate::runs::template::check_syntax(source)
+    crate::runspec::template::check_syntax(source)
         .err()
         .map(|e| format!("invalid template: {}", e.message))
 }

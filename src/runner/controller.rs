@@ -31,7 +31,7 @@ use super::target::{self, ServiceMode};
 use crate::cache::{Caches, Change};
 use crate::metrics::{ErrorLabels, Metrics, OutcomeLabels};
 use crate::resources::{Action, ActionRun, ActionRunStatus, RunPhase, TriggerType};
-use crate::runs::GENERATION_ANNOTATION;
+use crate::runspec::GENERATION_ANNOTATION;
 use crate::{Clock, Error, Result};
 
 /// Field manager of every write the runner makes.
@@ -459,7 +459,7 @@ fn triggered_at(run: &ActionRun, now: DateTime<Utc>) -> DateTime<Utc> {
 async fn attempt(ctx: &Context, run: &ActionRun, n: i32) -> Result<Option<String>> {
     let permit = ctx.permits.clone().acquire_owned().await;
     let uid = run.uid().unwrap_or_default();
-    let execution_id = crate::runs::execution_id(&uid, n as u32).to_string();
+    let execution_id = crate::runspec::execution_id(&uid, n as u32).to_string();
     let prev = run.status.clone().unwrap_or_default();
     let ns = run.namespace().unwrap_or_default();
 
@@ -600,7 +600,7 @@ fn record_outcome(ctx: &Context, status: &ActionRunStatus) {
     if status.status.is_active() {
         return;
     }
-    let code = status.error_code.clone().unwrap_or_else(|| "none".into());
+    let code = status.error_code.map_or("none", |c| c.as_str()).to_string();
     ctx.metrics
         .run_outcomes
         .get_or_create(&OutcomeLabels {

@@ -1,4 +1,4 @@
-//! One HTTP attempt: the request of SPEC section 3, sent with a timeout, and the first 4 KiB of
+//! One HTTP attempt: the request of docs/runner.md ("The request"), sent with a timeout, and the first 4 KiB of
 //! the response read back. Nothing here decides what the result means (see `outcome`).
 
 use std::time::Duration;
@@ -30,10 +30,7 @@ pub fn punctual_headers(
         ("X-Namespace-Id".into(), run.spec.namespace_id.clone()),
     ];
     if let (TriggerType::Scheduled, Some(at)) = (run.spec.trigger_type, run.spec.scheduled_at) {
-        h.push((
-            "X-Scheduled-At".into(),
-            crate::rest::model::format_time(&at),
-        ));
+        h.push(("X-Scheduled-At".into(), crate::time::format_time(&at)));
     }
     h
 }

@@ -8,39 +8,8 @@ use crate::resources::{ActionRunSpec, ActionRunStatus, Attempt, ConcurrencyPolic
 /// Most of a response body kept in `status.output`.
 pub const OUTPUT_LIMIT: usize = 4096;
 
-/// The stable error codes of SPEC section 3.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum ErrorCode {
-    Timeout,
-    ConnectionError,
-    HttpError,
-    EndpointNotFound,
-    SecretNotFound,
-    TemplateError,
-    Interrupted,
-    Cancelled,
-    /// A scheduled slot not started: concurrencyPolicy Forbid and another run active.
-    Skipped,
-    /// A scheduled slot not started: past its startingDeadlineSeconds at the instant.
-    Missed,
-}
-
-impl ErrorCode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ErrorCode::Timeout => "timeout",
-            ErrorCode::ConnectionError => "connection_error",
-            ErrorCode::HttpError => "http_error",
-            ErrorCode::EndpointNotFound => "endpoint_not_found",
-            ErrorCode::SecretNotFound => "secret_not_found",
-            ErrorCode::TemplateError => "template_error",
-            ErrorCode::Interrupted => "interrupted",
-            ErrorCode::Cancelled => "cancelled",
-            ErrorCode::Skipped => crate::scheduler::counting::SKIPPED,
-            ErrorCode::Missed => crate::scheduler::counting::MISSED,
-        }
-    }
-}
+/// The run error codes, one type for the runner, the status and the REST view.
+pub use crate::resources::RunErrorCode as ErrorCode;
 
 /// What happened to one attempt, before any interpretation.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -68,7 +37,7 @@ pub struct Outcome {
     pub output: Option<String>,
 }
 
-/// SPEC 3: any 2xx succeeds; timeout, connection errors, 5xx, 408 and 429 may be retried (and so
+/// Any 2xx succeeds (docs/runner.md); timeout, connection errors, 5xx, 408 and 429 may be retried (and so
 /// may an interrupted attempt, as delivery is at-least-once); everything else fails at once.
 pub fn classify(result: &AttemptResult) -> Outcome {
     match result {
@@ -172,10 +141,10 @@ pub fn finish_attempt(
     if let Some(last) = s.attempts.last_mut() {
         last.completed_at = Some(now);
         last.http_status = outcome.http_status.map(i32::from);
-        last.error_code = outcome.error.map(|c| c.as_str().to_string());
+        last.error_code = outcome.error;
     }
     s.http_status = outcome.http_status.map(i32::from);
-    s.error_code = outcome.error.map(|c| c.as_str().to_string());
+    s.error_code = outcome.error;
     s.error_message = outcome.message.clone();
     s.output = outcome.output.clone();
     match next {
@@ -204,10 +173,10 @@ pub fn cancel(prev: &ActionRunStatus, reason: &str, now: DateTime<Utc>) -> Actio
     let mut s = prev.clone();
     if let Some(last) = s.attempts.last_mut().filter(|a| a.completed_at.is_none()) {
         last.completed_at = Some(now);
-        last.error_code = Some(ErrorCode::Cancelled.as_str().into());
+        last.error_code = Some(ErrorCode::Cancelled);
     }
     s.status = RunPhase::Cancelled;
-    s.error_code = Some(ErrorCode::Cancelled.as_str().into());
+    s.error_code = Some(ErrorCode::Cancelled);
     s.error_message = Some(reason.to_string());
     s.next_attempt_at = None;
     s.completed_at = Some(now);
@@ -227,7 +196,7 @@ pub fn not_started(
 ) -> ActionRunStatus {
     let mut s = prev.clone();
     s.status = RunPhase::Cancelled;
-    s.error_code = Some(code.as_str().into());
+    s.error_code = Some(code);
     s.error_message = Some(message.to_string());
     s.next_attempt_at = None;
     s.completed_at = Some(now);

@@ -25,7 +25,7 @@ use super::plan::{Note, Plan, RunInfo, Staging, plan_staged};
 use crate::cache::{ActionKey, Caches, Change, owned_by};
 use crate::metrics::{ErrorLabels, Metrics, TriggerLabels};
 use crate::resources::{Action, ActionRun, ActionStatus};
-use crate::runs::{GENERATION_ANNOTATION, Trigger, build_run};
+use crate::runspec::{GENERATION_ANNOTATION, Trigger, build_run};
 use crate::{Clock, Error, Result};
 
 /// Field manager of every write the scheduler makes.
@@ -137,7 +137,7 @@ pub async fn run(
 /// Keeps a finished run deleted before it was counted, for the next status write to count.
 fn remember_deleted(ctx: &Context, run: &ActionRun) {
     let info = run_info(run);
-    if counting::effect(info.phase, info.error_code.as_deref()).is_none() {
+    if counting::effect(info.phase, info.error_code).is_none() {
         return;
     }
     let key = (run.namespace().unwrap_or_default(), run.spec.action.clone());

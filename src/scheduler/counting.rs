@@ -15,12 +15,7 @@
 use std::collections::BTreeSet;
 
 use super::plan::RunInfo;
-use crate::resources::{ActionStatus, RunPhase};
-
-/// Error codes of the two bookkeeping outcomes of a scheduled run decided at its instant (by the
-/// runner): the slot was skipped (concurrencyPolicy Forbid) or missed (past its deadline).
-pub const SKIPPED: &str = "skipped";
-pub const MISSED: &str = "missed";
+use crate::resources::{ActionStatus, RunErrorCode, RunPhase};
 
 /// What a finished run adds to the Action's counters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,14 +29,14 @@ pub enum Effect {
 }
 
 /// The effect of a run in its final phase; None while it is active.
-pub fn effect(phase: RunPhase, error_code: Option<&str>) -> Option<Effect> {
+pub fn effect(phase: RunPhase, error_code: Option<RunErrorCode>) -> Option<Effect> {
     match phase {
         RunPhase::Pending | RunPhase::Running => None,
         RunPhase::Succeeded => Some(Effect::Succeeded),
         RunPhase::Failed => Some(Effect::Failed),
         RunPhase::Cancelled => Some(match error_code {
-            Some(SKIPPED) => Effect::Skipped,
-            Some(MISSED) => Effect::Missed,
+            Some(RunErrorCode::Skipped) => Effect::Skipped,
+            Some(RunErrorCode::Missed) => Effect::Missed,
             _ => Effect::Nothing,
         }),
     }
@@ -49,7 +44,7 @@ pub fn effect(phase: RunPhase, error_code: Option<&str>) -> Option<Effect> {
 
 /// Whether a run is slot bookkeeping (skipped or missed), not an execution: it is deleted as soon
 /// as it is counted, and the REST API does not list it.
-pub fn is_bookkeeping(phase: RunPhase, error_code: Option<&str>) -> bool {
+pub fn is_bookkeeping(phase: RunPhase, error_code: Option<RunErrorCode>) -> bool {
     matches!(
         effect(phase, error_code),
         Some(Effect::Skipped | Effect::Missed)
@@ -76,7 +71,7 @@ pub fn tally(status: &ActionStatus, runs: &[RunInfo]) -> Tally {
     let mut counted = Vec::new();
     let mut settled = Vec::new();
     for r in runs {
-        let Some(e) = effect(r.phase, r.error_code.as_deref()) else {
+        let Some(e) = effect(r.phase, r.error_code) else {
             continue;
         };
         if r.deleted && (e == Effect::Nothing || listed.contains(r.name.as_str())) {
@@ -139,7 +134,7 @@ pub fn history_victims(
 ) -> Vec<String> {
     let deletable = |r: &RunInfo| {
         !r.deleted
-            && match effect(r.phase, r.error_code.as_deref()) {
+            && match effect(r.phase, r.error_code) {
                 None => false,
                 Some(Effect::Nothing) => true,
                 Some(_) => ledger.contains(&r.name),
@@ -147,14 +142,14 @@ pub fn history_victims(
     };
     let mut victims: Vec<String> = runs
         .iter()
-        .filter(|r| deletable(r) && is_bookkeeping(r.phase, r.error_code.as_deref()))
+        .filter(|r| deletable(r) && is_bookkeeping(r.phase, r.error_code))
         .map(|r| r.name.clone())
         .collect();
     for (succeeded, keep) in [(true, keep_succeeded), (false, keep_failed)] {
         let mut group: Vec<&RunInfo> = runs
             .iter()
             .filter(|r| !r.deleted && !r.phase.is_active())
-            .filter(|r| !is_bookkeeping(r.phase, r.error_code.as_deref()))
+            .filter(|r| !is_bookkeeping(r.phase, r.error_code))
             .filter(|r| (r.phase == RunPhase::Succeeded) == succeeded)
             .collect();
         // Newest first; the name breaks ties so the choice is stable.

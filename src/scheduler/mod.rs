@@ -1,7 +1,7 @@
-//! The scheduler: decides when each Action's slots fire (`plan`, pure) and creates their runs
-//! (`controller`, the Kubernetes side).
+//! The Action controller: decides when each Action's slots fire (`plan`, pure), counts finished
+//! runs exactly once (`counting`, pure), and applies both through the API server (`controller`),
+//! as the only writer of the Action status.
 
 pub mod controller;
 pub mod counting;
-pub mod naming;
 pub mod plan;

@@ -17,8 +17,8 @@ use chrono_tz::Tz;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 
 use super::counting::{self, Effect};
+use crate::cron::{CronSchedule, parse_timezone};
 use crate::resources::{Action, ActionStatus, RunPhase, ScheduleType};
-use crate::schedule::{CronSchedule, parse_timezone};
 
 /// How many future fire times the status lists.
 pub const UPCOMING: usize = 5;
@@ -39,7 +39,7 @@ pub struct RunInfo {
     /// When the run was triggered (or created).
     pub triggered_at: DateTime<Utc>,
     pub execution_id: Option<String>,
-    pub error_code: Option<String>,
+    pub error_code: Option<crate::resources::RunErrorCode>,
     pub completed_at: Option<DateTime<Utc>>,
     /// Attempts started (0 before the first).
     pub attempt: i32,
@@ -365,7 +365,7 @@ pub fn plan_staged(
     status.active_runs = active_names;
     let shown = live
         .iter()
-        .filter(|r| r.started() && !counting::is_bookkeeping(r.phase, r.error_code.as_deref()));
+        .filter(|r| r.started() && !counting::is_bookkeeping(r.phase, r.error_code));
     if let Some(last) = shown.max_by_key(|r| (r.triggered_at, r.name.clone())) {
         status.last_run_name = Some(last.name.clone());
         status.last_run_at = Some(last.triggered_at);
@@ -438,7 +438,7 @@ fn counting_events(
                     message: format!(
                         "run {} failed: {}",
                         r.name,
-                        r.error_code.as_deref().unwrap_or("error")
+                        r.error_code.map_or("error", |c| c.as_str())
                     ),
                 });
             }

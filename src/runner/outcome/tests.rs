@@ -119,7 +119,7 @@ fn a_run_goes_pending_running_pending_running_succeeded() {
     let st = finish_attempt(&st, &o, next(&o, 1, &s, t(2)), t(2));
     assert_eq!(st.status, RunPhase::Pending);
     assert_eq!(st.next_attempt_at, Some(t(7)));
-    assert_eq!(st.error_code.as_deref(), Some("http_error"));
+    assert_eq!(st.error_code.map(|c| c.as_str()), Some("http_error"));
     assert_eq!(step(Some(&st), None, t(6)), Step::WaitUntil(t(7)));
     assert_eq!(step(Some(&st), None, t(7)), Step::Attempt(2));
     let st = start_attempt(&st, 2, "x2", t(-1), t(7));
@@ -139,7 +139,7 @@ fn a_run_goes_pending_running_pending_running_succeeded() {
                 a.number,
                 a.execution_id.as_str(),
                 a.http_status,
-                a.error_code.as_deref(),
+                a.error_code.map(|c| c.as_str()),
             )
         })
         .collect();
@@ -161,12 +161,12 @@ fn a_run_found_running_was_interrupted_and_is_retried_if_attempts_remain() {
     let retried = finish_attempt(&st, &o, next(&o, 1, &spec(1, 1), t(30)), t(30));
     assert_eq!(retried.status, RunPhase::Pending);
     assert_eq!(
-        retried.attempts[0].error_code.as_deref(),
+        retried.attempts[0].error_code.map(|c| c.as_str()),
         Some("interrupted")
     );
     let failed = finish_attempt(&st, &o, next(&o, 1, &spec(0, 1), t(30)), t(30));
     assert_eq!(failed.status, RunPhase::Failed);
-    assert_eq!(failed.error_code.as_deref(), Some("interrupted"));
+    assert_eq!(failed.error_code.map(|c| c.as_str()), Some("interrupted"));
 }
 
 #[test]
@@ -175,8 +175,11 @@ fn new_runs_start_at_attempt_one_and_cancel_closes_the_open_attempt() {
     let st = start_attempt(&ActionRunStatus::default(), 1, "x1", t(0), t(0));
     let c = cancel(&st, "action deleted", t(4));
     assert_eq!(c.status, RunPhase::Cancelled);
-    assert_eq!(c.error_code.as_deref(), Some("cancelled"));
-    assert_eq!(c.attempts[0].error_code.as_deref(), Some("cancelled"));
+    assert_eq!(c.error_code.map(|c| c.as_str()), Some("cancelled"));
+    assert_eq!(
+        c.attempts[0].error_code.map(|c| c.as_str()),
+        Some("cancelled")
+    );
     assert_eq!(step(Some(&c), None, t(5)), Step::Finished);
 }
 

@@ -7,7 +7,7 @@ use chrono::{TimeZone, Utc};
 
 use super::*;
 
-fn info(name: &str, phase: RunPhase, code: Option<&str>, minute: u32) -> RunInfo {
+fn info(name: &str, phase: RunPhase, code: Option<RunErrorCode>, minute: u32) -> RunInfo {
     let at = Utc.with_ymd_and_hms(2026, 3, 1, 0, minute, 0).unwrap();
     RunInfo {
         name: name.into(),
@@ -16,7 +16,7 @@ fn info(name: &str, phase: RunPhase, code: Option<&str>, minute: u32) -> RunInfo
         scheduled_at: None,
         triggered_at: at,
         execution_id: None,
-        error_code: code.map(Into::into),
+        error_code: code,
         completed_at: (!phase.is_active()).then_some(at),
         attempt: 1,
         generation: None,
@@ -28,10 +28,15 @@ fn info(name: &str, phase: RunPhase, code: Option<&str>, minute: u32) -> RunInfo
 fn each_outcome_goes_to_its_counter_once() {
     let runs = [
         info("ok", RunPhase::Succeeded, None, 1),
-        info("bad", RunPhase::Failed, Some("http_error"), 2),
-        info("skip", RunPhase::Cancelled, Some(SKIPPED), 3),
-        info("miss", RunPhase::Cancelled, Some(MISSED), 4),
-        info("gone", RunPhase::Cancelled, Some("cancelled"), 5),
+        info("bad", RunPhase::Failed, Some(RunErrorCode::HttpError), 2),
+        info("skip", RunPhase::Cancelled, Some(RunErrorCode::Skipped), 3),
+        info("miss", RunPhase::Cancelled, Some(RunErrorCode::Missed), 4),
+        info(
+            "gone",
+            RunPhase::Cancelled,
+            Some(RunErrorCode::Cancelled),
+            5,
+        ),
         info("busy", RunPhase::Running, None, 6),
     ];
     let first = tally(&ActionStatus::default(), &runs);
@@ -64,7 +69,7 @@ fn a_name_leaves_the_ledger_only_when_its_run_is_gone() {
 
 #[test]
 fn a_run_deleted_before_it_was_counted_is_counted_from_its_delete_event() {
-    let mut deleted = info("hand", RunPhase::Failed, Some("timeout"), 1);
+    let mut deleted = info("hand", RunPhase::Failed, Some(RunErrorCode::Timeout), 1);
     deleted.deleted = true;
     let t = tally(&ActionStatus::default(), &[deleted.clone()]);
     assert_eq!((t.status.total_runs, t.status.failed_runs), (1, 1));
@@ -81,9 +86,9 @@ fn history_deletes_only_counted_runs_oldest_first_and_bookkeeping_at_once() {
         info("s2", RunPhase::Succeeded, None, 2),
         info("s3", RunPhase::Succeeded, None, 3),
         info("f1", RunPhase::Failed, None, 4),
-        info("c1", RunPhase::Cancelled, Some("cancelled"), 0),
-        info("k1", RunPhase::Cancelled, Some(SKIPPED), 5),
-        info("k2", RunPhase::Cancelled, Some(MISSED), 6),
+        info("c1", RunPhase::Cancelled, Some(RunErrorCode::Cancelled), 0),
+        info("k1", RunPhase::Cancelled, Some(RunErrorCode::Skipped), 5),
+        info("k2", RunPhase::Cancelled, Some(RunErrorCode::Missed), 6),
     ];
     let ledger: Vec<String> = ["s1", "s2", "s3", "f1", "k1"].map(String::from).into();
     // k2 is not counted yet, so it stays; c1 has no count to lose.
@@ -172,7 +177,7 @@ impl Process {
                 None => {
                     // The delete event carries the run's last state (as the watch does).
                     if let Some(mut last) = self.cache.remove(name)
-                        && effect(last.phase, last.error_code.as_deref()).is_some()
+                        && effect(last.phase, last.error_code).is_some()
                     {
                         last.deleted = true;
                         self.deleted.push(last);
@@ -242,12 +247,12 @@ fn lost(expect: &mut [i64; 4], e: Effect) {
     }
 }
 
-const OUTCOMES: [(RunPhase, Option<&str>); 5] = [
+const OUTCOMES: [(RunPhase, Option<RunErrorCode>); 5] = [
     (RunPhase::Succeeded, None),
-    (RunPhase::Failed, Some("http_error")),
-    (RunPhase::Cancelled, Some(SKIPPED)),
-    (RunPhase::Cancelled, Some(MISSED)),
-    (RunPhase::Cancelled, Some("cancelled")),
+    (RunPhase::Failed, Some(RunErrorCode::HttpError)),
+    (RunPhase::Cancelled, Some(RunErrorCode::Skipped)),
+    (RunPhase::Cancelled, Some(RunErrorCode::Missed)),
+    (RunPhase::Cancelled, Some(RunErrorCode::Cancelled)),
 ];
 
 /// Random histories: runs finish, the controller reconciles from stale views and crashes after
@@ -305,9 +310,7 @@ fn no_history_of_crashes_stale_views_and_deletions_loses_or_doubles_a_count() {
                         // the process that saw it go died before counting it.
                         for d in &p.deleted {
                             let listed = w.status().counted_runs.contains(&d.name);
-                            if let (false, Some(e)) =
-                                (listed, effect(d.phase, d.error_code.as_deref()))
-                            {
+                            if let (false, Some(e)) = (listed, effect(d.phase, d.error_code)) {
                                 lost(&mut expect, e);
                             }
                         }

@@ -222,7 +222,7 @@ fn a_slot_skipped_at_its_instant_is_counted_once_with_an_event() {
         Some("2026-03-02T10:01:00Z"),
         "2026-03-02T10:01:00Z",
     );
-    skipped.error_code = Some("skipped".into());
+    skipped.error_code = Some(crate::resources::RunErrorCode::Skipped);
     let p = plan(&a, &[skipped.clone()], true, t("2026-03-02T10:01:00.3Z"));
     assert_eq!(p.status.skipped_runs, 1);
     assert_eq!(p.status.total_runs, 0, "a skipped slot is not a run");
@@ -601,7 +601,7 @@ fn a_failure_after_success_and_the_recovery_are_the_only_run_events() {
         json!({"observedGeneration": 1, "lastRunStatus": "succeeded"}),
     );
     let mut failed = run("job-m-1", RunPhase::Failed, None, "2026-03-02T10:00:00Z");
-    failed.error_code = Some("http_error".into());
+    failed.error_code = Some(crate::resources::RunErrorCode::HttpError);
     let p = plan(&a, &[failed.clone()], true, t("2026-03-02T10:00:05Z"));
     assert!(
         p.events

@@ -5,7 +5,7 @@ use chrono::{DateTime, Datelike, LocalResult, NaiveDateTime, Offset, TimeDelta, 
 use chrono_tz::{GapInfo, Tz};
 use thiserror::Error;
 
-use super::cron::{Fields, floor_minute};
+use super::expr::{Fields, floor_minute};
 
 /// How far ahead a search may look. The rarest valid date (Feb 29 on a
 /// given weekday, under the AND day rule) recurs within 40 years.

@@ -2,6 +2,7 @@
 //! triggers, so every run carries the same snapshot of what to call and with what, with its
 //! templates already rendered (`template`).
 
+pub mod naming;
 pub mod template;
 
 use chrono::{DateTime, Utc};
@@ -9,7 +10,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference}
 use kube::Resource;
 
 use crate::resources::{Action, ActionRun, ActionRunSpec, ThreadMode, TriggerType};
-use crate::scheduler::naming::{manual_run_name, scheduled_run_name};
+use crate::runspec::naming::{manual_run_name, scheduled_run_name};
 
 /// Label on every run naming its Action, for `kubectl get arun -l punctual.dev/action=NAME`.
 pub const ACTION_LABEL: &str = "punctual.dev/action";
@@ -106,7 +107,7 @@ pub fn build_run(
     }
 }
 
-/// The template variables of a run (SPEC section 3), without `thread_id`.
+/// The template variables of a run (docs/runner.md, "The request"), without `thread_id`.
 ///
 /// Times are RFC 3339 UTC. `scheduled_at` is empty for manual runs. `date` is the day of the
 /// slot (manual runs: of `now`) in the Action's zone, so a `daily-{{ date }}` thread follows the
@@ -118,9 +119,9 @@ pub fn template_vars(
     scheduled_at: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
 ) -> template::Vars {
-    let zone = crate::schedule::parse_timezone(&action.spec.timezone).unwrap_or(chrono_tz::UTC);
+    let zone = crate::cron::parse_timezone(&action.spec.timezone).unwrap_or(chrono_tz::UTC);
     let day = scheduled_at.unwrap_or(now).with_timezone(&zone);
-    let time = crate::rest::model::format_time;
+    let time = crate::time::format_time;
     template::Vars::from([
         (
             "action_id",

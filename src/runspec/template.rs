@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use minijinja::{Environment, UndefinedBehavior};
 use serde_json::Value;
 
-/// The variables a template can use (SPEC section 3). `thread_id` is absent while the thread
+/// The variables a template can use (docs/runner.md, "The request"). `thread_id` is absent while the thread
 /// template itself is rendered.
 pub type Vars = BTreeMap<&'static str, String>;
 

@@ -30,7 +30,7 @@
 //! instant whose local wall time matches, so a repeated hour fires again and
 //! a gap fires nothing.
 
-mod cron;
+mod expr;
 #[cfg(test)]
 mod tests;
 mod tz;
@@ -41,14 +41,14 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
-pub use cron::{CronError, CronField};
+pub use expr::{CronError, CronField};
 pub use tz::{TimezoneError, parse_timezone};
 
 /// A parsed cron expression; [`Display`](fmt::Display) gives back the text.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct CronSchedule {
     source: String,
-    fields: cron::Fields,
+    fields: expr::Fields,
 }
 
 impl CronSchedule {
@@ -56,7 +56,7 @@ impl CronSchedule {
     pub fn parse(expr: &str) -> Result<Self, CronError> {
         Ok(CronSchedule {
             source: expr.to_string(),
-            fields: cron::Fields::parse(expr)?,
+            fields: expr::Fields::parse(expr)?,
         })
     }
 

@@ -10,12 +10,14 @@
 //! - `scheduler`: the Action controller (`plan` decides slots, `counting` counts, `controller`
 //!   applies); `runner`: the ActionRun controller that calls the endpoints
 //! - `rest`: the REST facade over the resources
+//! - `operator`: the process wired together (health server, caches, facade, controllers)
 #![forbid(unsafe_code)]
 
 pub mod cache;
 pub mod cron;
 pub mod leader;
 pub mod metrics;
+pub mod operator;
 pub mod resources;
 pub mod rest;
 pub mod runner;

@@ -3,24 +3,17 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use axum::Router;
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::routing::get;
 use clap::{ArgAction, Parser, Subcommand};
-use punctual::cache::Caches;
-use punctual::leader::LeaderElector;
-use punctual::metrics::Metrics;
-use punctual::rest::auth::{self, AuthMode};
+use punctual::operator::{self, FacadeSettings, LeaderSettings, Settings};
+use punctual::rest::auth::AuthMode;
 use punctual::scheduler::plan::Staging;
 use punctual::telemetry::{self, LogFormat};
-use punctual::{SystemClock, runner, scheduler};
+use punctual::{runner, scheduler};
 use tokio::sync::watch;
-use tracing::{error, info};
+use tracing::info;
 
 #[derive(Parser)]
 #[command(
@@ -161,145 +154,41 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     let client = kube::Client::try_default()
         .await
         .context("no Kubernetes client: set KUBECONFIG or run in a cluster")?;
-    let metrics = Arc::new(Metrics::default());
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::spawn(async move {
         shutdown_signal().await;
         info!("shutting down");
         let _ = stop_tx.send(true);
     });
-
-    let listener = tokio::net::TcpListener::bind(args.metrics_addr)
-        .await
-        .with_context(|| format!("bind {}", args.metrics_addr))?;
-    info!(addr = %args.metrics_addr, "serving /healthz, /readyz, /metrics");
-    let app = Router::new()
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(|| async { "ok" }))
-        .route("/metrics", get(render_metrics))
-        .with_state(metrics.clone());
-    let server = axum::serve(listener, app).with_graceful_shutdown(stopped(stop_rx.clone()));
-    let server = tokio::spawn(async move { server.await });
-
-    // One watch cache per resource for the whole process (scheduler, runner, facade).
-    let caches = Caches::start(&client, args.watch_namespace.as_deref());
-
-    if args.facade {
-        auth::check_mode(args.auth, args.facade_addr).map_err(anyhow::Error::msg)?;
-        let state = punctual::rest::AppState::start(
-            client.clone(),
-            &caches,
-            args.watch_namespace.as_deref(),
-            args.auth,
-            metrics.clone(),
-        );
-        let listener = tokio::net::TcpListener::bind(args.facade_addr)
-            .await
-            .with_context(|| format!("bind {}", args.facade_addr))?;
-        info!(addr = %args.facade_addr, auth = ?args.auth, "serving the REST facade");
-        let facade = axum::serve(listener, punctual::rest::router(state))
-            .with_graceful_shutdown(stopped(stop_rx.clone()));
-        tokio::spawn(async move {
-            if let Err(e) = facade.await {
-                error!(error = %e, "REST facade stopped");
-            }
-        });
-    }
-
-    // The scheduler and the runner both act on the cluster, so with leader election only the
-    // leader runs them; the health and metrics server runs on every replica.
-    if args.scheduler || args.runner {
+    let settings = Settings {
+        namespace: args.watch_namespace.clone(),
+        metrics_addr: args.metrics_addr,
+        facade: args.facade.then_some(FacadeSettings {
+            addr: args.facade_addr,
+            auth: args.auth,
+        }),
         // The Action controller runs with either: it counts finished runs and writes the Action
-        // status; `--scheduler` decides whether it also fires slots.
-        let scheduler = {
-            let (client, metrics, stop) = (client.clone(), metrics.clone(), stop_rx.clone());
-            let config = scheduler::controller::Config {
-                concurrency: args.reconcile_concurrency,
-                staging: Staging {
-                    lead: chrono::Duration::seconds(args.stage_ahead_seconds.into()),
-                    fire: args.scheduler,
-                },
-            };
-            let caches = caches.clone();
-            async move {
-                scheduler::controller::run(
-                    client,
-                    caches,
-                    config,
-                    metrics,
-                    Arc::new(SystemClock),
-                    stopped(stop),
-                )
-                .await;
-            }
-        };
-        let runner = {
-            let (client, metrics, stop) = (client.clone(), metrics.clone(), stop_rx.clone());
-            let config = runner::controller::Config {
-                max_concurrent_requests: args.max_concurrent_requests,
-                service_mode: runner::target::ServiceMode::detect(),
-                running_after: Duration::from_millis(args.running_after_ms),
-            };
-            let enabled = args.runner;
-            let caches = caches.clone();
-            async move {
-                if enabled {
-                    runner::controller::run(
-                        client,
-                        caches,
-                        config,
-                        metrics,
-                        Arc::new(SystemClock),
-                        stopped(stop),
-                    )
-                    .await;
-                }
-            }
-        };
-        let work = async move {
-            tokio::join!(scheduler, runner);
-        };
-        if args.leader_election {
-            let identity = args.identity.clone().unwrap_or_else(default_identity);
-            let duration = Duration::from_secs(args.lease_duration_seconds.max(2));
-            let elector = LeaderElector::new(
-                client,
-                &args.lease_namespace,
-                &args.lease_name,
-                &identity,
-                duration,
-            );
-            tokio::select! {
-                acquired = elector.acquire() => acquired?,
-                _ = stopped(stop_rx.clone()) => return Ok(()),
-            }
-            // Decide from what the API server holds now, not from watches that may have stalled
-            // while this replica was a follower (docs/write-path.md).
-            caches.resync().await;
-            let work = async move {
-                work.await;
-            };
-            tokio::select! {
-                _ = work => {}
-                lost = elector.hold() => {
-                    // Like client-go: a replica that lost the lease stops at once; it is restarted
-                    // as a follower. Deterministic run names and conditional status writes cover
-                    // the overlap.
-                    error!(error = %lost, "lost leadership; exiting");
-                    std::process::exit(1);
-                }
-            }
-            elector.release().await;
-        } else {
-            work.await;
-        }
-    }
-    server.await??;
-    Ok(())
-}
-
-async fn render_metrics(State(metrics): State<Arc<Metrics>>) -> (StatusCode, String) {
-    (StatusCode::OK, metrics.render())
+        // status; --scheduler decides whether it also fires slots.
+        actions: (args.scheduler || args.runner).then_some(scheduler::controller::Config {
+            concurrency: args.reconcile_concurrency,
+            staging: Staging {
+                lead: chrono::Duration::seconds(args.stage_ahead_seconds.into()),
+                fire: args.scheduler,
+            },
+        }),
+        runner: args.runner.then_some(runner::controller::Config {
+            max_concurrent_requests: args.max_concurrent_requests,
+            service_mode: runner::target::ServiceMode::detect(),
+            running_after: Duration::from_millis(args.running_after_ms),
+        }),
+        leader: args.leader_election.then(|| LeaderSettings {
+            identity: args.identity.clone().unwrap_or_else(default_identity),
+            lease_namespace: args.lease_namespace.clone(),
+            lease_name: args.lease_name.clone(),
+            lease_duration: Duration::from_secs(args.lease_duration_seconds.max(2)),
+        }),
+    };
+    operator::run(client, settings, stop_rx).await
 }
 
 fn default_identity() -> String {
@@ -307,11 +196,6 @@ fn default_identity() -> String {
         let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "punctual".into());
         format!("{host}-{}", &uuid::Uuid::new_v4().simple().to_string()[..8])
     })
-}
-
-/// Resolves once the stop flag is set.
-async fn stopped(mut rx: watch::Receiver<bool>) {
-    let _ = rx.wait_for(|stop| *stop).await;
 }
 
 async fn shutdown_signal() {

@@ -190,7 +190,9 @@ pub fn plan(action: &Action, runs: &[RunInfo], endpoint_exists: bool, now: DateT
     plan_staged(action, runs, endpoint_exists, now, Staging::NONE)
 }
 
-/// `plan`, with runs staged ahead of their slots.
+/// `plan`, with runs staged ahead of their slots. Five steps, each a function below: count the
+/// finished runs, set the conditions, find stale staged runs, advance the schedule (fire, miss,
+/// stage), then roll the runs up into the status and decide whether to write it.
 pub fn plan_staged(
     action: &Action,
     runs: &[RunInfo],
@@ -199,16 +201,81 @@ pub fn plan_staged(
     staging: Staging,
 ) -> Plan {
     let prev = action.status.clone().unwrap_or_default();
-    let spec = &action.spec;
     let counts = counting::tally(&prev, runs);
     let mut status = counts.status.clone();
     let mut events = counting_events(&prev, runs, &counts.counted);
-    let mut create = None;
     status.observed_generation = action.metadata.generation;
 
     let timing = Timing::compile(action);
+    status.conditions = conditions(action, &prev, &timing, endpoint_exists, now, &mut events);
+
+    let live: Vec<&RunInfo> = runs.iter().filter(|r| !r.deleted).collect();
+    let unstage = stale_staged(action, &live, &timing, now);
+    let exists = |slot: DateTime<Utc>| {
+        live.iter()
+            .any(|r| r.scheduled_at == Some(slot) && !unstage.iter().any(|(n, _)| *n == r.name))
+    };
+    let mut step = Step::default();
+    if let (Ok(timing), true) = (&timing, action.spec.enabled && staging.fire) {
+        step = advance(action, timing, &prev, runs, &exists, now, staging);
+        status.missed_runs += step.missed;
+        events.extend(step.missed_note.take());
+        if step.last_schedule_time.is_some() {
+            status.last_schedule_time = step.last_schedule_time;
+        }
+    }
+    status.next_run_at = step.armed;
+    status.upcoming = match (&timing, step.armed) {
+        (Ok(t), Some(first)) => std::iter::successors(Some(first), |s| t.next_after(*s))
+            .take(UPCOMING)
+            .collect(),
+        _ => Vec::new(),
+    };
+    roll_up(&mut status, &live);
+
+    // A slot just passed whose run has not started yet: its timing write waits for the run's
+    // outcome (one write for both), unless that takes longer than TIMING_GRACE.
+    let waiting = live.iter().find(|r| {
+        r.phase == RunPhase::Pending
+            && r.attempt == 0
+            && r.scheduled_at
+                .is_some_and(|s| s <= now && now < s + TIMING_GRACE)
+    });
+    let changed = status != prev;
+    let defer = changed && only_timing_changed(&status, &prev) && events.is_empty();
+    let write = changed && !(defer && waiting.is_some());
+    let mut requeue_at = step.requeue_at;
+    if let (false, Some(r)) = (write, waiting.filter(|_| changed)) {
+        let recheck = r.scheduled_at.unwrap_or(now) + TIMING_GRACE;
+        requeue_at = Some(requeue_at.map_or(recheck, |at| at.min(recheck)));
+    }
+
+    Plan {
+        create: step.create,
+        stage: step.stage,
+        unstage,
+        status,
+        write,
+        counted: counts.counted,
+        settled: counts.settled,
+        events,
+        requeue_at,
+    }
+}
+
+/// The conditions (`ScheduleValid`, `EndpointResolved`, `Suspended`, and `Ready` over them), with
+/// an Event for each transition that needs one.
+fn conditions(
+    action: &Action,
+    prev: &ActionStatus,
+    timing: &Result<Timing, Invalid>,
+    endpoint_exists: bool,
+    now: DateTime<Utc>,
+    events: &mut Vec<Note>,
+) -> Vec<Condition> {
+    let spec = &action.spec;
     let mut conditions = Conditions::new(&prev.conditions, action.metadata.generation, now);
-    match &timing {
+    match timing {
         Ok(_) => {
             let was_invalid = prev
                 .conditions
@@ -263,7 +330,7 @@ pub fn plan_staged(
             "enabled is false: no new slots fire",
         );
     }
-    let ready = match (&timing, endpoint_exists) {
+    let ready = match (timing, endpoint_exists) {
         (Err((reason, msg)), _) => (false, *reason, msg.clone()),
         (Ok(_), false) => (
             false,
@@ -273,96 +340,117 @@ pub fn plan_staged(
         (Ok(_), true) => (true, "Ready", "the Action is ready".to_string()),
     };
     conditions.set("Ready", ready.0, ready.1, &ready.2);
-    status.conditions = conditions.into_vec();
+    conditions.into_vec()
+}
 
-    let live: Vec<&RunInfo> = runs.iter().filter(|r| !r.deleted).collect();
-    // Staged runs that no longer match the spec: built from an older generation, the Action
-    // disabled, or a slot the schedule does not have.
-    let unstage: Vec<(String, Option<String>)> = live
-        .iter()
+/// Staged runs that no longer match the spec, as (name, uid): built from an older generation,
+/// the Action disabled, or a slot the schedule does not have.
+fn stale_staged(
+    action: &Action,
+    live: &[&RunInfo],
+    timing: &Result<Timing, Invalid>,
+    now: DateTime<Utc>,
+) -> Vec<(String, Option<String>)> {
+    live.iter()
         .filter(|r| r.is_staged(now))
         .filter(|r| {
             let slot = r.scheduled_at.unwrap_or_default();
             let stale = r.generation.is_some() && r.generation != action.metadata.generation;
-            stale || !spec.enabled || !timing.as_ref().is_ok_and(|t| t.is_slot(slot))
+            stale || !action.spec.enabled || !timing.as_ref().is_ok_and(|t| t.is_slot(slot))
         })
         .map(|r| (r.name.clone(), r.uid.clone()))
-        .collect();
-    let exists = |slot: DateTime<Utc>| {
-        live.iter()
-            .any(|r| r.scheduled_at == Some(slot) && !unstage.iter().any(|(n, _)| *n == r.name))
+        .collect()
+}
+
+/// Where the schedule goes in this reconcile.
+#[derive(Default)]
+struct Step {
+    /// The slot waited for after this reconcile (`nextRunAt`).
+    armed: Option<DateTime<Utc>>,
+    create: Option<DateTime<Utc>>,
+    stage: Option<DateTime<Utc>>,
+    missed: i64,
+    missed_note: Option<Note>,
+    last_schedule_time: Option<DateTime<Utc>>,
+    requeue_at: Option<DateTime<Utc>>,
+}
+
+/// Fires or misses the due slots, and stages the next one when its time has come.
+fn advance(
+    action: &Action,
+    timing: &Timing,
+    prev: &ActionStatus,
+    runs: &[RunInfo],
+    exists: &dyn Fn(DateTime<Utc>) -> bool,
+    now: DateTime<Utc>,
+    staging: Staging,
+) -> Step {
+    let mut step = Step {
+        armed: arm(timing, prev, runs, now),
+        ..Step::default()
     };
-    let mut armed = None;
-    let mut stage = None;
-    let mut requeue_at = None;
-    if let (Ok(timing), true) = (&timing, spec.enabled && staging.fire) {
-        armed = arm(timing, &prev, runs, now);
-        if let Some(first) = armed.filter(|a| *a <= now) {
-            let due = due_slots(timing, first, now);
-            let deadline = Duration::seconds(spec.starting_deadline_seconds.max(1));
-            let fire = now - due.latest <= deadline;
-            let fired = live
-                .iter()
-                .filter_map(|r| r.scheduled_at)
-                .filter(|s| *s >= first && *s <= due.latest)
-                .collect::<std::collections::BTreeSet<_>>();
-            let latest_exists = fired.contains(&due.latest);
-            let mut handled = fired.len() as u64;
-            // Whether the slot may start is the runner's decision at the instant
-            // (concurrencyPolicy): the scheduler only makes sure the slot has its run.
-            if fire && !latest_exists {
-                handled += 1;
-                create = Some(due.latest);
-            }
-            let missed = due.count.saturating_sub(handled);
-            if missed > 0 {
-                status.missed_runs += missed as i64;
-                events.push(Note {
-                    warning: true,
-                    reason: "MissedSlots",
-                    message: format!(
-                        "{missed} slot(s) between {} and {} were not started within \
-                         startingDeadlineSeconds ({}s)",
-                        crate::time::format_time(&first),
-                        crate::time::format_time(&due.latest),
-                        deadline.num_seconds()
-                    ),
-                });
-            }
-            status.last_schedule_time = Some(due.latest);
-            armed = timing.next_after(now);
+    if let Some(first) = step.armed.filter(|a| *a <= now) {
+        let due = due_slots(timing, first, now);
+        let deadline = Duration::seconds(action.spec.starting_deadline_seconds.max(1));
+        let fire = now - due.latest <= deadline;
+        let fired = runs
+            .iter()
+            .filter(|r| !r.deleted)
+            .filter_map(|r| r.scheduled_at)
+            .filter(|s| *s >= first && *s <= due.latest)
+            .collect::<std::collections::BTreeSet<_>>();
+        let mut handled = fired.len() as u64;
+        // Whether the slot may start is the runner's decision at the instant
+        // (concurrencyPolicy): the scheduler only makes sure the slot has its run.
+        if fire && !fired.contains(&due.latest) {
+            handled += 1;
+            step.create = Some(due.latest);
         }
-        if let Some(next) = armed {
-            let key = action.metadata.uid.as_deref().unwrap_or_default();
-            let at = staging.stage_at(next, key);
-            if staging.lead > Duration::zero() && now >= at && !exists(next) {
-                stage = Some(next);
-            }
-            requeue_at = Some(if now < at && !exists(next) {
-                at.min(next)
-            } else {
-                next
+        let missed = due.count.saturating_sub(handled);
+        if missed > 0 {
+            step.missed = missed as i64;
+            step.missed_note = Some(Note {
+                warning: true,
+                reason: "MissedSlots",
+                message: format!(
+                    "{missed} slot(s) between {} and {} were not started within \
+                     startingDeadlineSeconds ({}s)",
+                    crate::time::format_time(&first),
+                    crate::time::format_time(&due.latest),
+                    deadline.num_seconds()
+                ),
             });
         }
+        step.last_schedule_time = Some(due.latest);
+        step.armed = timing.next_after(now);
     }
-    status.next_run_at = armed;
-    status.upcoming = match (&timing, armed) {
-        (Ok(t), Some(first)) => std::iter::successors(Some(first), |s| t.next_after(*s))
-            .take(UPCOMING)
-            .collect(),
-        _ => Vec::new(),
-    };
+    if let Some(next) = step.armed {
+        let key = action.metadata.uid.as_deref().unwrap_or_default();
+        let at = staging.stage_at(next, key);
+        if staging.lead > Duration::zero() && now >= at && !exists(next) {
+            step.stage = Some(next);
+        }
+        step.requeue_at = Some(if now < at && !exists(next) {
+            at.min(next)
+        } else {
+            next
+        });
+    }
+    step
+}
 
+/// The run-derived fields: active runs and the last run.
+fn roll_up(status: &mut ActionStatus, live: &[&RunInfo]) {
     // Active: an attempt in flight (written as `running`), or waiting to retry. A run before its
     // first attempt is not listed: for a quick request that would be two status writes per run
     // for a state that lasts milliseconds.
-    let mut active_names: Vec<String> = live
+    let mut active: Vec<String> = live
         .iter()
         .filter(|r| r.phase.is_active() && r.started())
         .map(|r| r.name.clone())
         .collect();
-    active_names.sort();
-    status.active_runs = active_names;
+    active.sort();
+    status.active_runs = active;
     let shown = live
         .iter()
         .filter(|r| r.started() && !counting::is_bookkeeping(r.phase, r.error_code));
@@ -371,34 +459,6 @@ pub fn plan_staged(
         status.last_run_at = Some(last.triggered_at);
         status.last_run_status = Some(last.phase);
         status.last_execution_id = last.execution_id.clone();
-    }
-
-    // A slot just passed whose run has not started yet: its timing write waits for the run's
-    // outcome (one write for both), unless that takes longer than TIMING_GRACE.
-    let waiting = live.iter().find(|r| {
-        r.phase == RunPhase::Pending
-            && r.attempt == 0
-            && r.scheduled_at
-                .is_some_and(|s| s <= now && now < s + TIMING_GRACE)
-    });
-    let changed = status != prev;
-    let defer = changed && only_timing_changed(&status, &prev) && events.is_empty();
-    let write = changed && !(defer && waiting.is_some());
-    if let (false, Some(r)) = (write, waiting.filter(|_| changed)) {
-        let recheck = r.scheduled_at.unwrap_or(now) + TIMING_GRACE;
-        requeue_at = Some(requeue_at.map_or(recheck, |at| at.min(recheck)));
-    }
-
-    Plan {
-        create,
-        stage,
-        unstage,
-        status,
-        write,
-        counted: counts.counted,
-        settled: counts.settled,
-        events,
-        requeue_at,
     }
 }
 

@@ -1,0 +1,204 @@
+//! The checks beyond types, on the spec as it will be stored (docs/rest.md, "Create and
+//! update"). They run only once the path and every field's type are valid.
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+use super::body::ActionInput;
+use crate::cron::{CronSchedule, parse_timezone};
+use crate::resources::{ActionSpec, JsonObject, ScheduleType, ThreadMode};
+use crate::rest::error::{FieldError, loc};
+
+/// Largest payload an Action may carry (256 KiB, enforced here and by the controller).
+pub const MAX_PAYLOAD_BYTES: usize = 256 * 1024;
+
+/// What the resource schema cannot check, on the spec as it will be stored: cron grammar, zone,
+/// templates, required-if rules, payload size, and (when sent now) a past `scheduled_at`.
+pub fn check_spec(spec: &ActionSpec, input: &ActionInput, now: DateTime<Utc>) -> Vec<FieldError> {
+    let mut errs = Vec::new();
+    let schedule = spec.effective_schedule_type();
+    let val = |s: &Option<String>| s.clone().map(Value::String).unwrap_or(Value::Null);
+    match (&spec.cron_expression, schedule) {
+        (Some(expr), _) => {
+            if let Err(e) = CronSchedule::parse(expr) {
+                errs.push(FieldError::value_error(
+                    loc(&["body", "cron_expression"]),
+                    &format!("invalid cron expression: {e}"),
+                    json!(expr),
+                ));
+            }
+        }
+        (None, ScheduleType::Cron) => errs.push(FieldError::value_error(
+            loc(&["body", "cron_expression"]),
+            "cron_expression is required when schedule_type is cron",
+            Value::Null,
+        )),
+        _ => {}
+    }
+    if schedule == ScheduleType::OneTime && spec.scheduled_at.is_none() {
+        errs.push(FieldError::value_error(
+            loc(&["body", "scheduled_at"]),
+            "scheduled_at is required when schedule_type is one_time",
+            Value::Null,
+        ));
+    }
+    if let Some(Some(at)) = input.scheduled_at
+        && at <= now
+    {
+        errs.push(FieldError::value_error(
+            loc(&["body", "scheduled_at"]),
+            "scheduled_at must be in the future",
+            json!(crate::time::format_time(&at)),
+        ));
+    }
+    if let Err(e) = parse_timezone(&spec.timezone) {
+        errs.push(FieldError::value_error(
+            loc(&["body", "timezone"]),
+            &e.to_string(),
+            json!(spec.timezone),
+        ));
+    }
+    match spec.thread_mode {
+        ThreadMode::Fixed if spec.thread_id.is_none() => errs.push(FieldError::value_error(
+            loc(&["body", "thread_id"]),
+            "thread_id is required when thread_mode is fixed",
+            Value::Null,
+        )),
+        ThreadMode::Template if spec.thread_id_template.is_none() => {
+            errs.push(FieldError::value_error(
+                loc(&["body", "thread_id_template"]),
+                "thread_id_template is required when thread_mode is template",
+                Value::Null,
+            ))
+        }
+        _ => {}
+    }
+    if let Some(t) = &spec.thread_id_template
+        && let Some(e) = template_error(t)
+    {
+        errs.push(FieldError::value_error(
+            loc(&["body", "thread_id_template"]),
+            &e,
+            val(&spec.thread_id_template),
+        ));
+    }
+    check_payload(&spec.payload, &mut errs);
+    errs
+}
+
+pub(super) fn check_payload(payload: &JsonObject, errs: &mut Vec<FieldError>) {
+    let size = serde_json::to_vec(payload).map(|b| b.len()).unwrap_or(0);
+    if size > MAX_PAYLOAD_BYTES {
+        errs.push(FieldError::value_error(
+            loc(&["body", "payload"]),
+            "payload is larger than 256 KiB",
+            json!({}),
+        ));
+        return;
+    }
+    let mut path = loc(&["body", "payload"]);
+    for (k, v) in payload {
+        path.push(json!(k));
+        check_leaves(v, &mut path, errs);
+        path.pop();
+    }
+}
+
+/// Every string leaf of a payload is a template; each must compile.
+fn check_leaves(value: &Value, path: &mut Vec<Value>, errs: &mut Vec<FieldError>) {
+    match value {
+        Value::String(s) => {
+            if let Some(e) = template_error(s) {
+                errs.push(FieldError::value_error(path.clone(), &e, value.clone()));
+            }
+        }
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                path.push(json!(i));
+                check_leaves(item, path, errs);
+                path.pop();
+            }
+        }
+        Value::Object(map) => {
+            for (k, item) in map {
+                path.push(json!(k));
+                check_leaves(item, path, errs);
+                path.pop();
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Why `source` does not compile with the runner's template engine and settings, if it does not.
+pub fn template_error(source: &str) -> Option<String> {
+    crate::runspec::template::check_syntax(source)
+        .err()
+        .map(|e| format!("invalid template: {}", e.message))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::rest::validate::testing::{kinds, now, spec};
+    use crate::rest::validate::{apply, parse_action_body};
+
+    #[test]
+    fn schedule_type_is_inferred_and_semantics_checked() {
+        let mut s = spec();
+        let input = parse_action_body(&json!({"cron_expression": "0 9 * * *"}), false).unwrap();
+        apply(&mut s, &input);
+        assert_eq!(s.effective_schedule_type(), ScheduleType::Cron);
+        assert!(check_spec(&s, &input, now()).is_empty());
+
+        let mut s = spec();
+        let input = parse_action_body(
+            &json!({"cron_expression": "61 * * * *", "timezone": "Mars/Olympus",
+                    "scheduled_at": "2020-01-01T00:00:00Z", "schedule_type": "cron",
+                    "thread_mode": "template", "payload": {"a": ["{{ date"]}}),
+            false,
+        )
+        .unwrap();
+        apply(&mut s, &input);
+        let errs = check_spec(&s, &input, now());
+        assert_eq!(
+            kinds(&errs),
+            vec![
+                ("value_error".into(), loc(&["body", "cron_expression"])),
+                ("value_error".into(), loc(&["body", "scheduled_at"])),
+                ("value_error".into(), loc(&["body", "timezone"])),
+                ("value_error".into(), loc(&["body", "thread_id_template"])),
+                (
+                    "value_error".into(),
+                    vec![json!("body"), json!("payload"), json!("a"), json!(0)]
+                ),
+            ]
+        );
+        assert!(
+            errs[0]
+                .msg
+                .starts_with("Value error, invalid cron expression")
+        );
+    }
+
+    #[test]
+    fn one_time_needs_scheduled_at_and_fixed_needs_thread_id() {
+        let mut s = spec();
+        let input = parse_action_body(
+            &json!({"schedule_type": "one_time", "thread_mode": "fixed"}),
+            false,
+        )
+        .unwrap();
+        apply(&mut s, &input);
+        let errs = check_spec(&s, &input, now());
+        assert_eq!(
+            kinds(&errs),
+            vec![
+                ("value_error".into(), loc(&["body", "scheduled_at"])),
+                ("value_error".into(), loc(&["body", "thread_id"])),
+            ]
+        );
+    }
+}

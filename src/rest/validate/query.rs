@@ -1,0 +1,144 @@
+//! The query of the list routes (docs/rest.md, "Lists and the cursor").
+
+use serde_json::json;
+
+use super::pydantic::{enum_error, ge, le};
+use crate::resources::RunPhase;
+use crate::rest::cursor::Cursor;
+use crate::rest::error::{FieldError, loc};
+
+/// Page size when `limit` is not sent.
+pub const DEFAULT_LIMIT: usize = 50;
+/// Largest `limit` accepted.
+pub const MAX_LIMIT: usize = 200;
+
+/// Query of the list routes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListQuery {
+    pub search: Option<String>,
+    pub status: Option<RunPhase>,
+    pub limit: usize,
+    pub cursor: Option<Cursor>,
+}
+
+/// Reads `search` (actions) or `status` (runs), `limit` and `cursor` from the query pairs;
+/// unknown parameters are ignored, a repeated one counts by its last value.
+pub fn parse_list_query(
+    pairs: &[(String, String)],
+    runs: bool,
+) -> Result<ListQuery, Vec<FieldError>> {
+    let get = |name: &str| {
+        pairs
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    let mut errs = Vec::new();
+    let limit = match get("limit") {
+        None => DEFAULT_LIMIT,
+        Some(raw) => match raw.trim().parse::<i64>() {
+            Err(_) => {
+                errs.push(FieldError::new(
+                    "int_parsing",
+                    loc(&["query", "limit"]),
+                    "Input should be a valid integer, unable to parse string as an integer",
+                    json!(raw),
+                ));
+                DEFAULT_LIMIT
+            }
+            Ok(n) if n < 1 => {
+                errs.push(ge(loc(&["query", "limit"]), 1, json!(raw)));
+                DEFAULT_LIMIT
+            }
+            Ok(n) if n > MAX_LIMIT as i64 => {
+                errs.push(le(loc(&["query", "limit"]), MAX_LIMIT as i64, json!(raw)));
+                DEFAULT_LIMIT
+            }
+            Ok(n) => n as usize,
+        },
+    };
+    let cursor = match get("cursor").filter(|c| !c.is_empty()) {
+        None => None,
+        Some(raw) => match Cursor::decode(&raw) {
+            Some(c) => Some(c),
+            None => {
+                errs.push(FieldError::value_error(
+                    loc(&["query", "cursor"]),
+                    "invalid cursor",
+                    json!(raw),
+                ));
+                None
+            }
+        },
+    };
+    let status = if runs {
+        match get("status").filter(|s| !s.is_empty()) {
+            None => None,
+            Some(raw) => match serde_json::from_value::<RunPhase>(json!(raw)) {
+                Ok(s) => Some(s),
+                Err(_) => {
+                    errs.push(enum_error(
+                        loc(&["query", "status"]),
+                        &["pending", "running", "succeeded", "failed", "cancelled"],
+                        json!(raw),
+                    ));
+                    None
+                }
+            },
+        }
+    } else {
+        None
+    };
+    let search = if runs { None } else { get("search") };
+    if errs.is_empty() {
+        Ok(ListQuery {
+            search,
+            status,
+            limit,
+            cursor,
+        })
+    } else {
+        Err(errs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn list_query_limits_cursor_and_status() {
+        let q = |pairs: &[(&str, &str)], runs| {
+            let v: Vec<(String, String)> = pairs
+                .iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect();
+            parse_list_query(&v, runs)
+        };
+        assert_eq!(q(&[], false).unwrap().limit, 50);
+        assert_eq!(
+            q(&[("limit", "200"), ("search", "x")], false)
+                .unwrap()
+                .limit,
+            200
+        );
+        let errs = q(&[("limit", "0"), ("cursor", "zzz")], false).unwrap_err();
+        assert_eq!(errs[0].kind, "greater_than_equal");
+        assert_eq!(errs[0].input, json!("0"));
+        assert_eq!(errs[1].loc, loc(&["query", "cursor"]));
+        assert_eq!(
+            q(&[("limit", "201")], false).unwrap_err()[0].ctx,
+            Some(json!({"le": 200}))
+        );
+        assert_eq!(
+            q(&[("limit", "abc")], false).unwrap_err()[0].kind,
+            "int_parsing"
+        );
+        assert_eq!(
+            q(&[("status", "failed")], true).unwrap().status,
+            Some(RunPhase::Failed)
+        );
+        assert_eq!(q(&[("status", "done")], true).unwrap_err()[0].kind, "enum");
+    }
+}

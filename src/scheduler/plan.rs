@@ -13,17 +13,15 @@
 //! instant and decides `concurrencyPolicy` and the starting deadline there (docs/write-path.md).
 
 use chrono::{DateTime, Duration, Utc};
-use chrono_tz::Tz;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 
+use super::conditions::conditions;
 use super::counting::{self, Effect};
-use crate::cron::{CronSchedule, parse_timezone};
-use crate::resources::{Action, ActionStatus, RunPhase, ScheduleType};
+pub use super::timing::{Invalid, Timing};
+use super::timing::{arm, due_slots};
+use crate::resources::{Action, ActionStatus, RunPhase};
 
 /// How many future fire times the status lists.
 pub const UPCOMING: usize = 5;
-/// Bound on slots walked after a long outage (a year of `* * * * *` is 525,600).
-const MAX_DUE_SLOTS: usize = 2_000_000;
 /// How long after a slot its timing-only status write waits for the slot's run to finish, so that
 /// the run's count and the new `nextRunAt` go out in one write.
 pub const TIMING_GRACE: Duration = Duration::seconds(5);
@@ -129,61 +127,6 @@ pub struct Plan {
     pub requeue_at: Option<DateTime<Utc>>,
 }
 
-/// A compiled schedule.
-#[derive(Clone, Debug)]
-pub enum Timing {
-    Cron(CronSchedule, Tz),
-    Once(DateTime<Utc>),
-    Manual,
-}
-
-/// Why an Action's schedule cannot be evaluated: (condition reason, message).
-pub type Invalid = (&'static str, String);
-
-impl Timing {
-    /// Compiles the Action's schedule; errors carry the condition reason.
-    pub fn compile(action: &Action) -> Result<Timing, Invalid> {
-        let spec = &action.spec;
-        let tz = parse_timezone(&spec.timezone).map_err(|e| {
-            (
-                "InvalidTimezone",
-                format!("timezone {:?}: {e}", spec.timezone),
-            )
-        })?;
-        match spec.effective_schedule_type() {
-            ScheduleType::Manual => Ok(Timing::Manual),
-            ScheduleType::OneTime => spec.scheduled_at.map(Timing::Once).ok_or((
-                "InvalidSchedule",
-                "scheduledAt is required for one_time".into(),
-            )),
-            ScheduleType::Cron => {
-                let expr = spec.cron_expression.as_deref().unwrap_or_default();
-                CronSchedule::parse(expr)
-                    .map(|c| Timing::Cron(c, tz))
-                    .map_err(|e| ("InvalidSchedule", format!("cronExpression {expr:?}: {e}")))
-            }
-        }
-    }
-
-    /// Whether `at` is one of this schedule's slots.
-    fn is_slot(&self, at: DateTime<Utc>) -> bool {
-        match self {
-            Timing::Cron(cron, tz) => cron.next_after(*tz, at - Duration::seconds(1)) == Some(at),
-            Timing::Once(t) => *t == at,
-            Timing::Manual => false,
-        }
-    }
-
-    /// The first slot strictly after `t`.
-    fn next_after(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        match self {
-            Timing::Cron(cron, tz) => cron.next_after(*tz, t),
-            Timing::Once(at) => (*at > t).then_some(*at),
-            Timing::Manual => None,
-        }
-    }
-}
-
 /// Decides what to do for `action`, given its runs, whether its endpoint exists, and `now`, with
 /// runs created at their slot (no staging).
 pub fn plan(action: &Action, runs: &[RunInfo], endpoint_exists: bool, now: DateTime<Utc>) -> Plan {
@@ -261,86 +204,6 @@ pub fn plan_staged(
         events,
         requeue_at,
     }
-}
-
-/// The conditions (`ScheduleValid`, `EndpointResolved`, `Suspended`, and `Ready` over them), with
-/// an Event for each transition that needs one.
-fn conditions(
-    action: &Action,
-    prev: &ActionStatus,
-    timing: &Result<Timing, Invalid>,
-    endpoint_exists: bool,
-    now: DateTime<Utc>,
-    events: &mut Vec<Note>,
-) -> Vec<Condition> {
-    let spec = &action.spec;
-    let mut conditions = Conditions::new(&prev.conditions, action.metadata.generation, now);
-    match timing {
-        Ok(_) => {
-            let was_invalid = prev
-                .conditions
-                .iter()
-                .any(|c| c.type_ == "ScheduleValid" && c.status == "False");
-            conditions.set("ScheduleValid", true, "Valid", "the schedule is valid");
-            if was_invalid {
-                events.push(Note {
-                    warning: false,
-                    reason: "ScheduleValid",
-                    message: "the schedule is valid again".into(),
-                });
-            }
-        }
-        Err((reason, msg)) => {
-            if conditions.set("ScheduleValid", false, reason, msg) {
-                events.push(Note {
-                    warning: true,
-                    reason,
-                    message: msg.clone(),
-                });
-            }
-        }
-    }
-    if endpoint_exists {
-        conditions.set(
-            "EndpointResolved",
-            true,
-            "Found",
-            "the ActionEndpoint exists",
-        );
-    } else {
-        let msg = format!(
-            "ActionEndpoint {:?} not found in this namespace",
-            spec.endpoint
-        );
-        if conditions.set("EndpointResolved", false, "EndpointNotFound", &msg) {
-            events.push(Note {
-                warning: true,
-                reason: "EndpointNotFound",
-                message: msg,
-            });
-        }
-    }
-    if spec.enabled {
-        conditions.set("Suspended", false, "Enabled", "the schedule is active");
-    } else {
-        conditions.set(
-            "Suspended",
-            true,
-            "Disabled",
-            "enabled is false: no new slots fire",
-        );
-    }
-    let ready = match (timing, endpoint_exists) {
-        (Err((reason, msg)), _) => (false, *reason, msg.clone()),
-        (Ok(_), false) => (
-            false,
-            "EndpointNotFound",
-            "the ActionEndpoint does not exist".into(),
-        ),
-        (Ok(_), true) => (true, "Ready", "the Action is ready".to_string()),
-    };
-    conditions.set("Ready", ready.0, ready.1, &ready.2);
-    conditions.into_vec()
 }
 
 /// Staged runs that no longer match the spec, as (name, uid): built from an older generation,
@@ -538,97 +401,6 @@ fn counting_events(
     }
     notes
 }
-
-/// The slot the scheduler waits for. The previous `nextRunAt` stays armed while it is still a
-/// slot of the (possibly edited) schedule; otherwise the schedule is recomputed from `now`, so an
-/// edit never fires a slot the new schedule would not have fired, and re-enabling never bursts.
-fn arm(
-    timing: &Timing,
-    prev: &ActionStatus,
-    runs: &[RunInfo],
-    now: DateTime<Utc>,
-) -> Option<DateTime<Utc>> {
-    if let Some(a) = prev.next_run_at.filter(|a| timing.is_slot(*a)) {
-        return Some(a);
-    }
-    match timing {
-        // A one_time slot fires once: not again after it was handled or its run exists.
-        Timing::Once(at) => {
-            let handled = prev.last_schedule_time == Some(*at)
-                || runs.iter().any(|r| r.scheduled_at == Some(*at));
-            (!handled).then_some(*at)
-        }
-        _ => timing.next_after(now),
-    }
-}
-
-struct Due {
-    count: u64,
-    latest: DateTime<Utc>,
-}
-
-/// The slots from `first` (a due slot) up to `now`: how many, and the latest.
-fn due_slots(timing: &Timing, first: DateTime<Utc>, now: DateTime<Utc>) -> Due {
-    let mut due = Due {
-        count: 1,
-        latest: first,
-    };
-    while (due.count as usize) < MAX_DUE_SLOTS {
-        match timing.next_after(due.latest) {
-            Some(next) if next <= now => {
-                due.count += 1;
-                due.latest = next;
-            }
-            _ => break,
-        }
-    }
-    due
-}
-
-/// metav1.Conditions, keeping lastTransitionTime when a condition's status does not change.
-struct Conditions<'a> {
-    prev: &'a [Condition],
-    out: Vec<Condition>,
-    generation: Option<i64>,
-    now: DateTime<Utc>,
-}
-
-impl<'a> Conditions<'a> {
-    fn new(prev: &'a [Condition], generation: Option<i64>, now: DateTime<Utc>) -> Self {
-        Self {
-            prev,
-            out: Vec::new(),
-            generation,
-            now,
-        }
-    }
-
-    /// Sets a condition; returns true when it transitioned (status or reason changed).
-    fn set(&mut self, type_: &str, value: bool, reason: &str, message: &str) -> bool {
-        let status = if value { "True" } else { "False" };
-        let old = self.prev.iter().find(|c| c.type_ == type_);
-        let transitioned = old.is_none_or(|c| c.status != status || c.reason != reason);
-        let last_transition_time = match old {
-            Some(c) if c.status == status => c.last_transition_time.clone(),
-            _ => to_time(self.now),
-        };
-        self.out.push(Condition {
-            type_: type_.to_string(),
-            status: status.to_string(),
-            reason: reason.to_string(),
-            message: message.to_string(),
-            observed_generation: self.generation,
-            last_transition_time,
-        });
-        transitioned
-    }
-
-    fn into_vec(self) -> Vec<Condition> {
-        self.out
-    }
-}
-
-pub use crate::time::to_time;
 
 #[cfg(test)]
 mod tests;

@@ -1,3 +1,6 @@
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+
+use crate::time::to_time;
 use serde_json::{Value, json};
 
 use super::*;

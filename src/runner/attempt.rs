@@ -1,0 +1,215 @@
+//! One attempt of a run, and the run status writes: send (writing `running` only for a long
+//! request), classify, record the outcome conditionally, re-check a conflict against a fresh read.
+
+use chrono::{DateTime, Utc};
+use kube::ResourceExt;
+use kube::api::{Api, Patch};
+use kube::runtime::reflector::ObjectRef;
+use serde_json::{Value, json};
+use tracing::{debug, info};
+
+use super::controller::{Context, classify_and_next, params};
+use super::outcome::{self, AttemptResult, ErrorCode};
+use super::target;
+use crate::metrics::OutcomeLabels;
+use crate::resources::{ActionRun, ActionRunStatus, RunPhase};
+use crate::{Error, Result};
+
+/// When a run was triggered: its slot for a run staged ahead of it, else its creation.
+fn triggered_at(run: &ActionRun, now: DateTime<Utc>) -> DateTime<Utc> {
+    let created = run
+        .creation_timestamp()
+        .map(|t| crate::time::to_chrono(&t))
+        .unwrap_or(now);
+    match run.spec.scheduled_at {
+        Some(slot) if slot > created => slot,
+        _ => created,
+    }
+}
+
+/// One attempt: wait for a request permit, resolve the endpoint, send, and record the result.
+/// The run is written `running` only if the request outlives `running_after`. Returns the
+/// resourceVersion of the final write, if it was made.
+pub(super) async fn attempt(ctx: &Context, run: &ActionRun, n: i32) -> Result<Option<String>> {
+    let permit = ctx.permits.clone().acquire_owned().await;
+    let uid = run.uid().unwrap_or_default();
+    let execution_id = crate::runspec::execution_id(&uid, n as u32).to_string();
+    let prev = run.status.clone().unwrap_or_default();
+    let ns = run.namespace().unwrap_or_default();
+
+    let resolved = match &run.spec.resolve_error {
+        Some(e) => Err((ErrorCode::TemplateError, e.clone())),
+        None => {
+            let endpoint = ctx
+                .caches
+                .endpoints()
+                .get(&ObjectRef::new(&run.spec.endpoint).within(&ns));
+            target::resolve(
+                &ctx.client,
+                &ns,
+                &run.spec.endpoint,
+                endpoint.as_deref(),
+                ctx.service_mode,
+            )
+            .await
+        }
+    };
+    let started = ctx.clock.now();
+    let running =
+        outcome::start_attempt(&prev, n, &execution_id, triggered_at(run, started), started);
+    let mut current = run.clone();
+    let result = match resolved {
+        // Nothing is sent: one write records the attempt and its failure.
+        Err((code, message)) => AttemptResult::NotSent { code, message },
+        Ok(target) => {
+            debug!(url = %target.url, "sending");
+            let clock = std::time::Instant::now();
+            let send = super::http::send(&ctx.http, &target, run, n, &execution_id);
+            tokio::pin!(send);
+            let result = tokio::select! {
+                result = &mut send => result,
+                _ = tokio::time::sleep(ctx.running_after) => {
+                    // A long call: show it as running while it goes on.
+                    match write_status(ctx, &current, &running).await {
+                        Ok(written) => current = written,
+                        // Cancelled meanwhile: dropping the request aborts it.
+                        Err(e) if e.is_conflict() => {
+                            info!("run changed during the attempt; request aborted");
+                            return Ok(None);
+                        }
+                        Err(e) => return Err(e),
+                    }
+                    (&mut send).await
+                }
+            };
+            ctx.metrics
+                .attempt_duration
+                .observe(clock.elapsed().as_secs_f64());
+            result
+        }
+    };
+    // The endpoint has answered: the next request may go while this one is recorded.
+    drop(permit);
+    let now = ctx.clock.now();
+    let (o, next) = classify_and_next(run, n, &result, now);
+    let new = outcome::finish_attempt(&running, &o, next, now);
+    debug!(status = new.status.as_str(), error = ?new.error_code, "attempt ended");
+    for _ in 0..3 {
+        match write_status(ctx, &current, &new).await {
+            Ok(written) => {
+                record_outcome(ctx, &new);
+                return Ok(written.resource_version());
+            }
+            Err(e) if e.is_conflict() => {
+                // Cancelled meanwhile, its status stands and this result is dropped; any other
+                // change (a label, an annotation) does not make the result less true.
+                let api: Api<ActionRun> = Api::namespaced(ctx.client.clone(), &ns);
+                match api.get_opt(&run.name_any()).await.map_err(Error::Kube)? {
+                    Some(fresh) if still_this_attempt(&fresh, &uid, &prev) => current = fresh,
+                    _ => {
+                        info!("run changed during the attempt; result dropped");
+                        return Ok(None);
+                    }
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(None)
+}
+
+/// Whether the run read from the API server is still in the state this attempt started from (or
+/// the `running` write it made): same object, same attempt, still active.
+fn still_this_attempt(fresh: &ActionRun, uid: &str, prev: &ActionRunStatus) -> bool {
+    let s = fresh.status.clone().unwrap_or_default();
+    fresh.uid().as_deref() == Some(uid)
+        && s.status.is_active()
+        && (s.attempt == prev.attempt || s.attempt == prev.attempt + 1)
+}
+
+/// A merge patch of the whole run status (absent fields written as null, so they are cleared),
+/// conditional on the resourceVersion of `run`. Returns the updated run.
+pub(super) async fn write_status(
+    ctx: &Context,
+    run: &ActionRun,
+    status: &ActionRunStatus,
+) -> Result<ActionRun> {
+    let api: Api<ActionRun> =
+        Api::namespaced(ctx.client.clone(), &run.namespace().unwrap_or_default());
+    let patch = json!({
+        "metadata": {"resourceVersion": run.resource_version()},
+        "status": status_patch(status),
+    });
+    api.patch_status(&run.name_any(), &params(), &Patch::Merge(&patch))
+        .await
+        .map_err(Error::Kube)
+}
+
+/// The status as a merge patch body: every optional field present, null when unset.
+pub fn status_patch(status: &ActionRunStatus) -> Value {
+    let mut v = serde_json::to_value(status).unwrap_or_else(|_| json!({}));
+    if let Some(map) = v.as_object_mut() {
+        for key in [
+            "triggeredAt",
+            "startedAt",
+            "completedAt",
+            "durationSeconds",
+            "executionId",
+            "httpStatus",
+            "errorCode",
+            "errorMessage",
+            "output",
+            "nextAttemptAt",
+        ] {
+            map.entry(key).or_insert(Value::Null);
+        }
+        map.entry("attempts").or_insert(json!([]));
+    }
+    v
+}
+
+/// Metrics and a log line when a run reaches a final status. (Events are published by the Action
+/// controller, on transitions only: one per successful run would be a write per run.)
+pub(super) fn record_outcome(ctx: &Context, status: &ActionRunStatus) {
+    if status.status.is_active() {
+        return;
+    }
+    let code = status.error_code.map_or("none", |c| c.as_str()).to_string();
+    ctx.metrics
+        .run_outcomes
+        .get_or_create(&OutcomeLabels {
+            status: status.status.as_str().into(),
+            error_code: code.clone(),
+        })
+        .inc();
+    if status.status == RunPhase::Succeeded {
+        debug!(attempts = status.attempt, "run succeeded");
+    } else {
+        info!(status = status.status.as_str(), error_code = %code, attempts = status.attempt, "run finished");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_status_patch_clears_every_unset_field() {
+        let patch = status_patch(&ActionRunStatus::default());
+        for key in [
+            "errorCode",
+            "errorMessage",
+            "nextAttemptAt",
+            "httpStatus",
+            "output",
+        ] {
+            assert_eq!(patch[key], Value::Null, "{key}");
+            assert!(
+                patch.as_object().is_some_and(|m| m.contains_key(key)),
+                "{key}"
+            );
+        }
+        assert_eq!(patch["attempts"], json!([]));
+        assert_eq!(patch["status"], json!("pending"));
+    }
+}

@@ -9,7 +9,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams, Preconditions};
 use kube::runtime::reflector::ObjectRef;
 use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::cursor::{matches_search, paginate};
@@ -18,32 +18,12 @@ use super::extract::{ApiPath, JsonBody, QueryPairs};
 use super::model::{CREATED_BY_ANNOTATION, to_chrono};
 use super::validate::{self, ActionInput};
 use super::{
-    ActionView, AppState, FIELD_MANAGER, PathIds, Scope, input_errors, wait_gone, wait_seen,
+    ActionPath, ActionView, Admitted, AppState, FIELD_MANAGER, Scope, wait_gone, wait_seen,
 };
 use crate::resources::{Action, ActionEndpoint, ActionRun, ActionSpec, RunPhase};
 use crate::runspec::{Trigger, build_run, execution_id};
 
 const RESOURCE: &str = "actions";
-
-/// Path parameters of one Action.
-#[derive(Deserialize, Clone, Debug)]
-pub struct ActionPath {
-    #[serde(flatten)]
-    pub scope: Scope,
-    pub action_id: String,
-}
-
-impl PathIds for ActionPath {
-    fn scope(&self) -> &Scope {
-        &self.scope
-    }
-
-    fn ids(&self) -> Vec<(&'static str, &str)> {
-        let mut ids = self.scope.ids();
-        ids.push(("action_id", &self.action_id));
-        ids
-    }
-}
 
 /// One page of Actions (`GET /actions`), newest first.
 #[derive(Serialize, JsonSchema, Debug)]
@@ -81,11 +61,9 @@ pub async fn list(
     QueryPairs(query): QueryPairs,
 ) -> Result<Json<ActionList>, ApiError> {
     let query = validate::parse_list_query(&query, false);
-    state
-        .caller(&headers, "list", RESOURCE, &scope, input_errors(&query))
+    let Admitted { input: query, .. } = state
+        .admit(&headers, "list", RESOURCE, &scope, query)
         .await?;
-    state.check_scope(&scope)?;
-    let query = query.map_err(ApiError::Validation)?;
     let matching: Vec<_> = state
         .actions
         .state()
@@ -132,8 +110,9 @@ pub async fn get(
     ApiPath(path): ApiPath<ActionPath>,
     headers: HeaderMap,
 ) -> Result<Json<ActionView>, ApiError> {
-    state.caller(&headers, "get", RESOURCE, &path, &[]).await?;
-    let action = state.find_action(&path.scope, &path.action_id)?;
+    let Admitted { target: action, .. } = state
+        .admit(&headers, "get", RESOURCE, &path, Ok(()))
+        .await?;
     Ok(Json(ActionView::from_resource(&action)))
 }
 
@@ -147,11 +126,9 @@ pub async fn create(
         Some(body) => validate::parse_action_body(body, true),
         None => Err(vec![FieldError::missing(loc(&["body"]), Value::Null)]),
     };
-    let caller = state
-        .caller(&headers, "create", RESOURCE, &scope, input_errors(&input))
+    let Admitted { caller, input, .. } = state
+        .admit(&headers, "create", RESOURCE, &scope, input)
         .await?;
-    state.check_scope(&scope)?;
-    let input = input.map_err(ApiError::Validation)?;
     let mut spec = validate::new_spec(&scope.app_id)
         .map_err(|e| ApiError::Internal(format!("default spec: {e}")))?;
     validate::apply(&mut spec, &input);
@@ -214,11 +191,13 @@ pub async fn update(
     JsonBody(body): JsonBody,
 ) -> Result<Json<ActionView>, ApiError> {
     let input = validate::parse_action_body(&body.unwrap_or_else(|| json!({})), false);
-    state
-        .caller(&headers, "update", RESOURCE, &path, input_errors(&input))
+    let Admitted {
+        target: current,
+        input,
+        ..
+    } = state
+        .admit(&headers, "update", RESOURCE, &path, input)
         .await?;
-    let current = state.find_action(&path.scope, &path.action_id)?;
-    let input = input.map_err(ApiError::Validation)?;
     let mut spec = current.spec.clone();
     validate::apply(&mut spec, &input);
     check(&state, &path.scope.workspace_id, &spec, &input).await?;
@@ -250,10 +229,11 @@ async fn set_enabled(
     headers: HeaderMap,
     enabled: bool,
 ) -> Result<Json<ActionView>, ApiError> {
-    state
-        .caller(&headers, "update", RESOURCE, &path, &[])
+    let Admitted {
+        target: current, ..
+    } = state
+        .admit(&headers, "update", RESOURCE, &path, Ok(()))
         .await?;
-    let current = state.find_action(&path.scope, &path.action_id)?;
     write_spec(&state, &current, json!({ "enabled": enabled }))
         .await
         .map(Json)
@@ -337,10 +317,11 @@ pub async fn delete(
     ApiPath(path): ApiPath<ActionPath>,
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
-    state
-        .caller(&headers, "delete", RESOURCE, &path, &[])
+    let Admitted {
+        target: current, ..
+    } = state
+        .admit(&headers, "delete", RESOURCE, &path, Ok(()))
         .await?;
-    let current = state.find_action(&path.scope, &path.action_id)?;
     let api: Api<Action> = Api::namespaced(state.client.clone(), &path.scope.workspace_id);
     let params = DeleteParams {
         // Only the object that was checked; a re-created namesake is not deleted by accident.
@@ -373,17 +354,13 @@ pub async fn trigger(
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
     let payload = validate::parse_trigger_body(body.as_ref());
-    state
-        .caller(
-            &headers,
-            "create",
-            "actionruns",
-            &path,
-            input_errors(&payload),
-        )
+    let Admitted {
+        target: action,
+        input: payload,
+        ..
+    } = state
+        .admit(&headers, "create", "actionruns", &path, payload)
         .await?;
-    let action = state.find_action(&path.scope, &path.action_id)?;
-    let payload = payload.map_err(ApiError::Validation)?;
     let run = build_run(
         &action,
         Trigger::Manual,

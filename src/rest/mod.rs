@@ -2,6 +2,8 @@
 //! API server (docs/rest.md).
 //!
 //! - `model`: the JSON views of Actions and runs
+//! - `admission`: the checks every request passes, in their order, before a handler acts; the
+//!   route paths
 //! - `actions`, `runs`: the handlers, one module per resource
 //! - `validate`, `cursor`, `error`, `extract`: pure input checking, list paging, error bodies
 //! - `auth`: TokenReview / SubjectAccessReview with a short cache
@@ -9,6 +11,7 @@
 //!   types for its schemas
 
 pub mod actions;
+pub mod admission;
 pub mod auth;
 pub mod bodies;
 pub mod cursor;
@@ -25,7 +28,7 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -37,12 +40,13 @@ use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use tracing::Instrument;
 
+pub use admission::{ActionPath, Admitted, RoutePath, RunPath, Scope};
 pub use model::{ActionView, RunView};
 
 use crate::metrics::{HttpLabels, Metrics};
 use crate::resources::{Action, ActionRun};
-use auth::{AuthMode, Authenticator, Caller};
-use error::{ApiError, FieldError};
+use auth::{AuthMode, Authenticator};
+use error::ApiError;
 
 /// Field manager of every write the facade makes.
 pub const FIELD_MANAGER: &str = "punctual-facade";
@@ -103,75 +107,6 @@ impl AppState {
     pub fn is_ready(&self) -> bool {
         self.ready.load(Ordering::SeqCst)
     }
-
-    /// Authenticates the request (401), authorizes `verb` on `resource` in the workspace (403),
-    /// then checks the path ids against their grammar: a bad one is a 422 that also carries
-    /// `input_errors` (what the handler found wrong in the query or body), path first, as
-    /// FastAPI reports every request error at once. With valid ids the handler goes on to its
-    /// 404 checks and only then reports `input_errors`.
-    async fn caller(
-        &self,
-        headers: &HeaderMap,
-        verb: &str,
-        resource: &str,
-        path: &impl PathIds,
-        input_errors: &[FieldError],
-    ) -> Result<Caller, ApiError> {
-        let caller = self.auth.authenticate(headers).await?;
-        self.auth
-            .authorize(&caller, verb, resource, &path.scope().workspace_id)
-            .await?;
-        let mut errors = validate::check_path(&path.ids());
-        if errors.is_empty() {
-            return Ok(caller);
-        }
-        errors.extend_from_slice(input_errors);
-        Err(ApiError::Validation(errors))
-    }
-
-    /// Ok when the workspace exists and belongs to the org; otherwise the 404 the client would
-    /// get for `not_found`, so that nothing about other orgs leaks.
-    fn check_workspace(
-        &self,
-        org: &str,
-        workspace: &str,
-        not_found: ApiError,
-    ) -> Result<(), ApiError> {
-        let ns = self.namespaces.get(&ObjectRef::new(workspace));
-        let org_matches = ns.is_some_and(|ns| {
-            ns.metadata
-                .labels
-                .as_ref()
-                .and_then(|l| l.get(ORG_LABEL))
-                .is_some_and(|o| o == org)
-        });
-        if org_matches { Ok(()) } else { Err(not_found) }
-    }
-
-    /// Ok when the scope's workspace exists in its org; otherwise a 404 for the workspace.
-    fn check_scope(&self, scope: &Scope) -> Result<(), ApiError> {
-        self.check_workspace(
-            &scope.org_id,
-            &scope.workspace_id,
-            ApiError::NotFound {
-                resource_type: "workspace",
-                resource_id: scope.workspace_id.clone(),
-            },
-        )
-    }
-
-    /// The Action, if it is in this workspace and app.
-    fn find_action(&self, scope: &Scope, action_id: &str) -> Result<Arc<Action>, ApiError> {
-        self.check_workspace(
-            &scope.org_id,
-            &scope.workspace_id,
-            ApiError::action_not_found(action_id),
-        )?;
-        self.actions
-            .get(&ObjectRef::new(action_id).within(&scope.workspace_id))
-            .filter(|a| a.spec.app == scope.app_id)
-            .ok_or_else(|| ApiError::action_not_found(action_id))
-    }
 }
 
 fn spawn_reflector<K>(api: Api<K>, config: watcher::Config) -> Store<K>
@@ -190,40 +125,6 @@ where
         });
     tokio::spawn(stream);
     reader
-}
-
-/// Path parameters of the workspace/app prefix.
-#[derive(serde::Deserialize, Clone, Debug)]
-pub struct Scope {
-    pub org_id: String,
-    pub workspace_id: String,
-    pub app_id: String,
-}
-
-/// The path parameters of a route, for authorization and the grammar check.
-pub trait PathIds {
-    fn scope(&self) -> &Scope;
-    /// Every id as (parameter name, value), in path order.
-    fn ids(&self) -> Vec<(&'static str, &str)>;
-}
-
-impl PathIds for Scope {
-    fn scope(&self) -> &Scope {
-        self
-    }
-
-    fn ids(&self) -> Vec<(&'static str, &str)> {
-        vec![
-            ("org_id", &self.org_id),
-            ("workspace_id", &self.workspace_id),
-            ("app_id", &self.app_id),
-        ]
-    }
-}
-
-/// The errors of a query or body that has been read but not yet reported.
-fn input_errors<T>(input: &Result<T, Vec<FieldError>>) -> &[FieldError] {
-    input.as_ref().err().map_or(&[], Vec::as_slice)
 }
 
 /// Waits (bounded) until `store` holds `obj` at its resourceVersion or later, so the next read

@@ -3,16 +3,14 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::HeaderMap;
-use kube::runtime::reflector::ObjectRef;
 use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-use super::actions::ActionPath;
 use super::cursor::paginate;
 use super::error::ApiError;
 use super::extract::{ApiPath, QueryPairs};
 use super::model::is_listed;
-use super::{AppState, PathIds, RunView, Scope, input_errors, validate};
+use super::{ActionPath, Admitted, AppState, RunPath, RunView, validate};
 
 const RESOURCE: &str = "actionruns";
 
@@ -29,26 +27,6 @@ pub struct RunList {
     pub runs: Vec<RunView>,
 }
 
-/// Path parameters of one run.
-#[derive(Deserialize, Clone, Debug)]
-pub struct RunPath {
-    #[serde(flatten)]
-    pub action: ActionPath,
-    pub run_id: String,
-}
-
-impl PathIds for RunPath {
-    fn scope(&self) -> &Scope {
-        &self.action.scope
-    }
-
-    fn ids(&self) -> Vec<(&'static str, &str)> {
-        let mut ids = self.action.ids();
-        ids.push(("run_id", &self.run_id));
-        ids
-    }
-}
-
 pub async fn list(
     State(state): State<AppState>,
     ApiPath(path): ApiPath<ActionPath>,
@@ -56,11 +34,13 @@ pub async fn list(
     QueryPairs(query): QueryPairs,
 ) -> Result<Json<RunList>, ApiError> {
     let query = validate::parse_list_query(&query, true);
-    state
-        .caller(&headers, "list", RESOURCE, &path, input_errors(&query))
+    let Admitted {
+        target: action,
+        input: query,
+        ..
+    } = state
+        .admit(&headers, "list", RESOURCE, &path, query)
         .await?;
-    let action = state.find_action(&path.scope, &path.action_id)?;
-    let query = query.map_err(ApiError::Validation)?;
     let now = chrono::Utc::now();
     let views: Vec<RunView> = state
         .runs
@@ -92,17 +72,8 @@ pub async fn get(
     ApiPath(path): ApiPath<RunPath>,
     headers: HeaderMap,
 ) -> Result<Json<RunView>, ApiError> {
-    state.caller(&headers, "get", RESOURCE, &path, &[]).await?;
-    let ActionPath { scope, action_id } = &path.action;
-    state.find_action(scope, action_id)?;
-    let not_found = || ApiError::NotFound {
-        resource_type: "run",
-        resource_id: path.run_id.clone(),
-    };
-    let run = state
-        .runs
-        .get(&ObjectRef::new(&path.run_id).within(&scope.workspace_id))
-        .filter(|r| &r.spec.action == action_id && is_listed(r, chrono::Utc::now()))
-        .ok_or_else(not_found)?;
+    let Admitted { target: run, .. } = state
+        .admit(&headers, "get", RESOURCE, &path, Ok(()))
+        .await?;
     Ok(Json(RunView::from_resource(&run)))
 }

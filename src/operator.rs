@@ -12,13 +12,16 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use tokio::sync::watch;
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
 use crate::cache::Caches;
 use crate::leader::LeaderElector;
 use crate::metrics::Metrics;
 use crate::rest::auth::{self, AuthMode};
 use crate::{SystemClock, runner, scheduler};
+
+/// How long the controllers get to finish their reconciles once the process is asked to stop.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// What to run.
 #[derive(Clone, Debug)]
@@ -70,6 +73,19 @@ pub async fn run(
     }
     if settings.actions.is_some() || settings.runner.is_some() {
         let work = controllers(&client, &caches, &settings, metrics, &stop);
+        // A controller still waiting for its first list (an unreachable API server) does not
+        // notice the stop; a stopping process must not hang on it.
+        let grace = async {
+            stopped(stop.clone()).await;
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+            warn!("the controllers did not stop within {SHUTDOWN_GRACE:?}; exiting anyway");
+        };
+        let work = async {
+            tokio::select! {
+                _ = work => {}
+                _ = grace => {}
+            }
+        };
         match &settings.leader {
             Some(leader) => lead(&client, &caches, leader, work, &stop).await?,
             None => work.await,

@@ -100,11 +100,7 @@ impl Authenticator {
         if self.mode == AuthMode::None {
             return Ok(());
         }
-        let key = format!(
-            "{}\u{0}{}\u{0}{verb}\u{0}{resource}\u{0}{namespace}",
-            caller.username,
-            caller.groups.join(",")
-        );
+        let key = decision_key(caller, verb, resource, namespace);
         let allowed = match cached(&self.decisions, &key) {
             Some(a) => a,
             None => {
@@ -140,6 +136,39 @@ impl Authenticator {
                 required_permission: format!("{verb} {resource}.{}", crate::resources::GROUP),
             })
         }
+    }
+}
+
+/// The cache key of an authorization decision: who asked to do what where.
+fn decision_key(caller: &Caller, verb: &str, resource: &str, namespace: &str) -> String {
+    format!(
+        "{}\u{0}{}\u{0}{verb}\u{0}{resource}\u{0}{namespace}",
+        caller.username,
+        caller.groups.join(",")
+    )
+}
+
+/// Answers put in the caches up front, so that the router tests run the `kube` mode without an
+/// API server (`src/rest/tests.rs`).
+#[cfg(test)]
+impl Authenticator {
+    pub(crate) fn remember_token(&self, token: &str, caller: Option<Caller>) {
+        store(&self.tokens, token.to_string(), caller);
+    }
+
+    pub(crate) fn remember_decision(
+        &self,
+        caller: &Caller,
+        verb: &str,
+        resource: &str,
+        namespace: &str,
+        allowed: bool,
+    ) {
+        store(
+            &self.decisions,
+            decision_key(caller, verb, resource, namespace),
+            allowed,
+        );
     }
 }
 

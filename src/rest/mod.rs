@@ -250,7 +250,10 @@ async fn track(State(state): State<AppState>, req: Request, next: Next) -> Respo
 }
 
 #[cfg(test)]
-mod tests {
+mod tests;
+
+#[cfg(test)]
+mod version_tests {
     use super::*;
 
     #[test]

@@ -61,25 +61,35 @@ use super::{JsonObject, object_schema};
 pub struct ActionSpec {
     /// Human-readable name shown by the REST API (its `name`). Defaults to metadata.name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 255))]
+    #[schemars(length(
+        min = ActionSpec::DISPLAY_NAME_LENGTH.min,
+        max = ActionSpec::DISPLAY_NAME_LENGTH.max
+    ))]
     pub display_name: Option<String>,
 
     /// Free-text description, at most 2000 characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 2000))]
+    // No minLength: DESCRIPTION_LENGTH.min is 0, which bounds nothing.
+    #[schemars(length(max = ActionSpec::DESCRIPTION_LENGTH.max))]
     pub description: Option<String>,
 
     /// The app that owns this Action (the REST API's `app_id`).
-    #[schemars(length(min = 1, max = 253))]
+    #[schemars(length(min = ActionSpec::APP_LENGTH.min, max = ActionSpec::APP_LENGTH.max))]
     pub app: String,
 
     /// Name of the ActionEndpoint, in the same namespace, that this Action calls.
-    #[schemars(length(min = 1, max = 253))]
+    #[schemars(length(
+        min = ActionSpec::ENDPOINT_LENGTH.min,
+        max = ActionSpec::ENDPOINT_LENGTH.max
+    ))]
     pub endpoint: String,
 
     /// The agent platform's memory namespace. Passed to the endpoint as `X-Namespace-Id`; this is
     /// not a Kubernetes namespace.
-    #[schemars(length(min = 1, max = 255))]
+    #[schemars(length(
+        min = ActionSpec::NAMESPACE_ID_LENGTH.min,
+        max = ActionSpec::NAMESPACE_ID_LENGTH.max
+    ))]
     pub namespace_id: String,
 
     /// How the conversation thread of each run is chosen: `new_each_run` (a fresh UUID per run),
@@ -89,13 +99,19 @@ pub struct ActionSpec {
 
     /// The thread every run uses. Required when threadMode is `fixed`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 255))]
+    #[schemars(length(
+        min = ActionSpec::THREAD_ID_LENGTH.min,
+        max = ActionSpec::THREAD_ID_LENGTH.max
+    ))]
     pub thread_id: Option<String>,
 
     /// A template (Jinja syntax, e.g. `daily-{{ date }}`) rendered per run into the thread id.
     /// Required when threadMode is `template`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 1024))]
+    #[schemars(length(
+        min = ActionSpec::THREAD_ID_TEMPLATE_LENGTH.min,
+        max = ActionSpec::THREAD_ID_TEMPLATE_LENGTH.max
+    ))]
     pub thread_id_template: Option<String>,
 
     /// The JSON object sent as the request body. String values anywhere inside may be templates
@@ -119,7 +135,10 @@ pub struct ActionSpec {
     /// @monthly/@yearly/@annually/@midnight), evaluated in `timezone`. Required when scheduleType
     /// is `cron`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 255))]
+    #[schemars(length(
+        min = ActionSpec::CRON_EXPRESSION_LENGTH.min,
+        max = ActionSpec::CRON_EXPRESSION_LENGTH.max
+    ))]
     pub cron_expression: Option<String>,
 
     /// The instant a `one_time` Action fires (RFC 3339). Required when scheduleType is `one_time`.
@@ -128,17 +147,26 @@ pub struct ActionSpec {
 
     /// IANA timezone the cron expression is evaluated in, e.g. `Europe/Berlin`.
     #[serde(default = "default_timezone")]
-    #[schemars(length(min = 1, max = 64))]
+    #[schemars(length(
+        min = ActionSpec::TIMEZONE_LENGTH.min,
+        max = ActionSpec::TIMEZONE_LENGTH.max
+    ))]
     pub timezone: String,
 
     /// Retries after a failed attempt: a run makes at most 1 + maxRetries attempts.
     #[serde(default)]
-    #[schemars(range(min = 0, max = 100))]
+    #[schemars(range(
+        min = ActionSpec::MAX_RETRIES_RANGE.min,
+        max = ActionSpec::MAX_RETRIES_RANGE.max
+    ))]
     pub max_retries: i32,
 
     /// Seconds to wait between attempts.
     #[serde(default = "default_retry_delay_seconds")]
-    #[schemars(range(min = 0, max = 86400))]
+    #[schemars(range(
+        min = ActionSpec::RETRY_DELAY_SECONDS_RANGE.min,
+        max = ActionSpec::RETRY_DELAY_SECONDS_RANGE.max
+    ))]
     pub retry_delay_seconds: i32,
 
     /// When false the schedule is paused: no new slots fire, and slots that pass while paused are
@@ -148,7 +176,10 @@ pub struct ActionSpec {
 
     /// Per-attempt HTTP timeout in seconds. Defaults to the endpoint's timeoutSeconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1, max = 3600))]
+    #[schemars(range(
+        min = ActionSpec::TIMEOUT_SECONDS_RANGE.min,
+        max = ActionSpec::TIMEOUT_SECONDS_RANGE.max
+    ))]
     pub timeout_seconds: Option<i32>,
 
     /// What a due slot does while a run of this Action is still active: `Allow` starts another,
@@ -159,18 +190,24 @@ pub struct ActionSpec {
     /// A slot that cannot be started within this many seconds of its time (controller down,
     /// API server unavailable) is not started; it is counted in missedRuns.
     #[serde(default = "default_starting_deadline_seconds")]
-    #[schemars(range(min = 1))]
+    #[schemars(range(min = ActionSpec::MIN_STARTING_DEADLINE_SECONDS))]
     pub starting_deadline_seconds: i64,
 
     /// Number of succeeded ActionRuns to keep; older ones are deleted after being counted.
     #[serde(default = "default_history_limit")]
-    #[schemars(range(min = 0, max = 1000))]
+    #[schemars(range(
+        min = ActionSpec::HISTORY_LIMIT_RANGE.min,
+        max = ActionSpec::HISTORY_LIMIT_RANGE.max
+    ))]
     pub successful_runs_history_limit: i32,
 
     /// Number of failed (or cancelled) ActionRuns to keep; older ones are deleted after being
     /// counted.
     #[serde(default = "default_history_limit")]
-    #[schemars(range(min = 0, max = 1000))]
+    #[schemars(range(
+        min = ActionSpec::HISTORY_LIMIT_RANGE.min,
+        max = ActionSpec::HISTORY_LIMIT_RANGE.max
+    ))]
     pub failed_runs_history_limit: i32,
 }
 
@@ -299,6 +336,48 @@ pub struct ActionStatus {
     pub upcoming: Vec<DateTime<Utc>>,
 }
 
+/// Inclusive bounds of a string's length, in characters (JSON Schema counts code points).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Length {
+    pub min: usize,
+    pub max: usize,
+}
+
+/// Inclusive bounds of an integer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Range {
+    pub min: i64,
+    pub max: i64,
+}
+
+/// The bounds and defaults of the spec's fields, stated once. The CRD schema (the `schemars`
+/// attributes above), the REST facade's validation and its OpenAPI document all read these, and
+/// a test checks that the CRD and the facade agree (docs/rest.md, "Where a field's rules live").
+impl ActionSpec {
+    pub const DISPLAY_NAME_LENGTH: Length = Length { min: 1, max: 255 };
+    pub const DESCRIPTION_LENGTH: Length = Length { min: 0, max: 2000 };
+    pub const APP_LENGTH: Length = Length { min: 1, max: 253 };
+    pub const ENDPOINT_LENGTH: Length = Length { min: 1, max: 253 };
+    pub const NAMESPACE_ID_LENGTH: Length = Length { min: 1, max: 255 };
+    pub const THREAD_ID_LENGTH: Length = Length { min: 1, max: 255 };
+    pub const THREAD_ID_TEMPLATE_LENGTH: Length = Length { min: 1, max: 1024 };
+    pub const CRON_EXPRESSION_LENGTH: Length = Length { min: 1, max: 255 };
+    pub const TIMEZONE_LENGTH: Length = Length { min: 1, max: 64 };
+    pub const MAX_RETRIES_RANGE: Range = Range { min: 0, max: 100 };
+    pub const RETRY_DELAY_SECONDS_RANGE: Range = Range { min: 0, max: 86400 };
+    pub const TIMEOUT_SECONDS_RANGE: Range = Range { min: 1, max: 3600 };
+    pub const MIN_STARTING_DEADLINE_SECONDS: i64 = 1;
+    pub const HISTORY_LIMIT_RANGE: Range = Range { min: 0, max: 1000 };
+    /// Largest payload, serialized as JSON (a CRD schema cannot bound an object's size, so the
+    /// facade checks it and the CRD's description states it).
+    pub const MAX_PAYLOAD_BYTES: usize = 256 * 1024;
+
+    pub const DEFAULT_TIMEZONE: &str = "UTC";
+    pub const DEFAULT_RETRY_DELAY_SECONDS: i32 = 60;
+    pub const DEFAULT_STARTING_DEADLINE_SECONDS: i64 = 300;
+    pub const DEFAULT_HISTORY_LIMIT: i32 = 10;
+}
+
 impl ActionSpec {
     /// The schedule type, inferred as documented on `scheduleType` when it is omitted.
     pub fn effective_schedule_type(&self) -> ScheduleType {
@@ -323,11 +402,11 @@ impl Action {
 }
 
 fn default_timezone() -> String {
-    "UTC".to_string()
+    ActionSpec::DEFAULT_TIMEZONE.to_string()
 }
 
 fn default_retry_delay_seconds() -> i32 {
-    60
+    ActionSpec::DEFAULT_RETRY_DELAY_SECONDS
 }
 
 fn default_true() -> bool {
@@ -335,9 +414,9 @@ fn default_true() -> bool {
 }
 
 fn default_starting_deadline_seconds() -> i64 {
-    300
+    ActionSpec::DEFAULT_STARTING_DEADLINE_SECONDS
 }
 
 fn default_history_limit() -> i32 {
-    10
+    ActionSpec::DEFAULT_HISTORY_LIMIT
 }

@@ -9,7 +9,8 @@ mod endpoint;
 mod run;
 
 pub use action::{
-    Action, ActionSpec, ActionStatus, ActionType, ConcurrencyPolicy, ScheduleType, ThreadMode,
+    Action, ActionSpec, ActionStatus, ActionType, ConcurrencyPolicy, Length, Range, ScheduleType,
+    ThreadMode,
 };
 pub use endpoint::{
     ActionEndpoint, ActionEndpointSpec, EndpointAuth, HttpMethod, SecretKeyRef, ServiceTarget,

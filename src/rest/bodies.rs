@@ -10,40 +10,53 @@ use chrono::{DateTime, Utc};
 use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde_json::Value;
 
-use super::validate::{
-    CRON_EXPRESSION_LENGTH, DESCRIPTION_LENGTH, ENDPOINT_ID_LENGTH, MAX_RETRIES_RANGE, NAME_LENGTH,
-    NAMESPACE_ID_LENGTH, RETRY_DELAY_SECONDS_RANGE, THREAD_ID_LENGTH, THREAD_ID_TEMPLATE_LENGTH,
-    TIMEZONE_LENGTH,
-};
-use crate::resources::{ActionType, JsonObject, ScheduleType, ThreadMode};
+use crate::resources::{ActionSpec, ActionType, JsonObject, ScheduleType, ThreadMode};
 
 /// The body of a create. Read-only and unknown fields are ignored, so a client may send back an
 /// Action it got.
 #[derive(JsonSchema)]
 pub struct ActionCreate {
     /// Human-readable name. A create makes the `action_id` from it; an update keeps the id.
-    #[schemars(length(min = NAME_LENGTH.min, max = NAME_LENGTH.max))]
+    #[schemars(length(
+        min = ActionSpec::DISPLAY_NAME_LENGTH.min,
+        max = ActionSpec::DISPLAY_NAME_LENGTH.max
+    ))]
     pub name: String,
     /// Free-text description.
-    #[schemars(length(min = DESCRIPTION_LENGTH.min, max = DESCRIPTION_LENGTH.max))]
+    #[schemars(length(
+        min = ActionSpec::DESCRIPTION_LENGTH.min,
+        max = ActionSpec::DESCRIPTION_LENGTH.max
+    ))]
     pub description: Option<String>,
     /// Name of an ActionEndpoint in the workspace; it must exist.
-    #[schemars(length(min = ENDPOINT_ID_LENGTH.min, max = ENDPOINT_ID_LENGTH.max))]
+    #[schemars(length(
+        min = ActionSpec::ENDPOINT_LENGTH.min,
+        max = ActionSpec::ENDPOINT_LENGTH.max
+    ))]
     pub endpoint_id: String,
     /// The agent platform's memory namespace, sent to the endpoint as `X-Namespace-Id` (not a
     /// Kubernetes namespace).
-    #[schemars(length(min = NAMESPACE_ID_LENGTH.min, max = NAMESPACE_ID_LENGTH.max))]
+    #[schemars(length(
+        min = ActionSpec::NAMESPACE_ID_LENGTH.min,
+        max = ActionSpec::NAMESPACE_ID_LENGTH.max
+    ))]
     pub namespace_id: String,
     /// How each run's conversation thread is chosen: `new_each_run` (a fresh UUID per run),
     /// `fixed` (always `thread_id`) or `template` (`thread_id_template` rendered per run).
     #[serde(default = "defaults::thread_mode")]
     pub thread_mode: ThreadMode,
     /// The thread every run uses. Required when `thread_mode` is `fixed`.
-    #[schemars(length(min = THREAD_ID_LENGTH.min, max = THREAD_ID_LENGTH.max))]
+    #[schemars(length(
+        min = ActionSpec::THREAD_ID_LENGTH.min,
+        max = ActionSpec::THREAD_ID_LENGTH.max
+    ))]
     pub thread_id: Option<String>,
     /// A template (Jinja syntax, e.g. `daily-{{ date }}`) rendered per run into the thread id.
     /// Required when `thread_mode` is `template`.
-    #[schemars(length(min = THREAD_ID_TEMPLATE_LENGTH.min, max = THREAD_ID_TEMPLATE_LENGTH.max))]
+    #[schemars(length(
+        min = ActionSpec::THREAD_ID_TEMPLATE_LENGTH.min,
+        max = ActionSpec::THREAD_ID_TEMPLATE_LENGTH.max
+    ))]
     pub thread_id_template: Option<String>,
     /// The JSON object sent to the endpoint, at most 256 KiB. String values anywhere inside may
     /// be templates (`{{ run_id }}`, `{{ date }}`, ...), rendered per run; each must compile.
@@ -57,22 +70,34 @@ pub struct ActionCreate {
     pub schedule_type: Option<ScheduleType>,
     /// Five-field cron expression (Vixie cron semantics), evaluated in `timezone`. Required
     /// when `schedule_type` is `cron`.
-    #[schemars(length(min = CRON_EXPRESSION_LENGTH.min, max = CRON_EXPRESSION_LENGTH.max))]
+    #[schemars(length(
+        min = ActionSpec::CRON_EXPRESSION_LENGTH.min,
+        max = ActionSpec::CRON_EXPRESSION_LENGTH.max
+    ))]
     pub cron_expression: Option<String>,
     /// The instant a `one_time` Action fires; must be in the future. A time without offset is
     /// taken as UTC. Required when `schedule_type` is `one_time`.
     pub scheduled_at: Option<DateTime<Utc>>,
     /// IANA timezone the cron expression is evaluated in, e.g. `Europe/Berlin`.
     #[serde(default = "defaults::timezone")]
-    #[schemars(length(min = TIMEZONE_LENGTH.min, max = TIMEZONE_LENGTH.max))]
+    #[schemars(length(
+        min = ActionSpec::TIMEZONE_LENGTH.min,
+        max = ActionSpec::TIMEZONE_LENGTH.max
+    ))]
     pub timezone: String,
     /// Retries after a failed attempt: a run makes at most 1 + `max_retries` attempts.
     #[serde(default = "defaults::max_retries")]
-    #[schemars(range(min = MAX_RETRIES_RANGE.min, max = MAX_RETRIES_RANGE.max))]
+    #[schemars(range(
+        min = ActionSpec::MAX_RETRIES_RANGE.min,
+        max = ActionSpec::MAX_RETRIES_RANGE.max
+    ))]
     pub max_retries: i32,
     /// Seconds to wait between attempts.
     #[serde(default = "defaults::retry_delay_seconds")]
-    #[schemars(range(min = RETRY_DELAY_SECONDS_RANGE.min, max = RETRY_DELAY_SECONDS_RANGE.max))]
+    #[schemars(range(
+        min = ActionSpec::RETRY_DELAY_SECONDS_RANGE.min,
+        max = ActionSpec::RETRY_DELAY_SECONDS_RANGE.max
+    ))]
     pub retry_delay_seconds: i32,
     /// False pauses the schedule; manual triggers still work.
     #[serde(default = "defaults::is_enabled")]

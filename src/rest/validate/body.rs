@@ -7,35 +7,8 @@ use serde_json::Value;
 use super::checks::check_payload;
 use super::fields::Fields;
 use super::pydantic::not_an_object;
-use crate::resources::{ActionType, JsonObject, ScheduleType, ThreadMode};
+use crate::resources::{ActionSpec, ActionType, JsonObject, ScheduleType, ThreadMode};
 use crate::rest::error::FieldError;
-
-/// Inclusive bounds of a string field's length, in characters (JSON Schema's code points).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Length {
-    pub min: usize,
-    pub max: usize,
-}
-
-/// Inclusive bounds of an integer field.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Range {
-    pub min: i64,
-    pub max: i64,
-}
-
-// The bounds of the Action body fields. The OpenAPI schema (`crate::rest::bodies`) takes its
-// `minLength`/`maxLength`/`minimum`/`maximum` from these same constants.
-pub const NAME_LENGTH: Length = Length { min: 1, max: 255 };
-pub const DESCRIPTION_LENGTH: Length = Length { min: 0, max: 2000 };
-pub const ENDPOINT_ID_LENGTH: Length = Length { min: 1, max: 253 };
-pub const NAMESPACE_ID_LENGTH: Length = Length { min: 1, max: 255 };
-pub const THREAD_ID_LENGTH: Length = Length { min: 1, max: 255 };
-pub const THREAD_ID_TEMPLATE_LENGTH: Length = Length { min: 1, max: 1024 };
-pub const CRON_EXPRESSION_LENGTH: Length = Length { min: 1, max: 255 };
-pub const TIMEZONE_LENGTH: Length = Length { min: 1, max: 64 };
-pub const MAX_RETRIES_RANGE: Range = Range { min: 0, max: 100 };
-pub const RETRY_DELAY_SECONDS_RANGE: Range = Range { min: 0, max: 86400 };
 
 /// The fields of a create or update body that were sent. The outer Option is "sent"; the inner
 /// one, where present, is an explicit null (which clears an optional field).
@@ -71,14 +44,18 @@ pub fn parse_action_body(body: &Value, create: bool) -> Result<ActionInput, Vec<
         errs: &mut errs,
     };
     let input = ActionInput {
-        name: v.required_str("name", NAME_LENGTH, create),
-        description: v.nullable("description", |v| v.str("description", DESCRIPTION_LENGTH)),
-        endpoint_id: v.required_str("endpoint_id", ENDPOINT_ID_LENGTH, create),
-        namespace_id: v.required_str("namespace_id", NAMESPACE_ID_LENGTH, create),
+        name: v.required_str("name", ActionSpec::DISPLAY_NAME_LENGTH, create),
+        description: v.nullable("description", |v| {
+            v.str("description", ActionSpec::DESCRIPTION_LENGTH)
+        }),
+        endpoint_id: v.required_str("endpoint_id", ActionSpec::ENDPOINT_LENGTH, create),
+        namespace_id: v.required_str("namespace_id", ActionSpec::NAMESPACE_ID_LENGTH, create),
         thread_mode: v.enumeration("thread_mode", &["new_each_run", "fixed", "template"]),
-        thread_id: v.nullable("thread_id", |v| v.str("thread_id", THREAD_ID_LENGTH)),
+        thread_id: v.nullable("thread_id", |v| {
+            v.str("thread_id", ActionSpec::THREAD_ID_LENGTH)
+        }),
         thread_id_template: v.nullable("thread_id_template", |v| {
-            v.str("thread_id_template", THREAD_ID_TEMPLATE_LENGTH)
+            v.str("thread_id_template", ActionSpec::THREAD_ID_TEMPLATE_LENGTH)
         }),
         payload: v.dict("payload"),
         action_type: v.enumeration("action_type", &["trigger"]),
@@ -86,12 +63,12 @@ pub fn parse_action_body(body: &Value, create: bool) -> Result<ActionInput, Vec<
             v.enumeration("schedule_type", &["cron", "one_time", "manual"])
         }),
         cron_expression: v.nullable("cron_expression", |v| {
-            v.str("cron_expression", CRON_EXPRESSION_LENGTH)
+            v.str("cron_expression", ActionSpec::CRON_EXPRESSION_LENGTH)
         }),
         scheduled_at: v.nullable("scheduled_at", |v| v.datetime("scheduled_at")),
-        timezone: v.str("timezone", TIMEZONE_LENGTH),
-        max_retries: v.int("max_retries", MAX_RETRIES_RANGE),
-        retry_delay_seconds: v.int("retry_delay_seconds", RETRY_DELAY_SECONDS_RANGE),
+        timezone: v.str("timezone", ActionSpec::TIMEZONE_LENGTH),
+        max_retries: v.int("max_retries", ActionSpec::MAX_RETRIES_RANGE),
+        retry_delay_seconds: v.int("retry_delay_seconds", ActionSpec::RETRY_DELAY_SECONDS_RANGE),
         is_enabled: v.boolean("is_enabled"),
     };
     if errs.is_empty() {

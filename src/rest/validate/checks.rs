@@ -9,9 +9,6 @@ use crate::cron::{CronSchedule, parse_timezone};
 use crate::resources::{ActionSpec, JsonObject, ScheduleType, ThreadMode};
 use crate::rest::error::{FieldError, loc};
 
-/// Largest payload an Action may carry (256 KiB, enforced here and by the controller).
-pub const MAX_PAYLOAD_BYTES: usize = 256 * 1024;
-
 /// What the resource schema cannot check, on the spec as it will be stored: cron grammar, zone,
 /// templates, required-if rules, payload size, and (when sent now) a past `scheduled_at`.
 pub fn check_spec(spec: &ActionSpec, input: &ActionInput, now: DateTime<Utc>) -> Vec<FieldError> {
@@ -88,10 +85,13 @@ pub fn check_spec(spec: &ActionSpec, input: &ActionInput, now: DateTime<Utc>) ->
 
 pub(super) fn check_payload(payload: &JsonObject, errs: &mut Vec<FieldError>) {
     let size = serde_json::to_vec(payload).map(|b| b.len()).unwrap_or(0);
-    if size > MAX_PAYLOAD_BYTES {
+    if size > ActionSpec::MAX_PAYLOAD_BYTES {
         errs.push(FieldError::value_error(
             loc(&["body", "payload"]),
-            "payload is larger than 256 KiB",
+            &format!(
+                "payload is larger than {} KiB",
+                ActionSpec::MAX_PAYLOAD_BYTES / 1024
+            ),
             json!({}),
         ));
         return;

@@ -4,9 +4,8 @@
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use serde_json::{Map, Value, json};
 
-use super::body::{Length, Range};
 use super::pydantic::{enum_error, ge, le, too_long, too_short};
-use crate::resources::JsonObject;
+use crate::resources::{JsonObject, Length, Range};
 use crate::rest::error::{FieldError, loc};
 
 /// Field readers over one body object; each records its own errors and goes on.

@@ -20,13 +20,8 @@ mod query;
 mod slug;
 
 pub use apply::{apply, new_spec, spec_patch};
-pub use body::{
-    ActionInput, CRON_EXPRESSION_LENGTH, DESCRIPTION_LENGTH, ENDPOINT_ID_LENGTH, Length,
-    MAX_RETRIES_RANGE, NAME_LENGTH, NAMESPACE_ID_LENGTH, RETRY_DELAY_SECONDS_RANGE, Range,
-    THREAD_ID_LENGTH, THREAD_ID_TEMPLATE_LENGTH, TIMEZONE_LENGTH, parse_action_body,
-    parse_trigger_body,
-};
-pub use checks::{MAX_PAYLOAD_BYTES, check_spec, template_error};
+pub use body::{ActionInput, parse_action_body, parse_trigger_body};
+pub use checks::{check_spec, template_error};
 pub use fields::parse_datetime;
 pub use path::{
     DNS_LABEL_PATTERN, DNS_SUBDOMAIN_PATTERN, LABEL_VALUE_PATTERN, PATH_PARAMS, PathGrammar,

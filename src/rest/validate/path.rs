@@ -7,6 +7,7 @@ use regex::Regex;
 use serde_json::json;
 
 use super::pydantic::{too_long, too_short};
+use crate::resources::ActionSpec;
 use crate::rest::error::{FieldError, loc};
 
 /// A DNS-1123 label: a namespace name.
@@ -52,8 +53,8 @@ pub const PATH_PARAMS: [(&str, PathGrammar); 5] = [
     (
         "app_id",
         PathGrammar {
-            min_length: 1,
-            max_length: 253,
+            min_length: ActionSpec::APP_LENGTH.min,
+            max_length: ActionSpec::APP_LENGTH.max,
             pattern: None,
         },
     ),

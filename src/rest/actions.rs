@@ -131,7 +131,7 @@ pub async fn create(
         .await?;
     let mut spec = validate::new_spec(&scope.app_id)
         .map_err(|e| ApiError::Internal(format!("default spec: {e}")))?;
-    validate::apply(&mut spec, &input);
+    validate::apply(&mut spec, &input).map_err(|e| ApiError::Internal(format!("apply: {e}")))?;
     // Stored explicitly, so that kubectl shows what the facade inferred.
     spec.schedule_type = Some(spec.effective_schedule_type());
     check(&state, &scope.workspace_id, &spec, &input).await?;
@@ -199,7 +199,7 @@ pub async fn update(
         .admit(&headers, "update", RESOURCE, &path, input)
         .await?;
     let mut spec = current.spec.clone();
-    validate::apply(&mut spec, &input);
+    validate::apply(&mut spec, &input).map_err(|e| ApiError::Internal(format!("apply: {e}")))?;
     check(&state, &path.scope.workspace_id, &spec, &input).await?;
     let patch = validate::spec_patch(&spec, &input);
     write_spec(&state, &current, Value::Object(patch))
@@ -295,7 +295,7 @@ async fn check(
     input: &ActionInput,
 ) -> Result<(), ApiError> {
     let mut errs = validate::check_spec(spec, input, Utc::now());
-    if let Some(endpoint) = &input.endpoint_id {
+    if let Some(endpoint) = input.str("endpoint_id") {
         let api: Api<ActionEndpoint> = Api::namespaced(state.client.clone(), namespace);
         if api.get_opt(endpoint).await?.is_none() {
             errs.push(FieldError::value_error(

@@ -16,11 +16,141 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize, Serializer};
 
 use crate::resources::{
-    Action, ActionRun, ActionType, JsonObject, RunPhase, ScheduleType, ThreadMode, TriggerType,
+    Action, ActionRun, ActionSpec, ActionType, JsonObject, RunPhase, ScheduleType, ThreadMode,
+    TriggerType,
 };
+use crate::rest::validate::{BodyField, EnumKind, Kind, Presence};
 
 /// Annotation holding the user who created an Action through the facade.
 pub const CREATED_BY_ANNOTATION: &str = "punctual.dev/created-by";
+
+/// The Action fields a REST client writes, in the order of the reference (and of a body's
+/// errors), each with its `ActionSpec` key, its kind with the bounds declared next to the spec,
+/// and its presence. Reading bodies, applying them, the update's merge patch and the OpenAPI
+/// body schemas follow this table; `ActionView` shows each field, and a test checks every row
+/// against the CRD (docs/rest.md, "Where a field's rules live").
+pub const ACTION_FIELDS: &[BodyField] = &[
+    BodyField {
+        rest: "name",
+        spec: "displayName",
+        kind: Kind::Str(ActionSpec::DISPLAY_NAME_LENGTH),
+        presence: Presence::Required,
+        doc: "Human-readable name. A create makes the `action_id` from it; an update keeps the id.",
+    },
+    BodyField {
+        rest: "description",
+        spec: "description",
+        kind: Kind::Str(ActionSpec::DESCRIPTION_LENGTH),
+        presence: Presence::Nullable,
+        doc: "Free-text description.",
+    },
+    BodyField {
+        rest: "endpoint_id",
+        spec: "endpoint",
+        kind: Kind::Str(ActionSpec::ENDPOINT_LENGTH),
+        presence: Presence::Required,
+        doc: "Name of an ActionEndpoint in the workspace; it must exist.",
+    },
+    BodyField {
+        rest: "namespace_id",
+        spec: "namespaceId",
+        kind: Kind::Str(ActionSpec::NAMESPACE_ID_LENGTH),
+        presence: Presence::Required,
+        doc: "The agent platform's memory namespace, sent to the endpoint as `X-Namespace-Id` (not \
+            a Kubernetes namespace).",
+    },
+    BodyField {
+        rest: "thread_mode",
+        spec: "threadMode",
+        kind: Kind::Enum(EnumKind::of::<ThreadMode>()),
+        presence: Presence::Defaulted,
+        doc: "How each run's conversation thread is chosen: `new_each_run` (a fresh UUID per run), \
+            `fixed` (always `thread_id`) or `template` (`thread_id_template` rendered per run).",
+    },
+    BodyField {
+        rest: "thread_id",
+        spec: "threadId",
+        kind: Kind::Str(ActionSpec::THREAD_ID_LENGTH),
+        presence: Presence::Nullable,
+        doc: "The thread every run uses. Required when `thread_mode` is `fixed`.",
+    },
+    BodyField {
+        rest: "thread_id_template",
+        spec: "threadIdTemplate",
+        kind: Kind::Str(ActionSpec::THREAD_ID_TEMPLATE_LENGTH),
+        presence: Presence::Nullable,
+        doc: "A template (Jinja syntax, e.g. `daily-{{ date }}`) rendered per run into the thread \
+            id. Required when `thread_mode` is `template`.",
+    },
+    BodyField {
+        rest: "payload",
+        spec: "payload",
+        kind: Kind::Object,
+        presence: Presence::Defaulted,
+        doc: "The JSON object sent to the endpoint, at most 256 KiB. String values anywhere inside \
+            may be templates (`{{ run_id }}`, `{{ date }}`, ...), rendered per run; each must \
+            compile.",
+    },
+    BodyField {
+        rest: "action_type",
+        spec: "actionType",
+        kind: Kind::Enum(EnumKind::of::<ActionType>()),
+        presence: Presence::Defaulted,
+        doc: "What the Action does; only `trigger` (invoke the endpoint) exists.",
+    },
+    BodyField {
+        rest: "schedule_type",
+        spec: "scheduleType",
+        kind: Kind::Enum(EnumKind::of::<ScheduleType>()),
+        presence: Presence::Nullable,
+        doc: "When the Action fires by itself. When omitted: `cron` if `cron_expression` is sent, \
+            else `one_time` if `scheduled_at` is sent, else `manual`.",
+    },
+    BodyField {
+        rest: "cron_expression",
+        spec: "cronExpression",
+        kind: Kind::Str(ActionSpec::CRON_EXPRESSION_LENGTH),
+        presence: Presence::Nullable,
+        doc: "Five-field cron expression (Vixie cron semantics), evaluated in `timezone`. Required \
+            when `schedule_type` is `cron`.",
+    },
+    BodyField {
+        rest: "scheduled_at",
+        spec: "scheduledAt",
+        kind: Kind::Time,
+        presence: Presence::Nullable,
+        doc: "The instant a `one_time` Action fires; must be in the future. A time without offset \
+            is taken as UTC. Required when `schedule_type` is `one_time`.",
+    },
+    BodyField {
+        rest: "timezone",
+        spec: "timezone",
+        kind: Kind::Str(ActionSpec::TIMEZONE_LENGTH),
+        presence: Presence::Defaulted,
+        doc: "IANA timezone the cron expression is evaluated in, e.g. `Europe/Berlin`.",
+    },
+    BodyField {
+        rest: "max_retries",
+        spec: "maxRetries",
+        kind: Kind::Int(ActionSpec::MAX_RETRIES_RANGE),
+        presence: Presence::Defaulted,
+        doc: "Retries after a failed attempt: a run makes at most 1 + `max_retries` attempts.",
+    },
+    BodyField {
+        rest: "retry_delay_seconds",
+        spec: "retryDelaySeconds",
+        kind: Kind::Int(ActionSpec::RETRY_DELAY_SECONDS_RANGE),
+        presence: Presence::Defaulted,
+        doc: "Seconds to wait between attempts.",
+    },
+    BodyField {
+        rest: "is_enabled",
+        spec: "enabled",
+        kind: Kind::Bool,
+        presence: Presence::Defaulted,
+        doc: "False pauses the schedule; manual triggers still work.",
+    },
+];
 
 /// An Action as the REST API returns it.
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]

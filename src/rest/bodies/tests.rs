@@ -136,7 +136,7 @@ fn every_documented_field_is_read_by_validate() {
 fn documented_defaults_are_what_a_create_stores() {
     let input = parse_action_body(&minimal(), true).unwrap();
     let mut spec = new_spec("app").unwrap();
-    apply(&mut spec, &input);
+    apply(&mut spec, &input).unwrap();
     let view = serde_json::to_value(ActionView::from_resource(&Action::new("n", spec))).unwrap();
     let mut defaulted = Vec::new();
     for (field, property) in properties("ActionCreate") {

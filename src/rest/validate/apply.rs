@@ -12,87 +12,35 @@ pub fn new_spec(app_id: &str) -> Result<ActionSpec, serde_json::Error> {
     serde_json::from_value(json!({ "app": app_id, "endpoint": "", "namespaceId": "" }))
 }
 
-/// Applies the sent fields to `spec`. Create infers `schedule_type` as docs/rest.md ("Create and update") says.
-pub fn apply(spec: &mut ActionSpec, input: &ActionInput) {
-    if let Some(n) = &input.name {
-        spec.display_name = Some(n.clone());
+/// Applies the sent fields to `spec`, through its JSON form: each sent value is what the spec
+/// stores at the field's key, and a null removes the key (the field's default, None). Create
+/// infers `schedule_type` afterwards, as docs/rest.md ("Create and update") says. An error is a
+/// bug: every sent value was checked against its field's kind.
+pub fn apply(spec: &mut ActionSpec, input: &ActionInput) -> Result<(), serde_json::Error> {
+    let mut fields = match serde_json::to_value(&*spec)? {
+        Value::Object(fields) => fields,
+        _ => Map::new(),
+    };
+    for (field, value) in input.sent() {
+        if value.is_null() {
+            fields.remove(field.spec);
+        } else {
+            fields.insert(field.spec.to_string(), value.clone());
+        }
     }
-    if let Some(d) = &input.description {
-        spec.description = d.clone();
-    }
-    if let Some(e) = &input.endpoint_id {
-        spec.endpoint = e.clone();
-    }
-    if let Some(n) = &input.namespace_id {
-        spec.namespace_id = n.clone();
-    }
-    if let Some(m) = input.thread_mode {
-        spec.thread_mode = m;
-    }
-    if let Some(t) = &input.thread_id {
-        spec.thread_id = t.clone();
-    }
-    if let Some(t) = &input.thread_id_template {
-        spec.thread_id_template = t.clone();
-    }
-    if let Some(p) = &input.payload {
-        spec.payload = p.clone();
-    }
-    if let Some(a) = input.action_type {
-        spec.action_type = a;
-    }
-    if let Some(s) = input.schedule_type {
-        spec.schedule_type = s;
-    }
-    if let Some(c) = &input.cron_expression {
-        spec.cron_expression = c.clone();
-    }
-    if let Some(s) = input.scheduled_at {
-        spec.scheduled_at = s;
-    }
-    if let Some(t) = &input.timezone {
-        spec.timezone = t.clone();
-    }
-    if let Some(m) = input.max_retries {
-        spec.max_retries = m;
-    }
-    if let Some(r) = input.retry_delay_seconds {
-        spec.retry_delay_seconds = r;
-    }
-    if let Some(e) = input.is_enabled {
-        spec.enabled = e;
-    }
+    *spec = serde_json::from_value(Value::Object(fields))?;
+    Ok(())
 }
 
 /// The spec fields (camelCase) an update changes, for a JSON merge patch that touches nothing
 /// else (fields set by kubectl and not sent stay as they are). Null removes a field.
 pub fn spec_patch(spec: &ActionSpec, input: &ActionInput) -> Map<String, Value> {
     let full = serde_json::to_value(spec).unwrap_or_default();
-    let sent: [(&str, bool); 16] = [
-        ("displayName", input.name.is_some()),
-        ("description", input.description.is_some()),
-        ("endpoint", input.endpoint_id.is_some()),
-        ("namespaceId", input.namespace_id.is_some()),
-        ("threadMode", input.thread_mode.is_some()),
-        ("threadId", input.thread_id.is_some()),
-        ("threadIdTemplate", input.thread_id_template.is_some()),
-        ("payload", input.payload.is_some()),
-        ("actionType", input.action_type.is_some()),
-        ("scheduleType", input.schedule_type.is_some()),
-        ("cronExpression", input.cron_expression.is_some()),
-        ("scheduledAt", input.scheduled_at.is_some()),
-        ("timezone", input.timezone.is_some()),
-        ("maxRetries", input.max_retries.is_some()),
-        ("retryDelaySeconds", input.retry_delay_seconds.is_some()),
-        ("enabled", input.is_enabled.is_some()),
-    ];
-    sent.iter()
-        .filter(|(_, s)| *s)
-        .map(|(k, _)| {
-            (
-                (*k).to_string(),
-                full.get(*k).cloned().unwrap_or(Value::Null),
-            )
+    input
+        .sent()
+        .map(|(field, _)| {
+            let value = full.get(field.spec).cloned().unwrap_or(Value::Null);
+            (field.spec.to_string(), value)
         })
         .collect()
 }
@@ -104,12 +52,46 @@ mod tests {
     use crate::rest::validate::testing::spec;
 
     #[test]
+    fn apply_through_json_keeps_what_was_not_sent() {
+        let full: ActionSpec = serde_json::from_value(json!({
+            "displayName": "Daily", "description": "d", "app": "a", "endpoint": "e",
+            "namespaceId": "n", "threadMode": "fixed", "threadId": "t",
+            "threadIdTemplate": "x-{{ date }}", "payload": {"k": [1, {"z": null}]},
+            "actionType": "trigger", "scheduleType": "cron", "cronExpression": "0 9 * * *",
+            "scheduledAt": "2026-03-01T12:00:00.123456789Z", "timezone": "Europe/Berlin",
+            "maxRetries": 3, "retryDelaySeconds": 5, "enabled": false, "timeoutSeconds": 7,
+            "concurrencyPolicy": "Forbid", "startingDeadlineSeconds": 9,
+            "successfulRunsHistoryLimit": 1, "failedRunsHistoryLimit": 2,
+        }))
+        .unwrap();
+        let mut s = full.clone();
+        apply(&mut s, &parse_action_body(&json!({}), false).unwrap()).unwrap();
+        assert_eq!(s, full);
+        let input = parse_action_body(
+            &json!({"scheduled_at": "2026-04-01T08:00:00.5+02:00", "thread_id": null,
+                    "thread_mode": "new_each_run", "max_retries": "4", "name": "N"}),
+            false,
+        )
+        .unwrap();
+        apply(&mut s, &input).unwrap();
+        assert_eq!(
+            s.scheduled_at.map(|t| t.to_rfc3339()),
+            Some("2026-04-01T06:00:00.500+00:00".to_string())
+        );
+        assert_eq!(s.thread_id, None);
+        assert_eq!(s.thread_mode, crate::resources::ThreadMode::NewEachRun);
+        assert_eq!(s.max_retries, 4);
+        assert_eq!(s.display_name.as_deref(), Some("N"));
+        assert_eq!(s.timeout_seconds, Some(7));
+    }
+
+    #[test]
     fn update_patch_names_only_sent_fields_and_nulls_clear() {
         let mut s = spec();
         s.description = Some("old".into());
         let input =
             parse_action_body(&json!({"description": null, "is_enabled": false}), false).unwrap();
-        apply(&mut s, &input);
+        apply(&mut s, &input).unwrap();
         let patch = spec_patch(&s, &input);
         assert_eq!(
             Value::Object(patch),

@@ -2,38 +2,141 @@
 //! reported at once (docs/rest.md, "Create and update").
 
 use chrono::{DateTime, Utc};
+use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde_json::Value;
 
 use super::checks::check_payload;
 use super::fields::Fields;
 use super::pydantic::not_an_object;
-use crate::resources::{ActionSpec, ActionType, JsonObject, ScheduleType, ThreadMode};
+use crate::resources::{JsonObject, Length, Range};
 use crate::rest::error::FieldError;
+use crate::rest::model::ACTION_FIELDS;
 
-/// The fields of a create or update body that were sent. The outer Option is "sent"; the inner
-/// one, where present, is an explicit null (which clears an optional field).
-#[derive(Debug, Default, Clone, PartialEq)]
-pub struct ActionInput {
-    pub name: Option<String>,
-    pub description: Option<Option<String>>,
-    pub endpoint_id: Option<String>,
-    pub namespace_id: Option<String>,
-    pub thread_mode: Option<ThreadMode>,
-    pub thread_id: Option<Option<String>>,
-    pub thread_id_template: Option<Option<String>>,
-    pub payload: Option<JsonObject>,
-    pub action_type: Option<ActionType>,
-    pub schedule_type: Option<Option<ScheduleType>>,
-    pub cron_expression: Option<Option<String>>,
-    pub scheduled_at: Option<Option<DateTime<Utc>>>,
-    pub timezone: Option<String>,
-    pub max_retries: Option<i32>,
-    pub retry_delay_seconds: Option<i32>,
-    pub is_enabled: Option<bool>,
+/// One REST-writable Action field: a row of `model::ACTION_FIELDS`. Reading a body, applying it
+/// to the spec, the update's merge patch and the body schemas of the OpenAPI document all follow
+/// these rows (docs/rest.md, "Where a field's rules live").
+#[derive(Debug, Clone, Copy)]
+pub struct BodyField {
+    /// The name in REST bodies and views.
+    pub rest: &'static str,
+    /// The key of the `ActionSpec` field it sets, as serialized (camelCase).
+    pub spec: &'static str,
+    pub kind: Kind,
+    pub presence: Presence,
+    /// The description in the OpenAPI body schemas.
+    pub doc: &'static str,
 }
 
-/// Reads a create (`create = true`: name, endpoint_id and namespace_id required) or update body.
-/// Read-only and unknown fields are ignored, so a client may send back what it got.
+/// What a field's value is, with its bounds (the constants next to `ActionSpec`).
+#[derive(Debug, Clone, Copy)]
+pub enum Kind {
+    Str(Length),
+    Int(Range),
+    Bool,
+    Enum(EnumKind),
+    /// A JSON object, kept as sent.
+    Object,
+    /// An instant (RFC 3339, or as Pydantic reads dates and times).
+    Time,
+}
+
+/// Whether a field must be sent, and what leaving it out or sending `null` means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Presence {
+    /// A create must send it; `null` is a type error.
+    Required,
+    /// Optional; a create without it stores the resource's default.
+    Defaulted,
+    /// Optional, without default; `null` clears it.
+    Nullable,
+}
+
+/// A field whose values are a Rust enum's: read from its schema (the serde names), never
+/// retyped, and documented by reference to its component schema.
+#[derive(Debug, Clone, Copy)]
+pub struct EnumKind {
+    values: fn() -> Vec<String>,
+    schema: fn(&mut SchemaGenerator) -> Schema,
+}
+
+impl EnumKind {
+    pub const fn of<T: JsonSchema>() -> Self {
+        Self {
+            values: enum_values::<T>,
+            schema: SchemaGenerator::subschema_for::<T>,
+        }
+    }
+
+    /// The serialized values, in declaration order.
+    pub fn values(&self) -> Vec<String> {
+        (self.values)()
+    }
+
+    /// The enum's schema as a `$ref` into the generator's definitions.
+    pub fn schema(&self, generator: &mut SchemaGenerator) -> Schema {
+        (self.schema)(generator)
+    }
+}
+
+/// The serialized names of an enum's variants, in declaration order, from its schema: schemars
+/// writes `enum` for undocumented variants and a `oneOf` of `const`s for documented ones.
+pub fn enum_values<T: JsonSchema>() -> Vec<String> {
+    let schema = schemars::schema_for!(T);
+    let listed = schema.get("enum").and_then(Value::as_array).cloned();
+    let consts = || {
+        let variants = schema.get("oneOf").and_then(Value::as_array);
+        variants
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.get("const").cloned())
+            .collect()
+    };
+    listed
+        .unwrap_or_else(consts)
+        .iter()
+        .filter_map(|v| v.as_str().map(str::to_string))
+        .collect()
+}
+
+/// The fields of a create or update body that were sent, in `ACTION_FIELDS` order, each with
+/// its value as the spec stores it; `Value::Null` is an explicit null, which clears the field.
+#[derive(Debug, Default, Clone)]
+pub struct ActionInput {
+    sent: Vec<(&'static BodyField, Value)>,
+}
+
+impl ActionInput {
+    /// Every sent field with its value.
+    pub fn sent(&self) -> impl Iterator<Item = (&'static BodyField, &Value)> {
+        self.sent.iter().map(|(field, value)| (*field, value))
+    }
+
+    /// The value sent for the REST field `rest`, if it was sent.
+    pub fn get(&self, rest: &str) -> Option<&Value> {
+        debug_assert!(
+            ACTION_FIELDS.iter().any(|f| f.rest == rest),
+            "{rest} is not in ACTION_FIELDS"
+        );
+        self.sent()
+            .find(|(field, _)| field.rest == rest)
+            .map(|(_, value)| value)
+    }
+
+    /// The string sent for `rest`, if one was.
+    pub fn str(&self, rest: &str) -> Option<&str> {
+        self.get(rest).and_then(Value::as_str)
+    }
+
+    /// The instant sent for `rest`, if one was.
+    pub fn time(&self, rest: &str) -> Option<DateTime<Utc>> {
+        let text = self.str(rest)?;
+        DateTime::parse_from_rfc3339(text).ok().map(|t| t.to_utc())
+    }
+}
+
+/// Reads a create (`create = true`: the `Required` fields must be sent) or update body, field by
+/// field in `ACTION_FIELDS` order. Read-only and unknown fields are ignored, so a client may
+/// send back what it got.
 pub fn parse_action_body(body: &Value, create: bool) -> Result<ActionInput, Vec<FieldError>> {
     let Some(obj) = body.as_object() else {
         return Err(vec![not_an_object(body)]);
@@ -43,36 +146,12 @@ pub fn parse_action_body(body: &Value, create: bool) -> Result<ActionInput, Vec<
         obj,
         errs: &mut errs,
     };
-    let input = ActionInput {
-        name: v.required_str("name", ActionSpec::DISPLAY_NAME_LENGTH, create),
-        description: v.nullable("description", |v| {
-            v.str("description", ActionSpec::DESCRIPTION_LENGTH)
-        }),
-        endpoint_id: v.required_str("endpoint_id", ActionSpec::ENDPOINT_LENGTH, create),
-        namespace_id: v.required_str("namespace_id", ActionSpec::NAMESPACE_ID_LENGTH, create),
-        thread_mode: v.enumeration("thread_mode", &["new_each_run", "fixed", "template"]),
-        thread_id: v.nullable("thread_id", |v| {
-            v.str("thread_id", ActionSpec::THREAD_ID_LENGTH)
-        }),
-        thread_id_template: v.nullable("thread_id_template", |v| {
-            v.str("thread_id_template", ActionSpec::THREAD_ID_TEMPLATE_LENGTH)
-        }),
-        payload: v.dict("payload"),
-        action_type: v.enumeration("action_type", &["trigger"]),
-        schedule_type: v.nullable("schedule_type", |v| {
-            v.enumeration("schedule_type", &["cron", "one_time", "manual"])
-        }),
-        cron_expression: v.nullable("cron_expression", |v| {
-            v.str("cron_expression", ActionSpec::CRON_EXPRESSION_LENGTH)
-        }),
-        scheduled_at: v.nullable("scheduled_at", |v| v.datetime("scheduled_at")),
-        timezone: v.str("timezone", ActionSpec::TIMEZONE_LENGTH),
-        max_retries: v.int("max_retries", ActionSpec::MAX_RETRIES_RANGE),
-        retry_delay_seconds: v.int("retry_delay_seconds", ActionSpec::RETRY_DELAY_SECONDS_RANGE),
-        is_enabled: v.boolean("is_enabled"),
-    };
+    let sent = ACTION_FIELDS
+        .iter()
+        .filter_map(|field| Some((field, v.field(field, create)?)))
+        .collect();
     if errs.is_empty() {
-        Ok(input)
+        Ok(ActionInput { sent })
     } else {
         Err(errs)
     }
@@ -160,10 +239,10 @@ mod tests {
             "max_retries": "3", "is_enabled": "false", "retry_delay_seconds": 5.0,
             "description": null, "action_id": "ignored", "created_at": "ignored"});
         let input = parse_action_body(&body, true).unwrap();
-        assert_eq!(input.max_retries, Some(3));
-        assert_eq!(input.is_enabled, Some(false));
-        assert_eq!(input.retry_delay_seconds, Some(5));
-        assert_eq!(input.description, Some(None));
+        assert_eq!(input.get("max_retries"), Some(&json!(3)));
+        assert_eq!(input.get("is_enabled"), Some(&json!(false)));
+        assert_eq!(input.get("retry_delay_seconds"), Some(&json!(5)));
+        assert_eq!(input.get("description"), Some(&Value::Null));
         let errs = parse_action_body(
             &json!({"max_retries": "x", "retry_delay_seconds": 1.5}),
             false,

@@ -39,7 +39,7 @@ pub fn check_spec(spec: &ActionSpec, input: &ActionInput, now: DateTime<Utc>) ->
             Value::Null,
         ));
     }
-    if let Some(Some(at)) = input.scheduled_at
+    if let Some(at) = input.time("scheduled_at")
         && at <= now
     {
         errs.push(FieldError::value_error(
@@ -149,7 +149,7 @@ mod tests {
     fn schedule_type_is_inferred_and_semantics_checked() {
         let mut s = spec();
         let input = parse_action_body(&json!({"cron_expression": "0 9 * * *"}), false).unwrap();
-        apply(&mut s, &input);
+        apply(&mut s, &input).unwrap();
         assert_eq!(s.effective_schedule_type(), ScheduleType::Cron);
         assert!(check_spec(&s, &input, now()).is_empty());
 
@@ -161,7 +161,7 @@ mod tests {
             false,
         )
         .unwrap();
-        apply(&mut s, &input);
+        apply(&mut s, &input).unwrap();
         let errs = check_spec(&s, &input, now());
         assert_eq!(
             kinds(&errs),
@@ -191,7 +191,7 @@ mod tests {
             false,
         )
         .unwrap();
-        apply(&mut s, &input);
+        apply(&mut s, &input).unwrap();
         let errs = check_spec(&s, &input, now());
         assert_eq!(
             kinds(&errs),

@@ -1,9 +1,10 @@
 //! Field readers over one body object, with Pydantic's lax coercions ("3" is an int, "false" a
 //! bool, 5.0 an int; docs/rest.md, "Errors").
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value, json};
 
+use super::body::{BodyField, Kind, Presence};
 use super::pydantic::{enum_error, ge, le, too_long, too_short};
 use crate::resources::{JsonObject, Length, Range};
 use crate::rest::error::{FieldError, loc};
@@ -36,29 +37,44 @@ impl Fields<'_> {
         self.obj.get(field)
     }
 
-    pub(super) fn required_str(
-        &mut self,
-        field: &str,
-        length: Length,
-        required: bool,
-    ) -> Option<String> {
-        if required && self.raw(field).is_none() {
-            self.errs.push(FieldError::missing(
-                Self::at(field),
-                Value::Object(self.obj.clone()),
-            ));
-            return None;
+    /// Reads one field of `ACTION_FIELDS`: its value as the spec stores it when it was sent and
+    /// is valid, `Value::Null` for the explicit null of a `Nullable` one, else None (not sent,
+    /// or invalid and recorded in `errs`).
+    pub(super) fn field(&mut self, field: &BodyField, create: bool) -> Option<Value> {
+        let name = field.rest;
+        match field.presence {
+            Presence::Nullable => self
+                .nullable(name, |v| v.value(name, field.kind))
+                .map(|value| value.unwrap_or(Value::Null)),
+            Presence::Required if create && self.raw(name).is_none() => {
+                self.errs.push(FieldError::missing(
+                    Self::at(name),
+                    Value::Object(self.obj.clone()),
+                ));
+                None
+            }
+            Presence::Required if self.raw(name).is_some_and(Value::is_null) => {
+                self.errs.push(null_error(name, field.kind));
+                None
+            }
+            Presence::Required | Presence::Defaulted => self.value(name, field.kind),
         }
-        if self.raw(field).is_some_and(Value::is_null) {
-            self.errs.push(FieldError::new(
-                "string_type",
-                Self::at(field),
-                "Input should be a valid string",
-                Value::Null,
-            ));
-            return None;
+    }
+
+    /// The sent value of `field` read as `kind`. For a field that is not `Nullable`, a null is
+    /// skipped (the field keeps its value) by the readers of strings, enums, objects and times,
+    /// and is a type error for integers and booleans.
+    fn value(&mut self, field: &str, kind: Kind) -> Option<Value> {
+        match kind {
+            Kind::Str(length) => self.str(field, length).map(Value::String),
+            Kind::Int(range) => self.int(field, range).map(Value::from),
+            Kind::Bool => self.boolean(field).map(Value::Bool),
+            Kind::Enum(e) => self.enumeration(field, &e.values()).map(Value::String),
+            Kind::Object => self.dict(field).map(Value::Object),
+            Kind::Time => self
+                .datetime(field)
+                .map(|t| Value::String(t.to_rfc3339_opts(SecondsFormat::AutoSi, true))),
         }
-        self.str(field, length)
     }
 
     pub(super) fn str(&mut self, field: &str, Length { min, max }: Length) -> Option<String> {
@@ -88,7 +104,7 @@ impl Fields<'_> {
         Some(s.to_string())
     }
 
-    pub(super) fn int(&mut self, field: &str, Range { min, max }: Range) -> Option<i32> {
+    pub(super) fn int(&mut self, field: &str, Range { min, max }: Range) -> Option<i64> {
         let value = self.raw(field)?;
         let n = match value {
             Value::Number(n) => match n.as_i64() {
@@ -138,7 +154,7 @@ impl Fields<'_> {
             self.errs.push(le(Self::at(field), max, value.clone()));
             return None;
         }
-        i32::try_from(n).ok()
+        Some(n)
     }
 
     pub(super) fn boolean(&mut self, field: &str) -> Option<bool> {
@@ -173,17 +189,13 @@ impl Fields<'_> {
         }
     }
 
-    pub(super) fn enumeration<T: serde::de::DeserializeOwned>(
-        &mut self,
-        field: &str,
-        options: &[&str],
-    ) -> Option<T> {
+    pub(super) fn enumeration(&mut self, field: &str, options: &[String]) -> Option<String> {
         let value = self.raw(field)?;
         if value.is_null() {
             return None;
         }
-        match value.as_str().filter(|s| options.contains(s)) {
-            Some(s) => serde_json::from_value(json!(s)).ok(),
+        match value.as_str().filter(|s| options.iter().any(|o| o == s)) {
+            Some(s) => Some(s.to_string()),
             None => {
                 self.errs
                     .push(enum_error(Self::at(field), options, value.clone()));
@@ -238,6 +250,20 @@ impl Fields<'_> {
             }
         }
     }
+}
+
+/// The error for a `null` where a required field of `kind` was expected, as Pydantic words it.
+fn null_error(field: &str, kind: Kind) -> FieldError {
+    let at = Fields::at(field);
+    let (kind, msg) = match kind {
+        Kind::Str(_) => ("string_type", "Input should be a valid string"),
+        Kind::Int(_) => ("int_type", "Input should be a valid integer"),
+        Kind::Bool => ("bool_type", "Input should be a valid boolean"),
+        Kind::Enum(e) => return enum_error(at, &e.values(), Value::Null),
+        Kind::Object => ("dict_type", "Input should be a valid dictionary"),
+        Kind::Time => ("datetime_type", "Input should be a valid datetime"),
+    };
+    FieldError::new(kind, at, msg, Value::Null)
 }
 
 /// RFC 3339, or a date-time without offset (taken as UTC), or a bare date (midnight UTC), as

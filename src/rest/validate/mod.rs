@@ -20,7 +20,10 @@ mod query;
 mod slug;
 
 pub use apply::{apply, new_spec, spec_patch};
-pub use body::{ActionInput, parse_action_body, parse_trigger_body};
+pub use body::{
+    ActionInput, BodyField, EnumKind, Kind, Presence, enum_values, parse_action_body,
+    parse_trigger_body,
+};
 pub use checks::{check_spec, template_error};
 pub use fields::parse_datetime;
 pub use path::{

@@ -49,7 +49,7 @@ pub(super) fn le(loc: Vec<Value>, n: i64, input: Value) -> FieldError {
 }
 
 /// Pydantic's wording of an enum's members: `'a', 'b' or 'c'`.
-fn expected(options: &[&str]) -> String {
+fn expected(options: &[String]) -> String {
     let quoted: Vec<String> = options.iter().map(|o| format!("'{o}'")).collect();
     match quoted.split_last() {
         Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
@@ -57,7 +57,7 @@ fn expected(options: &[&str]) -> String {
     }
 }
 
-pub(super) fn enum_error(loc: Vec<Value>, options: &[&str], input: Value) -> FieldError {
+pub(super) fn enum_error(loc: Vec<Value>, options: &[String], input: Value) -> FieldError {
     let exp = expected(options);
     FieldError::new("enum", loc, format!("Input should be {exp}"), input)
         .with_ctx(json!({ "expected": exp }))

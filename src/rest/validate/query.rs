@@ -2,6 +2,7 @@
 
 use serde_json::json;
 
+use super::body::enum_values;
 use super::pydantic::{enum_error, ge, le};
 use crate::resources::RunPhase;
 use crate::rest::cursor::Cursor;
@@ -80,7 +81,7 @@ pub fn parse_list_query(
                 Err(_) => {
                     errs.push(enum_error(
                         loc(&["query", "status"]),
-                        &["pending", "running", "succeeded", "failed", "cancelled"],
+                        &enum_values::<RunPhase>(),
                         json!(raw),
                     ));
                     None

@@ -1,5 +1,5 @@
 # One target per task. `make run` and `make test` do all the setup on a fresh machine.
-.PHONY: run test unit e2e lint fmt crds build bench-schedule bench-runner bench-facade openapi controlplane helm chart cluster-up cluster-down cluster-status
+.PHONY: run test unit e2e lint fmt crds build bench-schedule bench-runner bench-facade bench-writepath openapi controlplane helm chart cluster-up cluster-down cluster-status
 
 run: ## Punctual on a local control plane (or the cluster of KUBECONFIG), with the examples
 	bash e2e/run.sh
@@ -38,6 +38,9 @@ openapi: ## Print the facade's OpenAPI document and validate it (openapi-spec-va
 
 bench-runner: ## Runs per second and nominal-to-endpoint latency, 200 and 1000 runs (prints figures)
 	bash e2e/bench.sh runner 200 1000
+
+bench-writepath: ## Write path side by side: raw create rate, Punctual vs CronJob slot latency, writes per run, RSS (prints figures)
+	bash e2e/bench.sh writepath 1000 5000
 
 controlplane: ## Build (or reuse) etcd, kube-apiserver, kube-controller-manager, kubectl
 	bash e2e/cluster.sh build

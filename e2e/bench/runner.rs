@@ -11,10 +11,7 @@
 //! Needs KUBECONFIG (the make target starts a local control plane).
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 
-use axum::Router;
-use axum::http::HeaderMap;
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Namespace;
@@ -23,8 +20,6 @@ use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, ResourceExt};
 use punctual::resources::{ActionRun, RunPhase};
 use serde_json::json;
-
-type Received = Arc<Mutex<HashMap<String, DateTime<Utc>>>>;
 
 #[path = "common.rs"]
 mod common;
@@ -48,28 +43,6 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The endpoint: answers 200 at once and notes when each run's first request arrived.
-async fn endpoint(received: Received) -> anyhow::Result<std::net::SocketAddr> {
-    let app = Router::new().fallback(move |headers: HeaderMap| {
-        let received = received.clone();
-        async move {
-            let now = Utc::now();
-            if let Some(run) = headers.get("x-punctual-run").and_then(|v| v.to_str().ok())
-                && let Ok(mut map) = received.lock()
-            {
-                map.entry(run.to_string()).or_insert(now);
-            }
-            r#"{"ok": true}"#
-        }
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    Ok(addr)
-}
-
 async fn bench(client: &Client, n: usize) -> anyhow::Result<String> {
     let ns_name = format!(
         "bench-run-{n}-{}",
@@ -79,8 +52,8 @@ async fn bench(client: &Client, n: usize) -> anyhow::Result<String> {
     Api::<Namespace>::all(client.clone())
         .create(&PostParams::default(), &ns)
         .await?;
-    let received: Received = Arc::default();
-    let addr = endpoint(received.clone()).await?;
+    let received: common::Received = Default::default();
+    let addr = common::endpoint(received.clone()).await?;
     let endpoint: punctual::resources::ActionEndpoint = serde_json::from_value(json!({
         "apiVersion": "punctual.dev/v1alpha1", "kind": "ActionEndpoint",
         "metadata": {"name": "agent"}, "spec": {"url": format!("http://{addr}/invoke")},
@@ -94,18 +67,7 @@ async fn bench(client: &Client, n: usize) -> anyhow::Result<String> {
     let slot = (Utc::now() + estimate).duration_trunc(TimeDelta::seconds(1))?;
     eprintln!("[bench] {n} one_time actions in {ns_name}, all due at {slot}");
 
-    let binary = std::env::var("PUNCTUAL_BIN").unwrap_or_else(|_| "target/release/punctual".into());
-    let mut operator = std::process::Command::new(&binary)
-        .args([
-            "run",
-            "--watch-namespace",
-            &ns_name,
-            "--metrics-addr",
-            "127.0.0.1:0",
-        ])
-        .env("RUST_LOG", "warn")
-        .stdout(std::process::Stdio::null())
-        .spawn()?;
+    let operator = common::Operator::start(&ns_name, &format!("runner-{n}")).await?;
 
     common::create_actions(client, &ns_name, n, |i| {
         json!({"app": "bench", "endpoint": "agent", "namespaceId": "bench",
@@ -137,9 +99,8 @@ async fn bench(client: &Client, n: usize) -> anyhow::Result<String> {
             Ok(None) | Err(_) => break,
         }
     }
-    let peak = peak_rss_kib(operator.id());
-    let _ = operator.kill();
-    let _ = operator.wait();
+    let peak = operator.peak_rss_kib();
+    drop(operator);
     Api::<Namespace>::all(client.clone())
         .delete(&ns_name, &DeleteParams::background())
         .await?;
@@ -169,16 +130,6 @@ async fn bench(client: &Client, n: usize) -> anyhow::Result<String> {
         fmt(pct(0.50)),
         fmt(pct(0.99)),
         fmt(latencies.last().copied()),
-        peak.map_or("-".into(), |k| format!("{:.1} MiB", k as f64 / 1024.0)),
+        common::mib(peak),
     ))
-}
-
-/// Peak resident set size of a process, from /proc (Linux).
-fn peak_rss_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
 }

@@ -61,17 +61,7 @@ async fn bench(client: &Client, n: usize) -> anyhow::Result<String> {
         .create(&PostParams::default(), &endpoint)
         .await?;
 
-    let binary = std::env::var("PUNCTUAL_BIN").unwrap_or_else(|_| "target/release/punctual".into());
-    let mut operator = std::process::Command::new(&binary)
-        .args([
-            "run",
-            "--watch-namespace",
-            &ns_name,
-            "--metrics-addr",
-            "127.0.0.1:0",
-        ])
-        .env("RUST_LOG", "warn")
-        .spawn()?;
+    let operator = common::Operator::start(&ns_name, &format!("schedule-{n}")).await?;
 
     let cron = format!("{} {} * * *", slot.format("%M"), slot.format("%H"));
     common::create_actions(client, &ns_name, n, |_| {
@@ -97,9 +87,8 @@ async fn bench(client: &Client, n: usize) -> anyhow::Result<String> {
             Ok(None) | Err(_) => break,
         }
     }
-    let peak = peak_rss_kib(operator.id());
-    let _ = operator.kill();
-    let _ = operator.wait();
+    let peak = operator.peak_rss_kib();
+    drop(operator);
     Api::<Namespace>::all(client.clone())
         .delete(&ns_name, &DeleteParams::background())
         .await?;
@@ -117,20 +106,10 @@ async fn bench(client: &Client, n: usize) -> anyhow::Result<String> {
         fmt(pct(0.50)),
         fmt(pct(0.99)),
         fmt(lags.last().copied()),
-        peak.map_or("-".into(), |k| format!("{:.1} MiB", k as f64 / 1024.0)),
+        common::mib(peak),
     ))
 }
 
 fn lag_seconds(seen: DateTime<Utc>, slot: DateTime<Utc>) -> f64 {
     (seen - slot).num_milliseconds() as f64 / 1000.0
-}
-
-/// Peak resident set size of a process, from /proc (Linux).
-fn peak_rss_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
 }

@@ -1,0 +1,829 @@
+//! Write path, side by side, on one control plane. Prints figures; asserts nothing.
+//!
+//! 1. The raw limit: creates per second of a plain parallel client (64 requests in flight) for
+//!    ActionRuns and for ConfigMaps, with no operator running.
+//! 2. For each N: N Actions on `* * * * *` and `punctual run`; for the first full minute slot
+//!    after all Actions exist and are armed, the time from the nominal instant to the request
+//!    received by a local endpoint and to the run first seen by a watch (negative: the run was
+//!    created ahead of its slot).
+//! 3. The same N as CronJobs (suspended Jobs, so no pods) under kube-controller-manager's
+//!    defaults: nominal instant to Job first seen, and the slots that got no Job.
+//! 4. Sustained runs per second with N Actions, and API writes per run from the API server's
+//!    `apiserver_request_total`, by resource and verb.
+//! 5. The operator's peak RSS with many Actions and finished runs existing when it starts.
+//!
+//!   make bench-writepath                      # N = 1000 and 5000
+//!   cargo bench --bench writepath -- 50       # needs KUBECONFIG and PUNCTUAL_BIN
+//!
+//! Environment: BENCH_RAW_SECONDS (10), BENCH_SUSTAINED_SECONDS (180), BENCH_RSS_ACTIONS
+//! (10000), BENCH_RSS_RUNS (20000), BENCH_RSS_SETTLE_SECONDS (30).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use k8s_openapi::api::batch::v1::{CronJob, Job};
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::api::{
+    Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams,
+};
+use kube::{Client, Resource, ResourceExt};
+use punctual::resources::{Action, ActionEndpoint, ActionRun, RunPhase};
+use serde_json::json;
+
+#[path = "common.rs"]
+mod common;
+
+/// Requests in flight at once for the plain parallel clients (raw limit, RSS setup).
+const CONCURRENCY: usize = 64;
+/// The CronJob controller writes this annotation on each Job with its slot (RFC 3339).
+const CRONJOB_SLOT_ANNOTATION: &str = "batch.kubernetes.io/cronjob-scheduled-timestamp";
+/// Verbs of `apiserver_request_total` that write.
+const WRITE_VERBS: &[&str] = &[
+    "POST",
+    "CREATE",
+    "PUT",
+    "UPDATE",
+    "PATCH",
+    "APPLY",
+    "DELETE",
+    "DELETECOLLECTION",
+];
+
+/// Write requests of one (resource, verb): all of them, and those not answered 2xx (conflicts,
+/// deletions of what is already gone: load on the server all the same).
+#[derive(Clone, Copy, Default)]
+struct Writes {
+    total: f64,
+    failed: f64,
+}
+
+struct Settings {
+    raw: Duration,
+    sustained: Duration,
+    rss_actions: usize,
+    rss_runs: usize,
+    rss_settle: Duration,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let Some(sizes) = common::sizes(&[1000, 5000]) else {
+        return Ok(());
+    };
+    let settings = Settings {
+        raw: Duration::from_secs(common::env_or("BENCH_RAW_SECONDS", 10)?),
+        sustained: Duration::from_secs(common::env_or("BENCH_SUSTAINED_SECONDS", 180)?),
+        rss_actions: common::env_or("BENCH_RSS_ACTIONS", 10_000)?,
+        rss_runs: common::env_or("BENCH_RSS_RUNS", 20_000)?,
+        rss_settle: Duration::from_secs(common::env_or("BENCH_RSS_SETTLE_SECONDS", 30)?),
+    };
+    let client = Client::try_default().await?;
+    common::install_crds(&client).await?;
+
+    let raw = raw_limit(&client, settings.raw).await?;
+    println!(
+        "Raw limit: a plain kube-rs client, {CONCURRENCY} creates in flight for {} s, no operator running:",
+        settings.raw.as_secs()
+    );
+    println!();
+    println!("| object | created | failed | creates/s |");
+    println!("|---|---|---|---|");
+    for r in &raw {
+        println!(
+            "| {} | {} | {} | {:.0} |",
+            r.kind,
+            r.created,
+            r.failed,
+            r.created as f64 / r.secs
+        );
+    }
+    println!();
+
+    let mut rows = Vec::new();
+    for &n in &sizes {
+        // CronJobs first, and gone before the operator starts: the two never share the server.
+        let cron = cronjob_slot(&client, n).await?;
+        let punctual = punctual_slot(&client, n, settings.sustained).await?;
+        rows.push((n, cron, punctual));
+    }
+    print_slot_tables(&rows, settings.sustained);
+
+    let rss = operator_rss(&client, &settings).await?;
+    println!(
+        "Operator memory: `punctual run` started with the objects below already there, read {} s after /readyz:",
+        settings.rss_settle.as_secs()
+    );
+    println!();
+    println!(
+        "| Actions (manual) | ActionRuns (succeeded) | operator peak RSS (VmHWM) | RSS then (VmRSS) | Actions with a status by then |"
+    );
+    println!("|---|---|---|---|---|");
+    println!(
+        "| {} | {} | {} | {} | {} |",
+        settings.rss_actions,
+        settings.rss_runs,
+        common::mib(rss.peak),
+        common::mib(rss.now),
+        rss.reconciled
+    );
+    Ok(())
+}
+
+/// A poisoned lock only means a watch callback panicked; its data is still what was seen.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The first minute boundary at least 60 s after `ready`: the whole minute before it (in which
+/// the operator may stage the slot's runs) then runs with everything in place.
+fn first_full_slot(ready: DateTime<Utc>) -> anyhow::Result<DateTime<Utc>> {
+    let t = ready + TimeDelta::seconds(60);
+    let floor = t.duration_trunc(TimeDelta::minutes(1))?;
+    Ok(if floor == t {
+        t
+    } else {
+        floor + TimeDelta::minutes(1)
+    })
+}
+
+async fn sleep_until(t: DateTime<Utc>) {
+    tokio::time::sleep((t - Utc::now()).to_std().unwrap_or_default()).await;
+}
+
+fn seconds(d: TimeDelta) -> f64 {
+    d.num_milliseconds() as f64 / 1000.0
+}
+
+/// "p50 / p99 / max s" of sorted values; `signed` puts a sign on every figure.
+fn spread(sorted: &[f64], signed: bool) -> String {
+    let f = |v: Option<f64>| match v {
+        None => "-".to_string(),
+        Some(v) if signed => format!("{v:+.3}"),
+        Some(v) => format!("{v:.3}"),
+    };
+    if sorted.is_empty() {
+        return "-".into();
+    }
+    format!(
+        "{} / {} / {} s",
+        f(common::quantile(sorted, 0.50)),
+        f(common::quantile(sorted, 0.99)),
+        f(sorted.last().copied())
+    )
+}
+
+fn sorted(mut v: Vec<f64>) -> Vec<f64> {
+    v.sort_by(f64::total_cmp);
+    v
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. The raw limit
+
+struct Raw {
+    kind: &'static str,
+    created: usize,
+    failed: usize,
+    secs: f64,
+}
+
+async fn raw_limit(client: &Client, run_for: Duration) -> anyhow::Result<Vec<Raw>> {
+    let ns = common::create_namespace(client, "bench-raw").await?;
+    // Minimal valid objects of about the same size; the ActionRun is standalone (no owner).
+    let kinds = [
+        (
+            "ActionRun",
+            ApiResource::erase::<ActionRun>(&()),
+            json!({"apiVersion": "punctual.dev/v1alpha1", "kind": "ActionRun",
+                   "metadata": {"name": "x"},
+                   "spec": {"action": "raw", "triggerType": "manual", "namespaceId": "bench",
+                            "endpoint": "agent", "maxRetries": 0, "retryDelaySeconds": 60}}),
+        ),
+        (
+            "ConfigMap",
+            ApiResource::erase::<ConfigMap>(&()),
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"},
+                   "data": {"action": "raw", "triggerType": "manual", "namespaceId": "bench",
+                            "endpoint": "agent"}}),
+        ),
+    ];
+    let mut out = Vec::new();
+    for (kind, resource, body) in kinds {
+        let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), &ns, &resource);
+        let template: DynamicObject = serde_json::from_value(body)?;
+        let start = Instant::now();
+        let end = start + run_for;
+        let workers: Vec<_> = (0..CONCURRENCY)
+            .map(|w| {
+                let (api, mut obj) = (api.clone(), template.clone());
+                tokio::spawn(async move {
+                    let (mut created, mut failed, mut first_error) = (0, 0, None);
+                    let mut i = 0;
+                    while Instant::now() < end {
+                        obj.metadata.name = Some(format!("raw-{w}-{i}"));
+                        i += 1;
+                        match api.create(&PostParams::default(), &obj).await {
+                            Ok(_) => created += 1,
+                            Err(e) => {
+                                failed += 1;
+                                first_error.get_or_insert(e.to_string());
+                            }
+                        }
+                    }
+                    (created, failed, first_error)
+                })
+            })
+            .collect();
+        let mut raw = Raw {
+            kind,
+            created: 0,
+            failed: 0,
+            secs: 0.0,
+        };
+        for w in workers {
+            let (created, failed, first_error) = w.await?;
+            raw.created += created;
+            raw.failed += failed;
+            if let Some(e) = first_error {
+                eprintln!("[bench] {kind} create failed: {e}");
+            }
+        }
+        // Until the last request in flight returned: those creates count too.
+        raw.secs = start.elapsed().as_secs_f64();
+        eprintln!(
+            "[bench] raw {kind}: {} created in {:.1} s",
+            raw.created, raw.secs
+        );
+        api.delete_collection(&DeleteParams::default(), &ListParams::default())
+            .await?;
+        out.push(raw);
+    }
+    common::delete_namespace(client, &ns, Duration::from_secs(120)).await?;
+    Ok(out)
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. CronJobs
+
+struct CronFigures {
+    /// Nominal instant to Job first seen, sorted, for the Jobs of the measured slot.
+    lags: Vec<f64>,
+}
+
+/// The slot of a Job made by the CronJob controller: its annotation, else the name's suffix
+/// (minutes since the epoch).
+fn job_slot(job: &Job) -> Option<DateTime<Utc>> {
+    if let Some(at) = job.annotations().get(CRONJOB_SLOT_ANNOTATION) {
+        return DateTime::parse_from_rfc3339(at)
+            .ok()
+            .map(|t| t.with_timezone(&Utc));
+    }
+    let minutes: i64 = job.name_any().rsplit_once('-')?.1.parse().ok()?;
+    DateTime::from_timestamp(minutes * 60, 0)
+}
+
+async fn cronjob_slot(client: &Client, n: usize) -> anyhow::Result<CronFigures> {
+    let ns = common::create_namespace(client, &format!("bench-cron-{n}")).await?;
+    // Job name -> (first seen, slot).
+    type Seen = HashMap<String, (DateTime<Utc>, Option<DateTime<Utc>>)>;
+    let seen: Arc<Mutex<Seen>> = Arc::default();
+    let watch = common::spawn_watch(Api::<Job>::namespaced(client.clone(), &ns), {
+        let seen = seen.clone();
+        move |job: Job, at| {
+            lock(&seen)
+                .entry(job.name_any())
+                .or_insert_with(|| (at, job_slot(&job)));
+        }
+    });
+    let cronjobs: Api<CronJob> = Api::namespaced(client.clone(), &ns);
+    // Suspended Jobs: the Job controller never makes pods, and this control plane has no nodes.
+    let template: CronJob = serde_json::from_value(json!({
+        "metadata": {"name": "c"},
+        "spec": {"schedule": "* * * * *", "jobTemplate": {"spec": {"suspend": true, "template": {
+            "spec": {"restartPolicy": "Never",
+                     "containers": [{"name": "c", "image": "registry.invalid/none"}]}}}}},
+    }))?;
+    common::for_each_concurrent(n, 32, |i| {
+        let (api, mut cj) = (cronjobs.clone(), template.clone());
+        cj.metadata.name = Some(format!("c{i:05}"));
+        async move {
+            api.create(&PostParams::default(), &cj).await?;
+            Ok(())
+        }
+    })
+    .await?;
+    let slot = first_full_slot(Utc::now())?;
+    eprintln!("[bench] {n} CronJobs in {ns}; measuring the slot {slot}");
+    // The measured minute plus 60 s: a Job later than that counts as missed.
+    let deadline = slot + TimeDelta::seconds(120);
+    sleep_until(slot).await;
+    loop {
+        let count = lock(&seen)
+            .values()
+            .filter(|(_, s)| *s == Some(slot))
+            .count();
+        if count >= n || Utc::now() >= deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    watch.abort();
+    let lags = sorted(
+        lock(&seen)
+            .values()
+            .filter(|(_, s)| *s == Some(slot))
+            .map(|(at, _)| seconds(*at - slot))
+            .collect(),
+    );
+    eprintln!("[bench] CronJobs: {} of {n} Jobs for the slot", lags.len());
+
+    // CronJobs first so that no new Jobs appear, then the Jobs; the namespace deletion would do
+    // it too, but only as fast as the namespace controller goes.
+    for (what, result) in [
+        (
+            "cronjobs",
+            cronjobs
+                .delete_collection(&DeleteParams::background(), &ListParams::default())
+                .await
+                .map(|_| ()),
+        ),
+        (
+            "jobs",
+            Api::<Job>::namespaced(client.clone(), &ns)
+                .delete_collection(&DeleteParams::background(), &ListParams::default())
+                .await
+                .map(|_| ()),
+        ),
+    ] {
+        if let Err(e) = result {
+            eprintln!("[bench] deleting {what} in {ns}: {e} (the namespace deletion goes on)");
+        }
+    }
+    common::delete_namespace(client, &ns, Duration::from_secs(600)).await?;
+    Ok(CronFigures { lags })
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2 and 4. Punctual
+
+struct RunSeen {
+    scheduled_at: Option<DateTime<Utc>>,
+    /// When the watch first saw the run.
+    created: DateTime<Utc>,
+    /// When the watch first saw it in a final phase, and that phase.
+    finished: Option<(DateTime<Utc>, RunPhase)>,
+}
+
+struct PunctualFigures {
+    runs_for_slot: usize,
+    requests_for_slot: usize,
+    /// Nominal instant to request received, sorted.
+    request: Vec<f64>,
+    /// Nominal instant to run first seen (negative: ahead of the slot), sorted.
+    created: Vec<f64>,
+    window: f64,
+    succeeded: usize,
+    failed: usize,
+    /// API writes in the window by (resource, verb).
+    writes: BTreeMap<(String, String), Writes>,
+    peak: Option<u64>,
+    crashed: bool,
+}
+
+async fn punctual_slot(
+    client: &Client,
+    n: usize,
+    sustained: Duration,
+) -> anyhow::Result<PunctualFigures> {
+    let ns = common::create_namespace(client, &format!("bench-wp-{n}")).await?;
+    let received: common::Received = Default::default();
+    let addr = common::endpoint(received.clone()).await?;
+
+    // Both watches start before anything exists, so every run's first sighting is recorded.
+    let runs: Arc<Mutex<HashMap<String, RunSeen>>> = Arc::default();
+    let run_watch = common::spawn_watch(Api::<ActionRun>::namespaced(client.clone(), &ns), {
+        let runs = runs.clone();
+        move |run: ActionRun, at| {
+            let mut runs = lock(&runs);
+            let seen = runs.entry(run.name_any()).or_insert(RunSeen {
+                scheduled_at: run.spec.scheduled_at,
+                created: at,
+                finished: None,
+            });
+            let phase = run.status.as_ref().map(|s| s.status);
+            if let Some(phase) = phase.filter(|p| !p.is_active()) {
+                seen.finished.get_or_insert((at, phase));
+            }
+        }
+    });
+    // Armed: the scheduler has reconciled the Action and knows its next slot.
+    let armed: Arc<Mutex<HashSet<String>>> = Arc::default();
+    let action_watch = common::spawn_watch(Api::<Action>::namespaced(client.clone(), &ns), {
+        let armed = armed.clone();
+        move |action: Action, _| {
+            if action
+                .status
+                .as_ref()
+                .is_some_and(|s| s.next_run_at.is_some())
+            {
+                lock(&armed).insert(action.name_any());
+            }
+        }
+    });
+
+    let endpoint: ActionEndpoint = serde_json::from_value(json!({
+        "apiVersion": "punctual.dev/v1alpha1", "kind": "ActionEndpoint",
+        "metadata": {"name": "agent"}, "spec": {"url": format!("http://{addr}/")},
+    }))?;
+    Api::namespaced(client.clone(), &ns)
+        .create(&PostParams::default(), &endpoint)
+        .await?;
+    let mut operator = common::Operator::start(&ns, &format!("writepath-{n}")).await?;
+    // A history of 1: from each Action's second run on, every finished run deletes the one
+    // before, so the sustained window sees the steady state (with the default of 10, deletions
+    // would start only after ten minutes).
+    common::create_actions(client, &ns, n, |i| {
+        json!({"app": "bench", "endpoint": "agent", "namespaceId": "bench",
+               "cronExpression": "* * * * *", "payload": {"n": i},
+               "successfulRunsHistoryLimit": 1, "failedRunsHistoryLimit": 1})
+    })
+    .await?;
+    let ready_by = Instant::now() + Duration::from_secs(120);
+    while lock(&armed).len() < n && Instant::now() < ready_by {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let armed_count = lock(&armed).len();
+    if armed_count < n {
+        eprintln!("[bench] only {armed_count} of {n} Actions armed after 120 s; measuring anyway");
+    }
+
+    let slot = first_full_slot(Utc::now())?;
+    eprintln!("[bench] {n} Actions in {ns}; measuring the slot {slot}");
+    let deadline = slot + TimeDelta::seconds(180);
+    let for_slot = |runs: &HashMap<String, RunSeen>, received: &HashMap<String, DateTime<Utc>>| {
+        let mine = |name: &String| runs.get(name).is_some_and(|r| r.scheduled_at == Some(slot));
+        (
+            runs.values()
+                .filter(|r| r.scheduled_at == Some(slot))
+                .count(),
+            received.keys().filter(|name| mine(name)).count(),
+        )
+    };
+    sleep_until(slot).await;
+    loop {
+        let (created, requested) = for_slot(&lock(&runs), &lock(&received));
+        if (created >= n && requested >= n) || Utc::now() >= deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    let (runs_for_slot, requests_for_slot, request, created) = {
+        let (runs, received) = (lock(&runs), lock(&received));
+        let (c, r) = for_slot(&runs, &received);
+        let request = received
+            .iter()
+            .filter(|(name, _)| {
+                runs.get(*name)
+                    .is_some_and(|r| r.scheduled_at == Some(slot))
+            })
+            .map(|(_, at)| seconds(*at - slot))
+            .collect();
+        let created = runs
+            .values()
+            .filter(|r| r.scheduled_at == Some(slot))
+            .map(|r| seconds(r.created - slot))
+            .collect();
+        (c, r, sorted(request), sorted(created))
+    };
+    eprintln!("[bench] slot {slot}: {runs_for_slot} runs seen, {requests_for_slot} requests");
+
+    // The window starts 30 s into a minute: a slot that keeps up is then finished, and the
+    // window holds whole minutes.
+    let mut start = slot + TimeDelta::seconds(30);
+    while start < Utc::now() {
+        start += TimeDelta::minutes(1);
+    }
+    sleep_until(start).await;
+    let t0 = Utc::now();
+    let before = api_writes(client).await?;
+    tokio::time::sleep(sustained).await;
+    let after = api_writes(client).await?;
+    let t1 = Utc::now();
+    let peak = operator.peak_rss_kib();
+    let crashed = !operator.running();
+    if crashed {
+        eprintln!(
+            "[bench] the operator exited during the measurement; see {}",
+            operator.log.display()
+        );
+    }
+    drop(operator);
+    run_watch.abort();
+    action_watch.abort();
+
+    let (mut succeeded, mut failed) = (0, 0);
+    for (at, phase) in lock(&runs).values().filter_map(|r| r.finished) {
+        if at >= t0 && at < t1 {
+            match phase {
+                RunPhase::Succeeded => succeeded += 1,
+                _ => failed += 1,
+            }
+        }
+    }
+    let writes = after
+        .iter()
+        .filter_map(|(k, v)| {
+            let b = before.get(k).copied().unwrap_or_default();
+            let d = Writes {
+                total: v.total - b.total,
+                failed: v.failed - b.failed,
+            };
+            (d.total > 0.0).then(|| (k.clone(), d))
+        })
+        .collect();
+    common::delete_namespace(client, &ns, Duration::from_secs(600)).await?;
+    Ok(PunctualFigures {
+        runs_for_slot,
+        requests_for_slot,
+        request,
+        created,
+        window: seconds(t1 - t0),
+        succeeded,
+        failed,
+        writes,
+        peak,
+        crashed,
+    })
+}
+
+/// `apiserver_request_total` of the write verbs, summed by (resource, verb); the resource is
+/// `resource[.group][/subresource]`.
+async fn api_writes(client: &Client) -> anyhow::Result<BTreeMap<(String, String), Writes>> {
+    let request = axum::http::Request::get("/metrics").body(Vec::new())?;
+    let text = client.request_text(request).await?;
+    let mut out = BTreeMap::new();
+    for line in text.lines() {
+        let Some(rest) = line.strip_prefix("apiserver_request_total{") else {
+            continue;
+        };
+        let Some((labels, value)) = rest.rsplit_once('}') else {
+            continue;
+        };
+        let Ok(value) = value.trim().parse::<f64>() else {
+            continue;
+        };
+        let labels = parse_labels(labels);
+        let get = |k: &str| labels.get(k).map(String::as_str).unwrap_or_default();
+        if !WRITE_VERBS.contains(&get("verb")) {
+            continue;
+        }
+        let mut resource = get("resource").to_string();
+        if !get("group").is_empty() {
+            resource = format!("{resource}.{}", get("group"));
+        }
+        if !get("subresource").is_empty() {
+            resource = format!("{resource}/{}", get("subresource"));
+        }
+        let w: &mut Writes = out.entry((resource, get("verb").to_string())).or_default();
+        w.total += value;
+        if !get("code").starts_with('2') {
+            w.failed += value;
+        }
+    }
+    anyhow::ensure!(
+        !out.is_empty(),
+        "no apiserver_request_total write series in /metrics"
+    );
+    Ok(out)
+}
+
+/// `k1="v1",k2="v2"` of a Prometheus text line (values may hold escaped quotes and commas).
+fn parse_labels(s: &str) -> HashMap<String, String> {
+    let mut out = HashMap::new();
+    let mut chars = s.chars().peekable();
+    loop {
+        let key: String = chars
+            .by_ref()
+            .take_while(|c| *c != '=')
+            .collect::<String>()
+            .trim_start_matches(',')
+            .trim()
+            .to_string();
+        if key.is_empty() || chars.next() != Some('"') {
+            return out;
+        }
+        let mut value = String::new();
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' => {
+                    if let Some(e) = chars.next() {
+                        value.push(if e == 'n' { '\n' } else { e });
+                    }
+                }
+                '"' => break,
+                c => value.push(c),
+            }
+        }
+        out.insert(key, value);
+    }
+}
+
+fn print_slot_tables(rows: &[(usize, CronFigures, PunctualFigures)], sustained: Duration) {
+    println!(
+        "One minute slot, N objects on `* * * * *`, the first full minute after setup; seconds from the nominal instant, p50 / p99 / max (negative: ahead of it):"
+    );
+    println!();
+    println!(
+        "| N | Punctual: request received | Punctual: run created | CronJob: Job seen | Punctual: requests / runs for the slot | CronJob: slots with a Job by +120 s (missed) |"
+    );
+    println!("|---|---|---|---|---|---|");
+    for (n, cron, p) in rows {
+        println!(
+            "| {n} | {} | {} | {} | {} / {} | {} ({}) |",
+            spread(&p.request, false),
+            spread(&p.created, true),
+            spread(&cron.lags, false),
+            p.requests_for_slot,
+            p.runs_for_slot,
+            cron.lags.len(),
+            n.saturating_sub(cron.lags.len()),
+        );
+    }
+    println!();
+    println!(
+        "Sustained, N Actions firing every minute, {} s window (writes: apiserver_request_total, verbs POST/PUT/PATCH/APPLY/DELETE/DELETECOLLECTION, every client, the control plane's own included):",
+        sustained.as_secs()
+    );
+    println!();
+    println!(
+        "| N | runs succeeded | runs failed | runs/s | API writes | of them not 2xx | writes per run | operator peak RSS |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    for (n, _, p) in rows {
+        let total: f64 = p.writes.values().map(|w| w.total).sum();
+        let failed: f64 = p.writes.values().map(|w| w.failed).sum();
+        println!(
+            "| {n} | {} | {} | {:.1} | {total:.0} | {failed:.0} | {} | {}{} |",
+            p.succeeded,
+            p.failed,
+            p.succeeded as f64 / p.window,
+            per_run(total, p.succeeded),
+            common::mib(p.peak),
+            if p.crashed { " (operator exited)" } else { "" },
+        );
+    }
+    println!();
+    println!(
+        "API writes per run succeeded in the window, by resource and verb (in brackets: the total, and how many were not answered 2xx):"
+    );
+    println!();
+    let header: Vec<String> = rows.iter().map(|(n, ..)| format!("N = {n}")).collect();
+    println!("| resource | verb | {} |", header.join(" | "));
+    println!("|---|---|{}", "---|".repeat(rows.len()));
+    let keys: std::collections::BTreeSet<&(String, String)> =
+        rows.iter().flat_map(|(.., p)| p.writes.keys()).collect();
+    for key in keys {
+        let cells: Vec<String> = rows
+            .iter()
+            .map(|(.., p)| {
+                let w = p.writes.get(key).copied().unwrap_or_default();
+                let failed = if w.failed > 0.0 {
+                    format!(", {:.0} not 2xx", w.failed)
+                } else {
+                    String::new()
+                };
+                format!("{} ({:.0}{failed})", per_run(w.total, p.succeeded), w.total)
+            })
+            .collect();
+        println!("| {} | {} | {} |", key.0, key.1, cells.join(" | "));
+    }
+    println!();
+}
+
+fn per_run(writes: f64, runs: usize) -> String {
+    if runs == 0 {
+        "-".into()
+    } else {
+        format!("{:.2}", writes / runs as f64)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 5. Operator memory
+
+struct RssFigures {
+    peak: Option<u64>,
+    now: Option<u64>,
+    reconciled: usize,
+}
+
+/// Every Action in `ns`, a page at a time (one list of 10,000 would be one huge response).
+async fn list_actions(client: &Client, ns: &str) -> anyhow::Result<Vec<Action>> {
+    let api: Api<Action> = Api::namespaced(client.clone(), ns);
+    let mut out = Vec::new();
+    let mut params = ListParams::default().limit(1000);
+    loop {
+        let page = api.list(&params).await?;
+        out.extend(page.items);
+        match page.metadata.continue_ {
+            Some(token) if !token.is_empty() => params = params.continue_token(&token),
+            _ => return Ok(out),
+        }
+    }
+}
+
+async fn operator_rss(client: &Client, s: &Settings) -> anyhow::Result<RssFigures> {
+    let ns = common::create_namespace(client, "bench-rss").await?;
+    let endpoint: ActionEndpoint = serde_json::from_value(json!({
+        "apiVersion": "punctual.dev/v1alpha1", "kind": "ActionEndpoint",
+        "metadata": {"name": "agent"}, "spec": {"url": "http://127.0.0.1:9/"},
+    }))?;
+    Api::namespaced(client.clone(), &ns)
+        .create(&PostParams::default(), &endpoint)
+        .await?;
+    // Manual Actions never fire; the highest history limits keep every run.
+    common::create_actions(client, &ns, s.rss_actions, |_| {
+        json!({"app": "bench", "endpoint": "agent", "namespaceId": "bench",
+               "successfulRunsHistoryLimit": 1000, "failedRunsHistoryLimit": 1000})
+    })
+    .await?;
+    let mut owners = Vec::new();
+    for action in list_actions(client, &ns).await? {
+        let mut owner = action
+            .controller_owner_ref(&())
+            .ok_or_else(|| anyhow::anyhow!("Action {} has no uid", action.name_any()))?;
+        owner.block_owner_deletion = Some(true);
+        owners.push((action.name_any(), owner));
+    }
+    owners.sort_by(|a, b| a.0.cmp(&b.0));
+    anyhow::ensure!(
+        !owners.is_empty() || s.rss_runs == 0,
+        "runs need at least one Action"
+    );
+
+    // Finished history, as the operator leaves it: labelled and owned like its own runs, and
+    // finished (the operator counts them once when it starts, then holds them).
+    let runs: Api<ActionRun> = Api::namespaced(client.clone(), &ns);
+    let base = Utc::now().duration_trunc(TimeDelta::minutes(1))?;
+    let per_action = owners.len().max(1);
+    common::for_each_concurrent(s.rss_runs, CONCURRENCY, |j| {
+        let (action, owner) = owners[j % per_action].clone();
+        let slot = base - TimeDelta::minutes(1 + (j / per_action) as i64);
+        let runs = runs.clone();
+        async move {
+            let name = punctual::runspec::naming::scheduled_run_name(&action, slot);
+            let run: ActionRun = serde_json::from_value(json!({
+                "apiVersion": "punctual.dev/v1alpha1", "kind": "ActionRun",
+                "metadata": {
+                    "name": name,
+                    "labels": {punctual::runspec::ACTION_LABEL: action},
+                    "ownerReferences": [owner],
+                },
+                "spec": {"action": action, "triggerType": "scheduled", "scheduledAt": slot,
+                         "namespaceId": "bench", "endpoint": "agent", "maxRetries": 0,
+                         "retryDelaySeconds": 60, "resolvedPayload": {},
+                         "resolvedThreadId": uuid::Uuid::new_v4().to_string()},
+            }))?;
+            runs.create(&PostParams::default(), &run).await?;
+            let done = slot + TimeDelta::milliseconds(250);
+            let status = json!({"status": {
+                "status": "succeeded", "attempt": 1, "triggeredAt": slot, "startedAt": slot,
+                "completedAt": done, "durationSeconds": 0.25, "httpStatus": 200,
+                "executionId": uuid::Uuid::new_v4().to_string(), "output": r#"{"ok": true}"#,
+            }});
+            runs.patch_status(&name, &PatchParams::default(), &Patch::Merge(&status))
+                .await?;
+            Ok(())
+        }
+    })
+    .await?;
+    eprintln!(
+        "[bench] {} finished runs of {} Actions in {ns}",
+        s.rss_runs,
+        owners.len()
+    );
+
+    let mut operator = common::Operator::start(&ns, "writepath-rss").await?;
+    tokio::time::sleep(s.rss_settle).await;
+    let (peak, now) = (operator.peak_rss_kib(), operator.rss_kib());
+    if !operator.running() {
+        eprintln!(
+            "[bench] the operator exited; see {}",
+            operator.log.display()
+        );
+    }
+    drop(operator);
+    let reconciled = list_actions(client, &ns)
+        .await?
+        .iter()
+        .filter(|a| a.status.is_some())
+        .count();
+    common::delete_namespace(client, &ns, Duration::from_secs(600)).await?;
+    Ok(RssFigures {
+        peak,
+        now,
+        reconciled,
+    })
+}

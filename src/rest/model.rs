@@ -395,4 +395,6 @@ fn opt_time<S: Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::
 }
 
 #[cfg(test)]
+mod crd_tests;
+#[cfg(test)]
 pub(crate) mod tests;

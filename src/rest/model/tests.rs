@@ -258,3 +258,28 @@ fn times_are_utc_with_z() {
         .to_utc();
     assert_eq!(format_time(&t), "2026-07-01T10:30:00.123456Z");
 }
+
+#[test]
+fn every_writable_field_is_shown_at_its_rest_name() {
+    use crate::rest::validate::{Kind, apply, new_spec, parse_action_body};
+    // A value of each field that differs from its default, sent in one update.
+    let mut body = serde_json::Map::new();
+    for field in ACTION_FIELDS {
+        let value = match field.kind {
+            Kind::Str(length) => json!("x".repeat(length.min.max(2))),
+            Kind::Int(range) => json!(range.max),
+            Kind::Bool => json!(false),
+            Kind::Enum(e) => json!(e.values().last().unwrap()),
+            Kind::Object => json!({"k": "v"}),
+            Kind::Time => json!("2030-01-01T00:00:00Z"),
+        };
+        body.insert(field.rest.to_string(), value);
+    }
+    let body = Value::Object(body);
+    let mut spec = new_spec("app").unwrap();
+    apply(&mut spec, &parse_action_body(&body, false).unwrap()).unwrap();
+    let view = serde_json::to_value(ActionView::from_resource(&Action::new("n", spec))).unwrap();
+    for field in ACTION_FIELDS {
+        assert_eq!(view[field.rest], body[field.rest], "{}", field.rest);
+    }
+}

@@ -55,6 +55,16 @@ impl Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// Whether a failed API call may succeed if tried again: throttled (429), a server-side error, or
+/// the connection failed. (A 409 is not: it means the state changed, and the decision with it.)
+pub fn is_transient(e: &kube::Error) -> bool {
+    match e {
+        kube::Error::Api(s) => matches!(s.code, 429 | 500 | 502 | 503 | 504),
+        kube::Error::HyperError(_) | kube::Error::Service(_) => true,
+        _ => false,
+    }
+}
+
 /// The source of "now", passed in so that decisions can be tested at any instant.
 pub trait Clock: Send + Sync {
     fn now(&self) -> DateTime<Utc>;

@@ -129,6 +129,10 @@ fn still_this_attempt(fresh: &ActionRun, uid: &str, prev: &ActionRunStatus) -> b
 
 /// A merge patch of the whole run status (absent fields written as null, so they are cleared),
 /// conditional on the resourceVersion of `run`. Returns the updated run.
+///
+/// At most `WRITERS` of these are in flight at once, and a transient failure (429 from the API
+/// server's flow control, 5xx, a dropped connection) is retried with backoff: giving up on an
+/// outcome would mean sending the request again.
 pub(super) async fn write_status(
     ctx: &Context,
     run: &ActionRun,
@@ -140,10 +144,30 @@ pub(super) async fn write_status(
         "metadata": {"resourceVersion": run.resource_version()},
         "status": status_patch(status),
     });
+    let _permit = ctx.writers.acquire().await;
+    let mut delay = std::time::Duration::from_millis(100);
+    for _ in 0..WRITE_TRIES {
+        match api
+            .patch_status(&run.name_any(), &params(), &Patch::Merge(&patch))
+            .await
+        {
+            Err(e) if crate::is_transient(&e) => {
+                debug!(error = %e, "transient error writing a run status; retrying");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(std::time::Duration::from_secs(3));
+            }
+            other => return other.map_err(Error::Kube),
+        }
+    }
     api.patch_status(&run.name_any(), &params(), &Patch::Merge(&patch))
         .await
         .map_err(Error::Kube)
 }
+
+/// Run status writes in flight at once, across all runs (see `write_status`).
+pub(super) const WRITERS: usize = 32;
+/// Tries of one status write before its error is returned.
+const WRITE_TRIES: usize = 8;
 
 /// The status as a merge patch body: every optional field present, null when unset.
 pub fn status_patch(status: &ActionRunStatus) -> Value {

@@ -72,6 +72,8 @@ pub struct Context {
     pub(super) metrics: Arc<Metrics>,
     pub(super) clock: Arc<dyn Clock>,
     pub(super) permits: Arc<Semaphore>,
+    /// Bounds the run status writes in flight (`attempt::WRITERS`).
+    pub(super) writers: Semaphore,
     in_flight: InFlight,
     /// Reconcile a run again (an attempt task ended).
     retrigger: mpsc::UnboundedSender<ObjectRef<ActionRun>>,
@@ -104,6 +106,7 @@ pub async fn run(
         metrics: metrics.clone(),
         clock,
         permits: Arc::new(Semaphore::new(config.max_concurrent_requests.max(1))),
+        writers: Semaphore::new(super::attempt::WRITERS),
         in_flight: in_flight.clone(),
         retrigger,
         service_mode: config.service_mode,

@@ -35,57 +35,18 @@ pub(super) async fn attempt(ctx: &Context, run: &ActionRun, n: i32) -> Result<Op
     let uid = run.uid().unwrap_or_default();
     let execution_id = crate::runspec::execution_id(&uid, n as u32).to_string();
     let prev = run.status.clone().unwrap_or_default();
-    let ns = run.namespace().unwrap_or_default();
-
-    let resolved = match &run.spec.resolve_error {
-        Some(e) => Err((ErrorCode::TemplateError, e.clone())),
-        None => {
-            let endpoint = ctx
-                .caches
-                .endpoints()
-                .get(&ObjectRef::new(&run.spec.endpoint).within(&ns));
-            target::resolve(
-                &ctx.client,
-                &ns,
-                &run.spec.endpoint,
-                endpoint.as_deref(),
-                ctx.service_mode,
-            )
-            .await
-        }
-    };
     let started = ctx.clock.now();
     let running =
         outcome::start_attempt(&prev, n, &execution_id, triggered_at(run, started), started);
     let mut current = run.clone();
-    let result = match resolved {
+    let result = match resolve(ctx, run).await {
         // Nothing is sent: one write records the attempt and its failure.
         Err((code, message)) => AttemptResult::NotSent { code, message },
         Ok(target) => {
-            debug!(url = %target.url, "sending");
-            let clock = std::time::Instant::now();
-            let send = super::http::send(&ctx.http, &target, run, n, &execution_id);
-            tokio::pin!(send);
-            let result = tokio::select! {
-                result = &mut send => result,
-                _ = tokio::time::sleep(ctx.running_after) => {
-                    // A long call: show it as running while it goes on.
-                    match write_status(ctx, &current, &running).await {
-                        Ok(written) => current = written,
-                        // Cancelled meanwhile: dropping the request aborts it.
-                        Err(e) if e.is_conflict() => {
-                            info!("run changed during the attempt; request aborted");
-                            return Ok(None);
-                        }
-                        Err(e) => return Err(e),
-                    }
-                    (&mut send).await
-                }
-            };
-            ctx.metrics
-                .attempt_duration
-                .observe(clock.elapsed().as_secs_f64());
-            result
+            match send(ctx, run, n, &execution_id, &target, &running, &mut current).await? {
+                Some(result) => result,
+                None => return Ok(None),
+            }
         }
     };
     // The endpoint has answered: the next request may go while this one is recorded.
@@ -94,18 +55,88 @@ pub(super) async fn attempt(ctx: &Context, run: &ActionRun, n: i32) -> Result<Op
     let (o, next) = classify_and_next(run, n, &result, now);
     let new = outcome::finish_attempt(&running, &o, next, now);
     debug!(status = new.status.as_str(), error = ?new.error_code, "attempt ended");
+    record(ctx, run, current, &new, &prev).await
+}
+
+/// The endpoint to call, or why there is none (never retried).
+async fn resolve(ctx: &Context, run: &ActionRun) -> Result<target::Target, target::Unresolved> {
+    if let Some(e) = &run.spec.resolve_error {
+        return Err((ErrorCode::TemplateError, e.clone()));
+    }
+    let ns = run.namespace().unwrap_or_default();
+    let endpoint = ctx
+        .caches
+        .endpoints()
+        .get(&ObjectRef::new(&run.spec.endpoint).within(&ns));
+    target::resolve(
+        &ctx.client,
+        &ns,
+        &run.spec.endpoint,
+        endpoint.as_deref(),
+        ctx.service_mode,
+    )
+    .await
+}
+
+/// Sends the request; if it outlives `running_after`, writes `running` (into `current`) and
+/// keeps waiting. None: the run was changed (cancelled) meanwhile, and the request is aborted.
+async fn send(
+    ctx: &Context,
+    run: &ActionRun,
+    n: i32,
+    execution_id: &str,
+    target: &target::Target,
+    running: &ActionRunStatus,
+    current: &mut ActionRun,
+) -> Result<Option<AttemptResult>> {
+    debug!(url = %target.url, "sending");
+    let clock = std::time::Instant::now();
+    let send = super::http::send(&ctx.http, target, run, n, execution_id);
+    tokio::pin!(send);
+    let result = tokio::select! {
+        result = &mut send => result,
+        _ = tokio::time::sleep(ctx.running_after) => {
+            // A long call: show it as running while it goes on.
+            match write_status(ctx, current, running).await {
+                Ok(written) => *current = written,
+                // Cancelled meanwhile: dropping the request aborts it.
+                Err(e) if e.is_conflict() => {
+                    info!("run changed during the attempt; request aborted");
+                    return Ok(None);
+                }
+                Err(e) => return Err(e),
+            }
+            (&mut send).await
+        }
+    };
+    ctx.metrics
+        .attempt_duration
+        .observe(clock.elapsed().as_secs_f64());
+    Ok(Some(result))
+}
+
+/// Writes the attempt's outcome, conditional on `current`. A 409 is checked against a fresh
+/// read: cancelled meanwhile, its status stands and this result is dropped; any other change (a
+/// label, an annotation) does not make the result less true, so it is written on the fresh copy.
+async fn record(
+    ctx: &Context,
+    run: &ActionRun,
+    mut current: ActionRun,
+    new: &ActionRunStatus,
+    prev: &ActionRunStatus,
+) -> Result<Option<String>> {
+    let uid = run.uid().unwrap_or_default();
+    let api: Api<ActionRun> =
+        Api::namespaced(ctx.client.clone(), &run.namespace().unwrap_or_default());
     for _ in 0..3 {
-        match write_status(ctx, &current, &new).await {
+        match write_status(ctx, &current, new).await {
             Ok(written) => {
-                record_outcome(ctx, &new);
+                record_outcome(ctx, new);
                 return Ok(written.resource_version());
             }
             Err(e) if e.is_conflict() => {
-                // Cancelled meanwhile, its status stands and this result is dropped; any other
-                // change (a label, an annotation) does not make the result less true.
-                let api: Api<ActionRun> = Api::namespaced(ctx.client.clone(), &ns);
                 match api.get_opt(&run.name_any()).await.map_err(Error::Kube)? {
-                    Some(fresh) if still_this_attempt(&fresh, &uid, &prev) => current = fresh,
+                    Some(fresh) if still_this_attempt(&fresh, &uid, prev) => current = fresh,
                     _ => {
                         info!("run changed during the attempt; result dropped");
                         return Ok(None);

@@ -39,6 +39,10 @@ pub struct Config {
     pub staging: Staging,
 }
 
+/// How long a history deletion is trusted to be on its way to the cache (after that, a run still
+/// cached is deleted again).
+const DELETING_FOR: Duration = Duration::from_secs(60);
+
 /// What every reconcile shares.
 pub struct Context {
     pub client: Client,
@@ -50,6 +54,15 @@ pub struct Context {
     /// Finished runs seen deleted before they were counted, by Action, until a status write
     /// counts them (a run deleted by hand right after it finished still counts).
     pub deleted: Mutex<HashMap<ActionKey, Vec<RunInfo>>>,
+    /// Runs this process deleted from history whose deletion the cache has not shown yet, by
+    /// (namespace, name): a reconcile from that cache would delete them again (a 404, but a
+    /// request all the same).
+    pub deleting: Mutex<HashMap<(String, String), std::time::Instant>>,
+    /// The Action as this process's last status write left it, by uid, until the cache shows
+    /// that version: a reconcile in between plans from it instead of from the older cached copy,
+    /// which could only earn a 409 (the watch delivers every version in order, so while the
+    /// cache has not shown ours, ours is newer than the cache's).
+    pub written: Mutex<HashMap<String, Action>>,
 }
 
 fn params() -> PatchParams {
@@ -80,11 +93,22 @@ pub async fn run(
         clock,
         staging: config.staging,
         deleted: Mutex::default(),
+        deleting: Mutex::default(),
+        written: Mutex::default(),
     });
 
     // Spec changes reconcile an Action; its own status writes do not (they would only echo).
     let mut generations: HashMap<ObjectRef<Action>, Option<i64>> = HashMap::new();
+    let seen_ctx = ctx.clone();
     let actions = caches.subscribe_actions().filter_map(move |change| {
+        if let (Some(uid), Ok(mut written)) = (change.object().uid(), seen_ctx.written.lock()) {
+            let shown = written
+                .get(&uid)
+                .is_some_and(|w| w.resource_version() == change.object().resource_version());
+            if shown || matches!(change, Change::Deleted(_)) {
+                written.remove(&uid);
+            }
+        }
         let out = match change {
             Change::Applied(a) => {
                 let key = ObjectRef::from_obj(&*a);
@@ -105,6 +129,9 @@ pub async fn run(
         let run = change.object().clone();
         if let Change::Deleted(r) = &change {
             remember_deleted(&run_ctx, r);
+            if let Ok(mut deleting) = run_ctx.deleting.lock() {
+                deleting.remove(&(r.namespace().unwrap_or_default(), r.name_any()));
+            }
         }
         let ns = run.namespace().unwrap_or_default();
         futures::future::ready(Some(ObjectRef::<Action>::new(&run.spec.action).within(&ns)))
@@ -171,7 +198,10 @@ async fn reconcile(action: Arc<Action>, ctx: Arc<Context>) -> Result<Requeue> {
     ctx.caches.wait_ready().await;
     let ns = action.namespace().unwrap_or_default();
     let api: Api<Action> = Api::namespaced(ctx.client.clone(), &ns);
-    let mut current = (*action).clone();
+    let mut current = action
+        .uid()
+        .and_then(|uid| ctx.written.lock().ok()?.get(&uid).cloned())
+        .unwrap_or_else(|| (*action).clone());
     for _ in 0..5 {
         let key = (ns.clone(), current.name_any());
         let mut runs: Vec<RunInfo> = ctx
@@ -278,7 +308,10 @@ async fn apply(action: &Action, plan: &Plan, ctx: &Context) -> Result<()> {
         create_run(action, *slot, &runs, ctx).await?;
     }
     if plan.write {
-        write_status(action, &plan.status, ctx).await?;
+        let written = write_status(action, &plan.status, ctx).await?;
+        if let (Some(uid), Ok(mut map)) = (written.uid(), ctx.written.lock()) {
+            map.insert(uid, written);
+        }
         let prev = action.status.clone().unwrap_or_default();
         let missed = plan.status.missed_runs - prev.missed_runs;
         ctx.metrics.slots_missed.inc_by(missed.max(0) as u64);
@@ -345,13 +378,27 @@ async fn clean_history(
         usize::try_from(action.spec.successful_runs_history_limit).unwrap_or(0),
         usize::try_from(action.spec.failed_runs_history_limit).unwrap_or(0),
     );
-    let api: Api<ActionRun> =
-        Api::namespaced(ctx.client.clone(), &action.namespace().unwrap_or_default());
+    let ns = action.namespace().unwrap_or_default();
+    let api: Api<ActionRun> = Api::namespaced(ctx.client.clone(), &ns);
     for victim in victims {
+        let key = (ns.clone(), victim.clone());
+        let recent = |at: &std::time::Instant| at.elapsed() < DELETING_FOR;
+        if ctx
+            .deleting
+            .lock()
+            .is_ok_and(|d| d.get(&key).is_some_and(recent))
+        {
+            continue; // deleted already; the cache has not shown it yet
+        }
         match api.delete(&victim, &DeleteParams::background()).await {
             Ok(_) => debug!(run = %victim, "deleted from history"),
             Err(kube::Error::Api(e)) if e.code == 404 => {}
             Err(e) => return Err(Error::Kube(e)),
+        }
+        // Forgotten when the run's delete event arrives; until then it is not deleted again.
+        if let Ok(mut d) = ctx.deleting.lock() {
+            d.retain(|_, at| recent(at));
+            d.insert(key, std::time::Instant::now());
         }
     }
     Ok(())
@@ -360,7 +407,7 @@ async fn clean_history(
 /// The controller's status fields as a merge patch, conditional on the resourceVersion the plan
 /// was computed from: if anything changed meanwhile the write fails with 409 and the reconcile
 /// plans again from a fresh read, so nothing is counted from a stale copy.
-async fn write_status(action: &Action, status: &ActionStatus, ctx: &Context) -> Result<()> {
+async fn write_status(action: &Action, status: &ActionStatus, ctx: &Context) -> Result<Action> {
     let api: Api<Action> =
         Api::namespaced(ctx.client.clone(), &action.namespace().unwrap_or_default());
     let mut body = serde_json::to_value(status).unwrap_or_else(|_| json!({}));
@@ -386,8 +433,7 @@ async fn write_status(action: &Action, status: &ActionStatus, ctx: &Context) -> 
     });
     api.patch_status(&action.name_any(), &params(), &Patch::Merge(&patch))
         .await
-        .map_err(Error::Kube)?;
-    Ok(())
+        .map_err(Error::Kube)
 }
 
 async fn publish(action: &Action, note: &Note, ctx: &Context) {

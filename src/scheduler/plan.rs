@@ -24,7 +24,7 @@ use crate::resources::{Action, ActionStatus, RunPhase};
 pub const UPCOMING: usize = 5;
 /// How long after a slot its timing-only status write waits for the slot's run to finish, so that
 /// the run's count and the new `nextRunAt` go out in one write.
-pub const TIMING_GRACE: Duration = Duration::seconds(5);
+pub const TIMING_GRACE: Duration = Duration::seconds(30);
 
 /// What the plan needs to know about one of the Action's runs.
 #[derive(Clone, Debug, PartialEq, Default)]

@@ -593,7 +593,7 @@ fn the_timing_write_of_a_slot_waits_for_its_run_and_goes_out_with_its_count() {
     // A run that never reports: the timing is written after the grace period anyway.
     run.phase = RunPhase::Pending;
     run.attempt = 0;
-    let late = plan_staged(&a, &[run], true, t("2026-03-02T10:01:06Z"), LEAD);
+    let late = plan_staged(&a, &[run], true, t("2026-03-02T10:01:31Z"), LEAD);
     assert!(late.write);
 }
 

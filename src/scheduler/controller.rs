@@ -43,6 +43,9 @@ pub struct Config {
 /// cached is deleted again).
 const DELETING_FOR: Duration = Duration::from_secs(60);
 
+/// How long the controller's own last status write is preferred to the cache (`written`).
+const WRITTEN_FOR: Duration = Duration::from_secs(30);
+
 /// What every reconcile shares.
 pub struct Context {
     pub client: Client,
@@ -58,11 +61,12 @@ pub struct Context {
     /// (namespace, name): a reconcile from that cache would delete them again (a 404, but a
     /// request all the same).
     pub deleting: Mutex<HashMap<(String, String), std::time::Instant>>,
-    /// The Action as this process's last status write left it, by uid, until the cache shows
-    /// that version: a reconcile in between plans from it instead of from the older cached copy,
-    /// which could only earn a 409 (the watch delivers every version in order, so while the
-    /// cache has not shown ours, ours is newer than the cache's).
-    pub written: Mutex<HashMap<String, Action>>,
+    /// The Action as this process's last status write left it, by uid, with when it was
+    /// written. While the cache has the same generation (no spec change since), a reconcile
+    /// plans from this copy instead of the cached one, whose status may predate the write (a
+    /// 409 at best). Only this controller writes the status, so its last write holds the newest
+    /// status; anything else that changed meanwhile still ends in a 409 and a fresh read.
+    pub written: Mutex<HashMap<String, (Action, std::time::Instant)>>,
 }
 
 fn params() -> PatchParams {
@@ -104,7 +108,7 @@ pub async fn run(
         if let (Some(uid), Ok(mut written)) = (change.object().uid(), seen_ctx.written.lock()) {
             let shown = written
                 .get(&uid)
-                .is_some_and(|w| w.resource_version() == change.object().resource_version());
+                .is_some_and(|(w, _)| w.resource_version() == change.object().resource_version());
             if shown || matches!(change, Change::Deleted(_)) {
                 written.remove(&uid);
             }
@@ -201,7 +205,10 @@ async fn reconcile(action: Arc<Action>, ctx: Arc<Context>) -> Result<Requeue> {
     let mut current = action
         .uid()
         .and_then(|uid| ctx.written.lock().ok()?.get(&uid).cloned())
-        .unwrap_or_else(|| (*action).clone());
+        .filter(|(w, at)| {
+            w.metadata.generation == action.metadata.generation && at.elapsed() < WRITTEN_FOR
+        })
+        .map_or_else(|| (*action).clone(), |(w, _)| w);
     for _ in 0..5 {
         let key = (ns.clone(), current.name_any());
         let mut runs: Vec<RunInfo> = ctx
@@ -310,7 +317,8 @@ async fn apply(action: &Action, plan: &Plan, ctx: &Context) -> Result<()> {
     if plan.write {
         let written = write_status(action, &plan.status, ctx).await?;
         if let (Some(uid), Ok(mut map)) = (written.uid(), ctx.written.lock()) {
-            map.insert(uid, written);
+            map.retain(|_, (_, at)| at.elapsed() < WRITTEN_FOR);
+            map.insert(uid, (written, std::time::Instant::now()));
         }
         let prev = action.status.clone().unwrap_or_default();
         let missed = plan.status.missed_runs - prev.missed_runs;

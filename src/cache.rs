@@ -389,6 +389,34 @@ mod tests {
         }
     }
 
+    fn run(ns: &str, name: &str, action: &str) -> ActionRun {
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "punctual.dev/v1alpha1", "kind": "ActionRun",
+            "metadata": {"name": name, "namespace": ns},
+            "spec": {"action": action, "triggerType": "manual", "namespaceId": "n",
+                     "endpoint": "e", "maxRetries": 0, "retryDelaySeconds": 0},
+        }))
+        .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn the_run_index_follows_creates_deletes_and_relists() {
+        let index = RunIndex::default();
+        index.insert(&run("a", "r1", "job"));
+        index.insert(&run("a", "r2", "job"));
+        index.insert(&run("b", "r1", "job"));
+        index.insert(&run("a", "r3", "other"));
+        assert_eq!(index.names("a", "job"), ["r1", "r2"]);
+        assert_eq!(index.names("b", "job"), ["r1"], "namespaces are apart");
+        index.remove(&run("a", "r1", "job"));
+        assert_eq!(index.names("a", "job"), ["r2"]);
+        // A relist replaces everything: runs deleted while the watch was down disappear.
+        index.replace(&[run("a", "r9", "job")]);
+        assert_eq!(index.names("a", "job"), ["r9"]);
+        assert!(index.names("a", "other").is_empty());
+        assert!(index.names("b", "job").is_empty());
+    }
+
     #[test]
     fn an_action_keeps_only_its_latest_spec_change() {
         let mut a: Action = serde_json::from_value(serde_json::json!({

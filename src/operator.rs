@@ -168,38 +168,20 @@ async fn controllers(
     metrics: Arc<Metrics>,
     stop: &watch::Receiver<bool>,
 ) {
-    let actions = settings.actions.map(|config| {
-        scheduler::controller::run(
-            client.clone(),
-            caches.clone(),
-            config,
-            metrics.clone(),
-            Arc::new(SystemClock),
-            stopped(stop.clone()),
-        )
-    });
-    let runner = settings.runner.clone().map(|config| {
-        runner::controller::run(
-            client.clone(),
-            caches.clone(),
-            config,
-            metrics.clone(),
-            Arc::new(SystemClock),
-            stopped(stop.clone()),
-        )
-    });
-    tokio::join!(
-        async {
-            if let Some(a) = actions {
-                a.await
-            }
-        },
-        async {
-            if let Some(r) = runner {
-                r.await
-            }
+    let clock = || -> Arc<dyn crate::Clock> { Arc::new(SystemClock) };
+    let actions = async {
+        if let Some(config) = settings.actions {
+            let (c, m, s) = (client.clone(), metrics.clone(), stopped(stop.clone()));
+            scheduler::controller::run(c, caches.clone(), config, m, clock(), s).await;
         }
-    );
+    };
+    let runner = async {
+        if let Some(config) = settings.runner.clone() {
+            let (c, m, s) = (client.clone(), metrics.clone(), stopped(stop.clone()));
+            runner::controller::run(c, caches.clone(), config, m, clock(), s).await;
+        }
+    };
+    tokio::join!(actions, runner);
 }
 
 /// Runs `work` while holding the Lease.

@@ -84,7 +84,7 @@ async fn main() -> anyhow::Result<()> {
         .stderr(std::process::Stdio::null())
         .spawn()?;
     let deadline = Instant::now() + Duration::from_secs(120);
-    while get(port, "/readyz").await.map(|(s, _)| s) != Some(200) {
+    while common::http_get(port, "/readyz").await.map(|(s, _)| s) != Some(200) {
         anyhow::ensure!(Instant::now() < deadline, "facade not ready");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -106,7 +106,11 @@ async fn main() -> anyhow::Result<()> {
         let path = path.clone();
         let row = measure(move || {
             let path = path.clone();
-            async move { get(port, &path).await.is_some_and(|(s, _)| s == 200) }
+            async move {
+                common::http_get(port, &path)
+                    .await
+                    .is_some_and(|(s, _)| s == 200)
+            }
         })
         .await;
         println!("| {what} | facade | {row} |");
@@ -188,21 +192,4 @@ where
         pct(0.5),
         pct(0.99)
     )
-}
-
-/// One HTTP/1.0 GET on loopback: status and body.
-async fn get(port: u16, path: &str) -> Option<(u16, String)> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .ok()?;
-    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").as_bytes())
-        .await
-        .ok()?;
-    let mut buf = Vec::new();
-    s.read_to_end(&mut buf).await.ok()?;
-    let text = String::from_utf8_lossy(&buf);
-    let (head, body) = text.split_once("\r\n\r\n")?;
-    let status = head.split_whitespace().nth(1)?.parse().ok()?;
-    Some((status, body.to_string()))
 }

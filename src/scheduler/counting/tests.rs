@@ -113,6 +113,16 @@ struct World {
 }
 
 impl World {
+    fn new() -> Self {
+        World {
+            versions: vec![ActionStatus::default()],
+            runs: BTreeMap::new(),
+            log: Vec::new(),
+            writes: 0,
+            deleted_since_write: Vec::new(),
+        }
+    }
+
     fn rv(&self) -> usize {
         self.versions.len() - 1
     }
@@ -263,13 +273,7 @@ const OUTCOMES: [(RunPhase, Option<RunErrorCode>); 5] = [
 fn no_history_of_crashes_stale_views_and_deletions_loses_or_doubles_a_count() {
     for seed0 in 0..400u64 {
         let mut seed = seed0;
-        let mut w = World {
-            versions: vec![ActionStatus::default()],
-            runs: BTreeMap::new(),
-            log: Vec::new(),
-            writes: 0,
-            deleted_since_write: Vec::new(),
-        };
+        let mut w = World::new();
         let mut expect = [0i64; 4]; // succeeded, failed, skipped, missed
         let mut p = Process::start(&w, (lcg(&mut seed) % 12) as usize);
         for i in 0..40 {
@@ -363,13 +367,7 @@ fn no_history_of_crashes_stale_views_and_deletions_loses_or_doubles_a_count() {
 /// gets a 409, the fresh read lists the run, and nothing is counted twice.
 #[test]
 fn a_stale_view_after_a_count_gets_a_conflict_not_a_second_count() {
-    let mut w = World {
-        versions: vec![ActionStatus::default()],
-        runs: BTreeMap::new(),
-        log: Vec::new(),
-        writes: 0,
-        deleted_since_write: Vec::new(),
-    };
+    let mut w = World::new();
     w.set_run(info("r", RunPhase::Succeeded, None, 1));
     let mut p = Process::start(&w, usize::MAX);
     assert!(p.reconcile(&mut w, 0).is_ok());

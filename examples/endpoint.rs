@@ -22,6 +22,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use chrono::{SecondsFormat, Utc};
 use clap::{Parser, ValueEnum};
+use punctual::runner::signing::{self, SigningKey};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
@@ -34,7 +35,8 @@ const MAX_SLEEP_SECS: f64 = 3600.0;
 const BIG_BODY_BYTES: usize = 10 * 1024;
 /// After Ctrl-C / SIGTERM, how long in-flight requests (say a long `/sleep`) may still run.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
-/// Headers recorded besides `x-*` ones; `authorization` is recorded only as `<redacted>`.
+/// Headers recorded besides `x-*` and `webhook-*` ones; `authorization` is recorded only as
+/// `<redacted>`.
 const RECORDED_HEADERS: [&str; 3] = ["idempotency-key", "content-type", "user-agent"];
 
 #[derive(Parser)]
@@ -49,6 +51,10 @@ struct Args {
     /// Require `Authorization: Bearer <TOKEN>` on invocation routes (401 otherwise).
     #[arg(long, env = "ENDPOINT_TOKEN", hide_env_values = true)]
     token: Option<String>,
+    /// Require a valid Standard Webhooks signature made with this key (`whsec_...`) and a
+    /// timestamp within 5 minutes on invocation routes (401 otherwise).
+    #[arg(long, env = "ENDPOINT_SIGNING_KEY", hide_env_values = true)]
+    signing_key: Option<String>,
     /// Log lines (on stderr) as plain text or as JSON objects.
     #[arg(long, env = "ENDPOINT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
@@ -71,11 +77,14 @@ struct Invocation {
     headers: BTreeMap<String, String>,
     /// Whether the bearer token matched `--token`; `null` when no token is configured.
     authorized: Option<bool>,
+    /// `"valid"`, or why the signature was rejected; `null` when no signing key is configured.
+    signature: Option<String>,
     body: Value,
 }
 
 struct App {
     token: Option<String>,
+    signing_key: Option<SigningKey>,
     // One lock for all of it, so numbers, memory and file lines stay in the same order.
     state: Mutex<Recorded>,
 }
@@ -122,8 +131,15 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         recorded.file =
             Some(file.with_context(|| format!("cannot open record file {}", path.display()))?);
     }
+    let signing_key = match args.signing_key.as_deref().map(SigningKey::parse) {
+        None => None,
+        Some(Ok(key)) => Some(key),
+        // The error names what is wrong, never the key.
+        Some(Err(e)) => anyhow::bail!("--signing-key {e}"),
+    };
     let app = Arc::new(App {
         token: args.token,
+        signing_key,
         state: Mutex::new(recorded),
     });
     let router = Router::new()
@@ -231,19 +247,39 @@ impl App {
             .token
             .as_deref()
             .map(|token| bearer_matches(headers, token));
-        let inv = self.record(method, path, headers, authorized, body).await;
-        let response = match (authorized, behaviour_for(path)) {
-            (Some(false), _) => {
+        let signature = self.signing_key.as_ref().map(|key| {
+            let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+            let now = Utc::now().timestamp();
+            let checked = signing::verify(
+                std::slice::from_ref(key),
+                header(signing::ID_HEADER),
+                header(signing::TIMESTAMP_HEADER),
+                header(signing::SIGNATURE_HEADER),
+                body,
+                now,
+            );
+            checked.map_err(|e| e.to_string())
+        });
+        let recorded = signature.clone().map(|s| s.err().unwrap_or("valid".into()));
+        let inv = self
+            .record(method, path, headers, authorized, recorded, body)
+            .await;
+        let response = match (authorized, signature, behaviour_for(path)) {
+            (Some(false), _, _) => {
                 let error = "missing or wrong bearer token";
                 let body = Json(json!({"ok": false, "invocation": inv.n, "error": error}));
                 let challenge = [(header::WWW_AUTHENTICATE, "Bearer")];
                 (StatusCode::UNAUTHORIZED, challenge, body).into_response()
             }
-            (_, Err(error)) => {
+            (_, Some(Err(error)), _) => {
+                let body = json!({"ok": false, "invocation": inv.n, "error": error});
+                reply(StatusCode::UNAUTHORIZED, body)
+            }
+            (_, _, Err(error)) => {
                 let body = json!({"ok": false, "invocation": inv.n, "error": error});
                 reply(StatusCode::BAD_REQUEST, body)
             }
-            (_, Ok(behaviour)) => self.respond(behaviour, &inv).await,
+            (_, _, Ok(behaviour)) => self.respond(behaviour, &inv).await,
         };
         let header = |name: &str| inv.headers.get(name).map_or("-", String::as_str).to_owned();
         info!(
@@ -266,6 +302,7 @@ impl App {
         path: &str,
         headers: &HeaderMap,
         authorized: Option<bool>,
+        signature: Option<String>,
         body: &[u8],
     ) -> Invocation {
         let mut state = self.state.lock().await;
@@ -277,6 +314,7 @@ impl App {
             path: path.to_owned(),
             headers: recorded_headers(headers),
             authorized,
+            signature,
             body: body_as_json(body),
         };
         state.invocations.push(inv.clone());
@@ -386,7 +424,9 @@ fn big(n: u64) -> Response {
 
 /// The headers worth inspecting; the Authorization value is never stored.
 fn recorded_headers(headers: &HeaderMap) -> BTreeMap<String, String> {
-    let wanted = |name: &str| name.starts_with("x-") || RECORDED_HEADERS.contains(&name);
+    let wanted = |name: &str| {
+        name.starts_with("x-") || name.starts_with("webhook-") || RECORDED_HEADERS.contains(&name)
+    };
     let value = |name: &str| {
         let values: Vec<_> = headers
             .get_all(name)
@@ -449,4 +489,67 @@ async fn clear_invocations(State(app): State<Arc<App>>) -> StatusCode {
     state.invocations.clear();
     state.flaky_seen.clear();
     StatusCode::NO_CONTENT
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD";
+
+    fn app() -> App {
+        App {
+            token: None,
+            signing_key: Some(SigningKey::parse(KEY).expect("key")),
+            state: Mutex::new(Recorded::default()),
+        }
+    }
+
+    fn signed(id: &str, ts: i64, signature: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in [
+            (signing::ID_HEADER, id.to_string()),
+            (signing::TIMESTAMP_HEADER, ts.to_string()),
+            (signing::SIGNATURE_HEADER, signature.to_string()),
+        ] {
+            h.insert(k, v.parse().expect("header"));
+        }
+        h
+    }
+
+    #[tokio::test]
+    async fn a_signing_key_admits_good_signatures_only_and_rejects_stale_timestamps() {
+        let app = app();
+        let key = SigningKey::parse(KEY).expect("key");
+        let body = br#"{"prompt":"hi"}"#;
+        let now = Utc::now().timestamp();
+        let call = |headers: HeaderMap, body: &'static [u8]| {
+            let app = &app;
+            async move {
+                let r = app.handle(&Method::POST, "/invoke", &headers, body).await;
+                r.status()
+            }
+        };
+        let good = signed("r_1", now, &key.sign("r_1", now, body));
+        assert_eq!(call(good, body).await, StatusCode::OK);
+        let tampered = signed("r_1", now, &key.sign("r_1", now, body));
+        assert_eq!(
+            call(tampered, br#"{"prompt":"ho"}"#).await,
+            StatusCode::UNAUTHORIZED
+        );
+        let old = now - 600;
+        let stale = signed("r_1", old, &key.sign("r_1", old, body));
+        assert_eq!(call(stale, body).await, StatusCode::UNAUTHORIZED);
+        assert_eq!(call(HeaderMap::new(), body).await, StatusCode::UNAUTHORIZED);
+        let state = app.state.lock().await;
+        let verdicts: Vec<_> = state
+            .invocations
+            .iter()
+            .map(|i| i.signature.clone().unwrap_or_default())
+            .collect();
+        assert_eq!(verdicts[0], "valid");
+        assert!(verdicts[1].contains("no signature"), "{verdicts:?}");
+        assert!(verdicts[2].contains("away from now"), "{verdicts:?}");
+        assert!(verdicts[3].contains("missing"), "{verdicts:?}");
+    }
 }

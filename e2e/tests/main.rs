@@ -2,6 +2,7 @@
 //! kube-controller-manager). Run them with `make e2e`; each test uses its own namespace.
 
 mod chart;
+mod delivery;
 mod facade;
 mod foundation;
 mod runner;

@@ -46,14 +46,7 @@ impl Recorder {
 async fn endpoint() -> (SocketAddr, Recorder) {
     let recorder = Recorder::default();
     let app = Router::new().fallback(handle).with_state(recorder.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind test endpoint");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    (addr, recorder)
+    (serve_on_loopback(app).await, recorder)
 }
 
 async fn handle(
@@ -105,18 +98,18 @@ async fn handle(
     }
 }
 
-async fn setup(prefix: &str) -> (Client, TestNamespace) {
+pub(crate) async fn setup(prefix: &str) -> (Client, TestNamespace) {
     let client = client().await;
     install_crds(&client).await;
     let ns = TestNamespace::create(&client, prefix).await;
     (client, ns)
 }
 
-fn apply(ns: &str, manifest: Value) {
+pub(crate) fn apply(ns: &str, manifest: Value) {
     kubectl_ok(&["apply", "-n", ns, "-f", "-"], Some(&manifest.to_string()));
 }
 
-fn endpoint_url(ns: &str, name: &str, url: &str, extra: Value) {
+pub(crate) fn endpoint_url(ns: &str, name: &str, url: &str, extra: Value) {
     let mut spec = json!({"url": url});
     for (k, v) in extra.as_object().cloned().unwrap_or_default() {
         spec[k] = v;
@@ -129,12 +122,12 @@ fn endpoint_url(ns: &str, name: &str, url: &str, extra: Value) {
 }
 
 /// Retries one second apart, so that retry tests stay short.
-async fn create_action(client: &Client, ns: &str, name: &str, spec: Value) -> Action {
+pub(crate) async fn create_action(client: &Client, ns: &str, name: &str, spec: Value) -> Action {
     create_test_action(client, ns, name, json!({"retryDelaySeconds": 1}), spec).await
 }
 
 /// A manual run, created exactly as a trigger creates it.
-async fn trigger(client: &Client, action: &Action) -> ActionRun {
+pub(crate) async fn trigger(client: &Client, action: &Action) -> ActionRun {
     let run = build_run(
         action,
         Trigger::Manual,
@@ -149,7 +142,7 @@ async fn trigger(client: &Client, action: &Action) -> ActionRun {
 }
 
 /// Waits until the run reaches a final status.
-async fn finished(client: &Client, run: &ActionRun, within: Duration) -> ActionRun {
+pub(crate) async fn finished(client: &Client, run: &ActionRun, within: Duration) -> ActionRun {
     let api: Api<ActionRun> = Api::namespaced(client.clone(), &run.namespace().expect("ns"));
     let name = run.name_any();
     eventually(&format!("run {name} to finish"), within, || {
@@ -163,7 +156,7 @@ async fn finished(client: &Client, run: &ActionRun, within: Duration) -> ActionR
     .await
 }
 
-async fn action_status(client: &Client, ns: &str, name: &str) -> ActionStatus {
+pub(crate) async fn action_status(client: &Client, ns: &str, name: &str) -> ActionStatus {
     Api::<Action>::namespaced(client.clone(), ns)
         .get(name)
         .await
@@ -187,7 +180,7 @@ async fn counters(client: &Client, ns: &str, name: &str, want: (i64, i64, i64)) 
     assert_eq!(got, want);
 }
 
-fn status(run: &ActionRun) -> punctual::resources::ActionRunStatus {
+pub(crate) fn status(run: &ActionRun) -> punctual::resources::ActionRunStatus {
     run.status.clone().expect("status")
 }
 

@@ -40,16 +40,24 @@ pub struct ActionEndpointSpec {
     #[serde(default)]
     pub method: HttpMethod,
 
-    /// Static headers added to every request. Authorization, Content-Type, Idempotency-Key and
-    /// X-Punctual-* are set by Punctual and cannot be set here; use `auth` for credentials.
+    /// Static headers added to every request. Authorization, Content-Type, Idempotency-Key,
+    /// X-Punctual-* and webhook-* are set by Punctual and cannot be set here; use `auth` for
+    /// credentials.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    #[x_kube(validation = Rule::new("self.all(k, !(k.lowerAscii() in ['authorization', 'content-type', 'idempotency-key']) && !k.lowerAscii().startsWith('x-punctual-'))")
-        .message("headers may not set Authorization, Content-Type, Idempotency-Key or X-Punctual-*"))]
+    #[x_kube(validation = Rule::new("self.all(k, !(k.lowerAscii() in ['authorization', 'content-type', 'idempotency-key']) && !k.lowerAscii().startsWith('x-punctual-') && !k.lowerAscii().startsWith('webhook-'))")
+        .message("headers may not set Authorization, Content-Type, Idempotency-Key, X-Punctual-* or webhook-*"))]
     pub headers: BTreeMap<String, String>,
 
     /// Credentials sent as `Authorization: <scheme> <secret value>`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth: Option<EndpointAuth>,
+
+    /// Signs every request as Standard Webhooks defines (headers `webhook-id`,
+    /// `webhook-timestamp`, `webhook-signature`) with the keys in this Secret, so the endpoint can
+    /// check that a request comes from Punctual and was not altered (docs/delivery.md). Key values
+    /// are never written to any status, event or log.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signing: Option<EndpointSigning>,
 
     /// Default per-attempt HTTP timeout in seconds, used when the Action sets none.
     #[serde(default = "default_timeout_seconds")]
@@ -106,6 +114,23 @@ pub struct EndpointAuth {
         regex(pattern = r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
     )]
     pub scheme: String,
+}
+
+/// Where the signing keys come from.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("self.keys.size() < 2 || self.keys[0] != self.keys[1]")
+    .message("signing.keys must name two different keys"))]
+pub struct EndpointSigning {
+    /// Name of the Secret (same namespace) holding the keys.
+    #[schemars(length(min = 1, max = 253))]
+    pub secret_name: String,
+    /// One or two keys of the Secret's data, each holding a Standard Webhooks key: `whsec_`
+    /// followed by the base64 of 24 to 64 random bytes. Every request carries one signature per
+    /// key, in this order; during a rotation list the new key and the old one, so receivers that
+    /// know either accept the request.
+    #[schemars(length(min = 1, max = 2), inner(length(min = 1, max = 253)))]
+    pub keys: Vec<String>,
 }
 
 /// A key in a Secret of the same namespace.

@@ -13,7 +13,8 @@ pub use action::{
     ThreadMode,
 };
 pub use endpoint::{
-    ActionEndpoint, ActionEndpointSpec, EndpointAuth, HttpMethod, SecretKeyRef, ServiceTarget,
+    ActionEndpoint, ActionEndpointSpec, EndpointAuth, EndpointSigning, HttpMethod, SecretKeyRef,
+    ServiceTarget,
 };
 pub use run::{
     ActionRun, ActionRunSpec, ActionRunStatus, Attempt, RunErrorCode, RunPhase, TriggerType,

@@ -91,7 +91,7 @@ async fn send(
 ) -> Result<Option<AttemptResult>> {
     debug!(url = %target.url, "sending");
     let clock = std::time::Instant::now();
-    let send = super::http::send(&ctx.http, target, run, n, execution_id);
+    let send = super::http::send(&ctx.http, target, run, n, execution_id, ctx.clock.now());
     tokio::pin!(send);
     let result = tokio::select! {
         result = &mut send => result,

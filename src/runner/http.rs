@@ -3,9 +3,12 @@
 
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
+
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
 
 use super::outcome::{AttemptResult, ErrorCode, OUTPUT_LIMIT};
+use super::signing::{self, SigningKey};
 use super::target::Target;
 use crate::resources::{ActionRun, HttpMethod, TriggerType};
 
@@ -35,6 +38,28 @@ pub fn punctual_headers(
     h
 }
 
+/// The Standard Webhooks headers of an attempt sent at `timestamp` (Unix seconds) with `body`;
+/// none when the endpoint has no signing keys.
+pub fn signing_headers(
+    keys: &[SigningKey],
+    run: &ActionRun,
+    attempt: i32,
+    timestamp: i64,
+    body: &[u8],
+) -> Vec<(String, String)> {
+    if keys.is_empty() {
+        return Vec::new();
+    }
+    let key = run.metadata.name.as_deref().unwrap_or_default();
+    let id = signing::webhook_id(key, attempt);
+    let signature = signing::signature_header(keys, &id, timestamp, body);
+    vec![
+        (signing::ID_HEADER.into(), id),
+        (signing::TIMESTAMP_HEADER.into(), timestamp.to_string()),
+        (signing::SIGNATURE_HEADER.into(), signature),
+    ]
+}
+
 /// The per-attempt timeout: the run's own, else the endpoint's.
 pub fn timeout(run: &ActionRun, target: &Target) -> Duration {
     run.spec
@@ -44,21 +69,33 @@ pub fn timeout(run: &ActionRun, target: &Target) -> Duration {
         .unwrap_or(target.timeout)
 }
 
-/// Sends one attempt and reports what happened.
+/// Sends one attempt at `sent_at` (the signature's timestamp) and reports what happened.
 pub async fn send(
     http: &reqwest::Client,
     target: &Target,
     run: &ActionRun,
     attempt: i32,
     execution_id: &str,
+    sent_at: DateTime<Utc>,
 ) -> AttemptResult {
+    let body = match serde_json::to_vec(&run.spec.resolved_payload) {
+        Ok(b) => b,
+        Err(e) => {
+            return AttemptResult::NotSent {
+                code: ErrorCode::TemplateError,
+                message: format!("payload is not serializable: {e}"),
+            };
+        }
+    };
     let mut headers = HeaderMap::new();
     // Endpoint headers first, so Punctual's own always win.
+    let signed = signing_headers(&target.signing, run, attempt, sent_at.timestamp(), &body);
     let all = target
         .headers
         .iter()
         .cloned()
-        .chain(punctual_headers(run, attempt, execution_id));
+        .chain(punctual_headers(run, attempt, execution_id))
+        .chain(signed);
     for (k, v) in all {
         match (
             HeaderName::try_from(k.as_str()),
@@ -91,15 +128,6 @@ pub async fn send(
         HttpMethod::Patch => reqwest::Method::PATCH,
         HttpMethod::Get => reqwest::Method::GET,
         HttpMethod::Delete => reqwest::Method::DELETE,
-    };
-    let body = match serde_json::to_vec(&run.spec.resolved_payload) {
-        Ok(b) => b,
-        Err(e) => {
-            return AttemptResult::NotSent {
-                code: ErrorCode::TemplateError,
-                message: format!("payload is not serializable: {e}"),
-            };
-        }
     };
     let limit = timeout(run, target);
     let request = http
@@ -193,5 +221,41 @@ mod tests {
                 .iter()
                 .any(|(k, _)| k == "X-Scheduled-At")
         );
+    }
+
+    #[test]
+    fn signed_headers_verify_against_the_body_sent_and_are_absent_without_keys() {
+        let run: ActionRun = serde_json::from_value(json!({
+            "metadata": {"name": "ask-m-1"},
+            "spec": {"action": "ask", "triggerType": "manual", "namespaceId": "mem",
+                     "endpoint": "e", "maxRetries": 0, "retryDelaySeconds": 1}
+        }))
+        .unwrap();
+        assert!(signing_headers(&[], &run, 1, 100, b"{}").is_empty());
+        let key = SigningKey::parse("whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD").unwrap();
+        let h: std::collections::BTreeMap<_, _> = signing_headers(
+            std::slice::from_ref(&key),
+            &run,
+            3,
+            1_800_000_000,
+            b"{\"a\":1}",
+        )
+        .into_iter()
+        .collect();
+        let get = |k: &str| h.get(k).map(String::as_str);
+        assert_eq!(get("webhook-id"), Some("ask-m-1_3"));
+        assert_eq!(get("webhook-timestamp"), Some("1800000000"));
+        let verify = |body: &[u8]| {
+            signing::verify(
+                std::slice::from_ref(&key),
+                get("webhook-id"),
+                get("webhook-timestamp"),
+                get("webhook-signature"),
+                body,
+                1_800_000_000,
+            )
+        };
+        assert_eq!(verify(b"{\"a\":1}"), Ok(()));
+        assert_eq!(verify(b"{\"a\":2}"), Err(signing::Rejection::BadSignature));
     }
 }

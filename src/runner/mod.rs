@@ -5,4 +5,5 @@ mod attempt;
 pub mod controller;
 pub mod http;
 pub mod outcome;
+pub mod signing;
 pub mod target;

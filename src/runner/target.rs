@@ -11,6 +11,7 @@ use kube::api::{Api, ListParams};
 use kube::{Client, ResourceExt};
 
 use super::outcome::ErrorCode;
+use super::signing::SigningKey;
 use crate::resources::{ActionEndpoint, HttpMethod, ServiceTarget};
 
 /// An `Authorization` header value. Debug prints `<redacted>`.
@@ -30,6 +31,8 @@ pub struct Target {
     pub method: HttpMethod,
     pub headers: Vec<(String, String)>,
     pub authorization: Option<Credential>,
+    /// The Standard Webhooks keys to sign with, in order (empty: requests are not signed).
+    pub signing: Vec<SigningKey>,
     /// The endpoint's default timeout (the run's own timeout wins).
     pub timeout: Duration,
 }
@@ -95,6 +98,21 @@ pub async fn resolve(
             Some(Credential(format!("{} {value}", auth.scheme)))
         }
     };
+    let mut signing = Vec::new();
+    if let Some(keys) = &spec.signing {
+        let secret = &keys.secret_name;
+        for key in &keys.keys {
+            let text = secret_value(client, ns, secret, key).await?;
+            // The error says what is wrong with the key, never what it is.
+            let parsed = SigningKey::parse(&text).map_err(|e| {
+                (
+                    ErrorCode::SecretNotFound,
+                    format!("Secret {secret} key {key} is not a signing key: it {e}"),
+                )
+            })?;
+            signing.push(parsed);
+        }
+    }
     Ok(Target {
         url,
         method: spec.method,
@@ -104,6 +122,7 @@ pub async fn resolve(
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
         authorization,
+        signing,
         timeout: Duration::from_secs(u64::try_from(spec.timeout_seconds).unwrap_or(30).max(1)),
     })
 }

@@ -250,3 +250,15 @@ pub async fn create_test_action(
         .await
         .expect("create action")
 }
+
+/// Serves `app` on a free loopback port, in the background, for the test's lifetime.
+pub async fn serve_on_loopback(app: axum::Router) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind test endpoint");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    addr
+}

@@ -1,0 +1,306 @@
+//! The delivery contract of docs/delivery.md against the real control plane, `punctual run` and a
+//! real HTTP endpoint started by each test: signed requests, backoff and Retry-After.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use kube::ResourceExt;
+use punctual::resources::{ActionRun, RunErrorCode, RunPhase};
+use punctual::runner::signing::{self, Rejection, SigningKey};
+use serde_json::json;
+
+use crate::runner::{apply, create_action, endpoint_url, finished, setup, status, trigger};
+use crate::support::*;
+
+/// One request the test endpoint received, with its exact body bytes (signatures cover them).
+#[derive(Clone, Debug)]
+struct Received {
+    path: String,
+    headers: BTreeMap<String, String>,
+    body: Vec<u8>,
+}
+
+impl Received {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).map(String::as_str)
+    }
+}
+
+#[derive(Clone, Default)]
+struct Agent {
+    calls: Arc<Mutex<Vec<Received>>>,
+    /// Key sets by name, for `/verify/{set}`.
+    keys: Arc<HashMap<String, Vec<SigningKey>>>,
+}
+
+impl Agent {
+    fn calls(&self) -> Vec<Received> {
+        self.calls.lock().expect("lock").clone()
+    }
+
+    fn calls_of(&self, run: &ActionRun) -> Vec<Received> {
+        let name = run.name_any();
+        self.calls()
+            .into_iter()
+            .filter(|c| c.header("x-punctual-run") == Some(name.as_str()))
+            .collect()
+    }
+}
+
+/// A test endpoint on a free loopback port. `/verify/{set}` answers 200 when the Standard
+/// Webhooks signature verifies with key set `set` (else 401); `/answer/{code}/{n}` answers `code`
+/// to the first `n` requests of each run, with `Retry-After: <v>` when the query has
+/// `retry_after=<v>` (`date+<s>`: an HTTP date s seconds ahead), then 200; anything else 200.
+async fn agent(keys: HashMap<String, Vec<SigningKey>>) -> (SocketAddr, Agent) {
+    let agent = Agent {
+        keys: Arc::new(keys),
+        ..Agent::default()
+    };
+    let app = Router::new().fallback(handle).with_state(agent.clone());
+    (serve_on_loopback(app).await, agent)
+}
+
+async fn handle(State(agent): State<Agent>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+    let call = Received {
+        path: uri.path().to_string(),
+        headers: headers
+            .iter()
+            .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
+            .collect(),
+        body: body.to_vec(),
+    };
+    let run = call
+        .header("x-punctual-run")
+        .unwrap_or_default()
+        .to_string();
+    let seen = {
+        let mut calls = agent.calls.lock().expect("lock");
+        calls.push(call.clone());
+        calls
+            .iter()
+            .filter(|c| c.header("x-punctual-run") == Some(run.as_str()))
+            .count()
+    };
+    let parts: Vec<&str> = uri.path().trim_start_matches('/').split('/').collect();
+    match parts.as_slice() {
+        ["verify", set] => {
+            let keys = agent.keys.get(*set).cloned().unwrap_or_default();
+            match verify(&keys, &call, &call.body) {
+                Ok(()) => (StatusCode::OK, "verified").into_response(),
+                Err(e) => (StatusCode::UNAUTHORIZED, e.to_string()).into_response(),
+            }
+        }
+        ["answer", code, n] if seen <= n.parse().unwrap_or(0) => {
+            let code = code.parse().ok().and_then(|c| StatusCode::from_u16(c).ok());
+            let mut response = code.unwrap_or(StatusCode::BAD_REQUEST).into_response();
+            let asked = uri.query().and_then(|q| q.strip_prefix("retry_after="));
+            if let Some(value) = asked.map(retry_after_value) {
+                let value = HeaderValue::from_str(&value).expect("header value");
+                response.headers_mut().insert("retry-after", value);
+            }
+            response
+        }
+        _ => (StatusCode::OK, "ok").into_response(),
+    }
+}
+
+/// `date+<s>` becomes an HTTP date s seconds from now; anything else is sent as it is.
+fn retry_after_value(asked: &str) -> String {
+    match asked
+        .strip_prefix("date+")
+        .and_then(|s| s.parse::<u64>().ok())
+    {
+        Some(s) => httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(s)),
+        None => asked.to_string(),
+    }
+}
+
+fn verify(keys: &[SigningKey], call: &Received, body: &[u8]) -> Result<(), Rejection> {
+    signing::verify(
+        keys,
+        call.header(signing::ID_HEADER),
+        call.header(signing::TIMESTAMP_HEADER),
+        call.header(signing::SIGNATURE_HEADER),
+        body,
+        Utc::now().timestamp(),
+    )
+}
+
+fn key(text: &str) -> SigningKey {
+    SigningKey::parse(text).expect("signing key")
+}
+
+const NEW_KEY: &str = "whsec_bmV3LWtleS1ieXRlcy1mb3ItcHVuY3R1YWwtZTJl";
+const OLD_KEY: &str = "whsec_b2xkLWtleS1ieXRlcy1mb3ItcHVuY3R1YWwtZTJl";
+const OTHER_KEY: &str = "whsec_b3RoZXIta2V5LWJ5dGVzLWZvci1wdW5jdHVhbA==";
+
+#[tokio::test]
+async fn signed_requests_verify_with_one_key_and_with_either_key_during_rotation() {
+    let (client, ns) = setup("e2e-sign").await;
+    let sets = HashMap::from([
+        ("new".to_string(), vec![key(NEW_KEY)]),
+        ("old".to_string(), vec![key(OLD_KEY)]),
+        ("other".to_string(), vec![key(OTHER_KEY)]),
+    ]);
+    let (addr, agent) = agent(sets).await;
+    let broken = "not-a-signing-key-value";
+    apply(
+        &ns.name,
+        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "signing"},
+               "stringData": {"new": NEW_KEY, "old": OLD_KEY, "broken": broken}}),
+    );
+    let signing = |keys: &[&str]| json!({"signing": {"secretName": "signing", "keys": keys}});
+    let url = |path: &str| format!("http://{addr}{path}");
+    endpoint_url(&ns.name, "one", &url("/verify/new"), signing(&["new"]));
+    endpoint_url(
+        &ns.name,
+        "rotating",
+        &url("/verify/old"),
+        signing(&["new", "old"]),
+    );
+    endpoint_url(
+        &ns.name,
+        "stranger",
+        &url("/verify/other"),
+        signing(&["new"]),
+    );
+    endpoint_url(
+        &ns.name,
+        "broken",
+        &url("/verify/new"),
+        signing(&["broken"]),
+    );
+    endpoint_url(&ns.name, "unsigned", &url("/plain"), json!({}));
+    let op = Operator::start(&format!("sign-{}", ns.name), &ns.name, &[]);
+    let mut done = BTreeMap::new();
+    for endpoint in ["one", "rotating", "stranger", "broken", "unsigned"] {
+        let action = create_action(
+            &client,
+            &ns.name,
+            endpoint,
+            json!({"endpoint": endpoint, "payload": {"prompt": "sign {{ run_id }}"}}),
+        )
+        .await;
+        let run = trigger(&client, &action).await;
+        done.insert(
+            endpoint,
+            finished(&client, &run, Duration::from_secs(60)).await,
+        );
+    }
+
+    // One key: verified by the endpoint; the id is the idempotency key and the attempt, the
+    // timestamp the instant the attempt was sent.
+    let run = &done["one"];
+    let st = status(run);
+    assert_eq!(st.status, RunPhase::Succeeded, "{st:?}");
+    let calls = agent.calls_of(run);
+    assert_eq!(calls.len(), 1);
+    let call = &calls[0];
+    assert_eq!(
+        call.header("webhook-id"),
+        Some(format!("{}_1", run.name_any()).as_str())
+    );
+    let ts: i64 = call
+        .header("webhook-timestamp")
+        .and_then(|t| t.parse().ok())
+        .expect("webhook-timestamp");
+    let attempt = &st.attempts[0];
+    let sent = attempt.started_at.timestamp();
+    let ended = attempt.completed_at.map(|t| t.timestamp()).unwrap_or(sent);
+    assert!(
+        (sent - 1..=ended).contains(&ts),
+        "{ts} not in {sent}..={ended}"
+    );
+    let signature = call.header("webhook-signature").unwrap_or_default();
+    assert_eq!(signature.split(' ').count(), 1, "{signature}");
+    // Tampered: the same headers over a changed body do not verify.
+    let mut tampered = call.body.clone();
+    tampered.extend_from_slice(b" ");
+    assert_eq!(
+        verify(&[key(NEW_KEY)], call, &tampered),
+        Err(Rejection::BadSignature)
+    );
+
+    // Rotation: two signatures, the new key's first; an endpoint that knows only the old key
+    // accepts the request.
+    let run = &done["rotating"];
+    assert_eq!(status(run).status, RunPhase::Succeeded, "{:?}", status(run));
+    let call = &agent.calls_of(run)[0];
+    let entries: Vec<String> = call
+        .header("webhook-signature")
+        .unwrap_or_default()
+        .split(' ')
+        .map(str::to_string)
+        .collect();
+    assert_eq!(entries.len(), 2, "{entries:?}");
+    for (entry, k) in entries.iter().zip([NEW_KEY, OLD_KEY]) {
+        let single = Received {
+            headers: [("webhook-signature".to_string(), entry.clone())]
+                .into_iter()
+                .chain(
+                    call.headers
+                        .clone()
+                        .into_iter()
+                        .filter(|(h, _)| h != "webhook-signature"),
+                )
+                .collect(),
+            ..call.clone()
+        };
+        assert_eq!(verify(&[key(k)], &single, &single.body), Ok(()), "{entry}");
+    }
+
+    // A key the endpoint does not know: rejected, and the run fails with the endpoint's 401.
+    let st = status(&done["stranger"]);
+    assert_eq!(
+        (st.status, st.error_code, st.http_status),
+        (RunPhase::Failed, Some(RunErrorCode::HttpError), Some(401)),
+        "{st:?}"
+    );
+
+    // A Secret value that is no key: nothing is sent, the error says why without the value.
+    let run = &done["broken"];
+    let st = status(run);
+    assert_eq!(st.error_code, Some(RunErrorCode::SecretNotFound), "{st:?}");
+    let message = st.error_message.clone().unwrap_or_default();
+    assert!(
+        message.contains("key broken is not a signing key"),
+        "{message}"
+    );
+    assert!(agent.calls_of(run).is_empty());
+
+    // No signing configured: no webhook-* headers.
+    let call = &agent.calls_of(&done["unsigned"])[0];
+    assert_eq!(call.path, "/plain");
+    assert!(
+        !call.headers.keys().any(|h| h.starts_with("webhook-")),
+        "{:?}",
+        call.headers
+    );
+
+    // No key appears in any run, Action, Event or log line.
+    let dump = kubectl_ok(
+        &[
+            "get",
+            "actionruns,actions,actionendpoints,events",
+            "-n",
+            &ns.name,
+            "-o",
+            "yaml",
+        ],
+        None,
+    );
+    let log = std::fs::read_to_string(&op.log).unwrap_or_default();
+    for secret in [NEW_KEY, OLD_KEY, broken] {
+        let body = secret.trim_start_matches("whsec_");
+        assert!(!dump.contains(body), "a key is in the API objects");
+        assert!(!log.contains(body), "a key is in the operator log");
+    }
+}

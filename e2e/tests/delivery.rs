@@ -11,9 +11,11 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
+use futures::{StreamExt, TryStreamExt};
 use kube::ResourceExt;
-use punctual::resources::{ActionRun, RunErrorCode, RunPhase};
+use kube::api::{Api, WatchEvent, WatchParams};
+use punctual::resources::{ActionRun, ActionRunStatus, RunErrorCode, RunPhase};
 use punctual::runner::signing::{self, Rejection, SigningKey};
 use serde_json::json;
 
@@ -37,6 +39,8 @@ impl Received {
 #[derive(Clone, Default)]
 struct Agent {
     calls: Arc<Mutex<Vec<Received>>>,
+    /// Every Retry-After value sent, in order.
+    retry_after: Arc<Mutex<Vec<String>>>,
     /// Key sets by name, for `/verify/{set}`.
     keys: Arc<HashMap<String, Vec<SigningKey>>>,
 }
@@ -90,6 +94,7 @@ async fn handle(State(agent): State<Agent>, uri: Uri, headers: HeaderMap, body: 
             .count()
     };
     let parts: Vec<&str> = uri.path().trim_start_matches('/').split('/').collect();
+    let asked = uri.query().and_then(|q| q.strip_prefix("retry_after="));
     match parts.as_slice() {
         ["verify", set] => {
             let keys = agent.keys.get(*set).cloned().unwrap_or_default();
@@ -101,8 +106,8 @@ async fn handle(State(agent): State<Agent>, uri: Uri, headers: HeaderMap, body: 
         ["answer", code, n] if seen <= n.parse().unwrap_or(0) => {
             let code = code.parse().ok().and_then(|c| StatusCode::from_u16(c).ok());
             let mut response = code.unwrap_or(StatusCode::BAD_REQUEST).into_response();
-            let asked = uri.query().and_then(|q| q.strip_prefix("retry_after="));
             if let Some(value) = asked.map(retry_after_value) {
+                agent.retry_after.lock().expect("lock").push(value.clone());
                 let value = HeaderValue::from_str(&value).expect("header value");
                 response.headers_mut().insert("retry-after", value);
             }
@@ -303,4 +308,179 @@ async fn signed_requests_verify_with_one_key_and_with_either_key_during_rotation
         assert!(!dump.contains(body), "a key is in the API objects");
         assert!(!log.contains(body), "a key is in the operator log");
     }
+}
+
+/// Every status the run is written with from now until it finishes, in order (a watch sees each
+/// write), and the run at the end.
+async fn statuses_until_finished(
+    client: &kube::Client,
+    run: &ActionRun,
+) -> (Vec<ActionRunStatus>, ActionRun) {
+    let api: Api<ActionRun> = Api::namespaced(client.clone(), &run.namespace().expect("ns"));
+    let params = WatchParams::default()
+        .fields(&format!("metadata.name={}", run.name_any()))
+        .timeout(280);
+    let rv = run.resource_version().unwrap_or_default();
+    let mut stream = api.watch(&params, &rv).await.expect("watch run").boxed();
+    let mut seen = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    while let Ok(Ok(Some(event))) = tokio::time::timeout_at(deadline, stream.try_next()).await {
+        if let WatchEvent::Modified(r) = event {
+            let st = r.status.clone().unwrap_or_default();
+            seen.push(st.clone());
+            if !st.status.is_active() {
+                return (seen, r);
+            }
+        }
+    }
+    panic!(
+        "run {} did not finish within 120 s: {seen:?}",
+        run.name_any()
+    );
+}
+
+/// The waits the run was written with: (attempt, its end, nextAttemptAt), one per retry.
+fn waits(seen: &[ActionRunStatus]) -> Vec<(i32, DateTime<Utc>, DateTime<Utc>)> {
+    let mut out: Vec<(i32, DateTime<Utc>, DateTime<Utc>)> = Vec::new();
+    for st in seen {
+        let (Some(next), Some(last)) = (st.next_attempt_at, st.attempts.last()) else {
+            continue;
+        };
+        let ended = last
+            .completed_at
+            .expect("a waiting run's last attempt has ended");
+        if out.last().is_none_or(|(n, _, _)| *n != last.number) {
+            out.push((last.number, ended, next));
+        }
+    }
+    out
+}
+
+/// Attempt `n`'s start in the final status.
+fn started(run: &ActionRun, n: i32) -> DateTime<Utc> {
+    status(run)
+        .attempts
+        .iter()
+        .find(|a| a.number == n)
+        .map(|a| a.started_at)
+        .unwrap_or_else(|| panic!("no attempt {n}: {:?}", status(run)))
+}
+
+#[tokio::test]
+async fn exponential_backoff_waits_a_jittered_time_within_the_cap() {
+    let (client, ns) = setup("e2e-backoff").await;
+    let (addr, _agent) = agent(HashMap::new()).await;
+    endpoint_url(
+        &ns.name,
+        "agent",
+        &format!("http://{addr}/answer/500/3"),
+        json!({}),
+    );
+    let _op = Operator::start(&format!("backoff-{}", ns.name), &ns.name, &[]);
+    // A constant 10 s would break the 3 s cap; exponential stays under it.
+    let action = create_action(
+        &client,
+        &ns.name,
+        "expo",
+        json!({"maxRetries": 3, "retryDelaySeconds": 10, "retryBackoff": "exponential",
+               "maxRetryDelaySeconds": 3}),
+    )
+    .await;
+    let run = trigger(&client, &action).await;
+    let (seen, done) = statuses_until_finished(&client, &run).await;
+    assert_eq!(
+        status(&done).status,
+        RunPhase::Succeeded,
+        "{:?}",
+        status(&done)
+    );
+    let waits = waits(&seen);
+    assert_eq!(
+        waits.iter().map(|w| w.0).collect::<Vec<_>>(),
+        [1, 2, 3],
+        "{seen:?}"
+    );
+    for (n, ended, next) in &waits {
+        let wait = *next - *ended;
+        assert!(
+            wait >= chrono::Duration::zero() && wait <= chrono::Duration::seconds(3),
+            "retry after attempt {n} waits {wait}"
+        );
+        assert!(
+            started(&done, n + 1) >= *next,
+            "attempt {} before {next}",
+            n + 1
+        );
+    }
+    // Full jitter: a random share in milliseconds, not the same whole seconds each time.
+    let whole = waits
+        .iter()
+        .all(|(_, e, n)| (*n - *e).num_milliseconds() % 1000 == 0);
+    assert!(!whole, "no jitter in {waits:?}");
+}
+
+#[tokio::test]
+async fn retry_after_in_seconds_or_as_a_date_sets_the_next_attempt_within_the_maximum() {
+    let (client, ns) = setup("e2e-retry-after").await;
+    let (addr, agent) = agent(HashMap::new()).await;
+    let url = |path: &str| format!("http://{addr}{path}");
+    endpoint_url(
+        &ns.name,
+        "secs",
+        &url("/answer/429/1?retry_after=3"),
+        json!({}),
+    );
+    endpoint_url(
+        &ns.name,
+        "date",
+        &url("/answer/503/1?retry_after=date+4"),
+        json!({}),
+    );
+    endpoint_url(
+        &ns.name,
+        "capped",
+        &url("/answer/429/1?retry_after=120"),
+        json!({}),
+    );
+    let _op = Operator::start(&format!("retry-after-{}", ns.name), &ns.name, &[]);
+    // Without Retry-After these would wait the 60 s of retryDelaySeconds.
+    let mut results = BTreeMap::new();
+    for (name, extra) in [
+        ("secs", json!({})),
+        ("date", json!({})),
+        ("capped", json!({"maxRetryDelaySeconds": 2})),
+    ] {
+        let mut spec = json!({"endpoint": name, "maxRetries": 1, "retryDelaySeconds": 60});
+        for (k, v) in extra.as_object().cloned().unwrap_or_default() {
+            spec[k] = v;
+        }
+        let action = create_action(&client, &ns.name, name, spec).await;
+        let run = trigger(&client, &action).await;
+        let (seen, done) = statuses_until_finished(&client, &run).await;
+        assert_eq!(
+            status(&done).status,
+            RunPhase::Succeeded,
+            "{name}: {:?}",
+            status(&done)
+        );
+        let waits = waits(&seen);
+        assert_eq!(waits.len(), 1, "{name}: {seen:?}");
+        let (_, ended, next) = waits[0];
+        assert!(started(&done, 2) >= next, "{name}: attempt 2 before {next}");
+        results.insert(name, (ended, next));
+    }
+    let (ended, next) = results["secs"];
+    assert_eq!(next - ended, chrono::Duration::seconds(3));
+    let (ended, next) = results["capped"];
+    assert_eq!(next - ended, chrono::Duration::seconds(2));
+    // The date form: the next attempt is at exactly the date the endpoint sent.
+    let sent = agent.retry_after.lock().expect("lock").clone();
+    let date = sent
+        .iter()
+        .find(|v| v.ends_with("GMT"))
+        .expect("an HTTP date was sent");
+    let at: DateTime<Utc> = httpdate::parse_http_date(date).expect("http date").into();
+    let (ended, next) = results["date"];
+    assert!(at > ended, "{at} is not after {ended}");
+    assert_eq!(next, at);
 }

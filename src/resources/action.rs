@@ -169,6 +169,22 @@ pub struct ActionSpec {
     ))]
     pub retry_delay_seconds: i32,
 
+    /// How the wait before a retry grows: `constant` (the default: every retry waits
+    /// retryDelaySeconds) or `exponential` (retry k waits a random time between 0 and
+    /// min(maxRetryDelaySeconds, retryDelaySeconds × 2^(k-1)), "full jitter"). A 429 or 503
+    /// answer with a Retry-After header waits that long instead, at most maxRetryDelaySeconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_backoff: Option<RetryBackoff>,
+
+    /// The longest wait before a retry, in seconds: caps exponential backoff and Retry-After.
+    /// Defaults to 3600. A constant retryDelaySeconds is not capped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(
+        min = ActionSpec::MAX_RETRY_DELAY_SECONDS_RANGE.min,
+        max = ActionSpec::MAX_RETRY_DELAY_SECONDS_RANGE.max
+    ))]
+    pub max_retry_delay_seconds: Option<i32>,
+
     /// When false the schedule is paused: no new slots fire, and slots that pass while paused are
     /// not started later. Manual triggers still work, and runs already created continue.
     #[serde(default = "default_true")]
@@ -248,6 +264,20 @@ pub enum ScheduleType {
     OneTime,
     /// Never by itself; only when triggered.
     Manual,
+}
+
+// How the wait before a retry grows. (Plain comment: a doc comment here would replace the
+// field's own description in the CRD, because the field is optional.)
+#[derive(
+    Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum RetryBackoff {
+    /// Every retry waits retryDelaySeconds.
+    #[default]
+    Constant,
+    /// Retry k waits a random time up to min(maxRetryDelaySeconds, retryDelaySeconds × 2^(k-1)).
+    Exponential,
 }
 
 /// What a due slot does while a run of the same Action is active.
@@ -366,6 +396,8 @@ impl ActionSpec {
     pub const MAX_RETRIES_RANGE: Range = Range { min: 0, max: 100 };
     pub const RETRY_DELAY_SECONDS_RANGE: Range = Range { min: 0, max: 86400 };
     pub const TIMEOUT_SECONDS_RANGE: Range = Range { min: 1, max: 3600 };
+    pub const MAX_RETRY_DELAY_SECONDS_RANGE: Range = Range { min: 1, max: 86400 };
+    pub const DEFAULT_MAX_RETRY_DELAY_SECONDS: i32 = 3600;
     pub const MIN_STARTING_DEADLINE_SECONDS: i64 = 1;
     pub const HISTORY_LIMIT_RANGE: Range = Range { min: 0, max: 1000 };
     /// Largest payload, serialized as JSON (a CRD schema cannot bound an object's size, so the

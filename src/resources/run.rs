@@ -72,6 +72,16 @@ pub struct ActionRunSpec {
     #[schemars(range(min = 0, max = 86400))]
     pub retry_delay_seconds: i32,
 
+    /// How the wait before a retry grows, copied from the Action; absent means `constant`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_backoff: Option<super::RetryBackoff>,
+
+    /// The longest wait before a retry (exponential backoff, Retry-After), copied from the
+    /// Action; absent means 3600.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 86400))]
+    pub max_retry_delay_seconds: Option<i32>,
+
     /// Per-attempt timeout copied from the Action; absent means the endpoint's timeout.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 3600))]
@@ -220,7 +230,8 @@ pub struct ActionRunStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output: Option<String>,
 
-    /// When the next attempt is due, while waiting to retry.
+    /// When the next attempt is due, while waiting to retry: the end of the failed attempt plus
+    /// the retry delay (retryBackoff, or the endpoint's Retry-After).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_attempt_at: Option<DateTime<Utc>>,
 

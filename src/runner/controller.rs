@@ -404,7 +404,8 @@ pub(super) fn classify_and_next(
     now: DateTime<Utc>,
 ) -> (outcome::Outcome, Next) {
     let o = outcome::classify(result);
-    let next = outcome::next(&o, attempt, &run.spec, now);
+    let jitter = super::backoff::random_jitter();
+    let next = outcome::next(&o, attempt, &run.spec, now, jitter);
     (o, next)
 }
 

@@ -139,6 +139,11 @@ pub async fn send(
     let exchange = async {
         let mut response = request.await?;
         let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         let mut body = Vec::new();
         while body.len() < OUTPUT_LIMIT {
             match response.chunk().await? {
@@ -146,13 +151,14 @@ pub async fn send(
                 None => break,
             }
         }
-        Ok::<_, reqwest::Error>((status, body))
+        Ok::<_, reqwest::Error>((status, body, retry_after))
     };
     match tokio::time::timeout(limit, exchange).await {
         Err(_) => AttemptResult::Timeout,
-        Ok(Ok((status, body))) => AttemptResult::Response {
+        Ok(Ok((status, body, retry_after))) => AttemptResult::Response {
             status,
             body: String::from_utf8_lossy(&body).into_owned(),
+            retry_after,
         },
         Ok(Err(e)) if e.is_timeout() => AttemptResult::Timeout,
         Ok(Err(e)) => AttemptResult::Connection(describe(e)),

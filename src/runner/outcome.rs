@@ -14,8 +14,12 @@ pub use crate::resources::RunErrorCode as ErrorCode;
 /// What happened to one attempt, before any interpretation.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AttemptResult {
-    /// A response came (any status).
-    Response { status: u16, body: String },
+    /// A response came (any status), with its `Retry-After` header if it had one.
+    Response {
+        status: u16,
+        body: String,
+        retry_after: Option<String>,
+    },
     /// No response within the timeout.
     Timeout,
     /// Could not connect, or the connection broke.
@@ -35,13 +39,19 @@ pub struct Outcome {
     pub http_status: Option<u16>,
     pub message: Option<String>,
     pub output: Option<String>,
+    /// The `Retry-After` of a 429 or 503 answer, as sent.
+    pub retry_after: Option<String>,
 }
 
 /// Any 2xx succeeds (docs/runner.md); timeout, connection errors, 5xx, 408 and 429 may be retried (and so
 /// may an interrupted attempt, as delivery is at-least-once); everything else fails at once.
 pub fn classify(result: &AttemptResult) -> Outcome {
     match result {
-        AttemptResult::Response { status, body } => {
+        AttemptResult::Response {
+            status,
+            body,
+            retry_after,
+        } => {
             let ok = (200..300).contains(status);
             Outcome {
                 error: (!ok).then_some(ErrorCode::HttpError),
@@ -49,6 +59,9 @@ pub fn classify(result: &AttemptResult) -> Outcome {
                 http_status: Some(*status),
                 message: (!ok).then(|| format!("endpoint answered HTTP {status}")),
                 output: Some(truncate(body, OUTPUT_LIMIT).to_string()),
+                retry_after: retry_after
+                    .clone()
+                    .filter(|_| super::backoff::honours_retry_after(*status)),
             }
         }
         AttemptResult::Timeout => {
@@ -71,6 +84,7 @@ fn failure(code: ErrorCode, retryable: bool, message: &str) -> Outcome {
         http_status: None,
         message: Some(message.to_string()),
         output: None,
+        retry_after: None,
     }
 }
 
@@ -94,12 +108,24 @@ pub enum Next {
     RetryAt(DateTime<Utc>),
 }
 
-/// Retry while attempts remain (1 + maxRetries in all), `retryDelaySeconds` after the attempt.
-pub fn next(outcome: &Outcome, attempt: i32, spec: &ActionRunSpec, now: DateTime<Utc>) -> Next {
+/// Retry while attempts remain (1 + maxRetries in all), at the attempt's end (`now`) plus the
+/// delay of `backoff::delay`; `jitter` is its random number in [0, 1).
+pub fn next(
+    outcome: &Outcome,
+    attempt: i32,
+    spec: &ActionRunSpec,
+    now: DateTime<Utc>,
+    jitter: f64,
+) -> Next {
     match outcome.error {
         None => Next::Succeed,
         Some(_) if outcome.retryable && attempt < 1 + spec.max_retries.max(0) => {
-            Next::RetryAt(now + Duration::seconds(i64::from(spec.retry_delay_seconds.max(0))))
+            let wish = outcome
+                .retry_after
+                .as_deref()
+                .and_then(|v| super::backoff::parse_retry_after(v, now));
+            let policy = super::backoff::Policy::of(spec);
+            Next::RetryAt(now + super::backoff::delay(&policy, attempt, wish, jitter))
         }
         Some(_) => Next::Fail,
     }

@@ -101,6 +101,8 @@ pub fn build_run(
             endpoint: spec.endpoint.clone(),
             max_retries: spec.max_retries,
             retry_delay_seconds: spec.retry_delay_seconds,
+            retry_backoff: spec.retry_backoff,
+            max_retry_delay_seconds: spec.max_retry_delay_seconds,
             timeout_seconds: spec.timeout_seconds,
         },
         status: None,

@@ -12,13 +12,16 @@ use crate::rest::validate::{BodyField, Kind, Presence, new_spec, path_grammar};
 
 /// Spec fields the REST API does not write (the path gives `app`), each a decision: a new spec
 /// field must be added either to `ACTION_FIELDS` or here.
-const NOT_ON_REST: [&str; 6] = [
+const NOT_ON_REST: &[&str] = &[
     "app",
     "timeoutSeconds",
     "concurrencyPolicy",
     "startingDeadlineSeconds",
     "successfulRunsHistoryLimit",
     "failedRunsHistoryLimit",
+    // Delivery (docs/delivery.md): the reference model has no such fields.
+    "retryBackoff",
+    "maxRetryDelaySeconds",
 ];
 
 /// What a schema says about one field's values, in a form the three sources share.

@@ -19,6 +19,8 @@ fn spec(max_retries: i32, delay: i32) -> ActionRunSpec {
         endpoint: "e".into(),
         max_retries,
         retry_delay_seconds: delay,
+        retry_backoff: None,
+        max_retry_delay_seconds: None,
         timeout_seconds: None,
     }
 }
@@ -27,6 +29,7 @@ fn response(status: u16) -> AttemptResult {
     AttemptResult::Response {
         status,
         body: "{}".into(),
+        retry_after: None,
     }
 }
 
@@ -84,7 +87,11 @@ fn retryable_failures_are_exactly_timeout_connection_5xx_408_429_and_interrupted
 #[test]
 fn output_is_cut_at_4_kib_on_a_char_boundary() {
     let body = "é".repeat(3000); // 6000 bytes, 2 bytes per char
-    let o = classify(&AttemptResult::Response { status: 200, body });
+    let o = classify(&AttemptResult::Response {
+        status: 200,
+        body,
+        retry_after: None,
+    });
     let out = o.output.unwrap();
     assert_eq!(out.len(), 4096);
     let body = format!("a{}", "é".repeat(3000)); // boundary falls inside a char
@@ -97,13 +104,19 @@ fn output_is_cut_at_4_kib_on_a_char_boundary() {
 fn retries_while_attempts_remain_after_the_delay() {
     let fail = classify(&response(500));
     let s = spec(2, 7);
-    assert_eq!(next(&fail, 1, &s, t(0)), Next::RetryAt(t(7)));
-    assert_eq!(next(&fail, 2, &s, t(0)), Next::RetryAt(t(7)));
-    assert_eq!(next(&fail, 3, &s, t(0)), Next::Fail);
-    assert_eq!(next(&fail, 1, &spec(0, 7), t(0)), Next::Fail);
-    assert_eq!(next(&classify(&response(404)), 1, &s, t(0)), Next::Fail);
-    assert_eq!(next(&classify(&response(200)), 3, &s, t(0)), Next::Succeed);
-    assert_eq!(next(&fail, 1, &spec(1, 0), t(0)), Next::RetryAt(t(0)));
+    assert_eq!(next(&fail, 1, &s, t(0), 0.5), Next::RetryAt(t(7)));
+    assert_eq!(next(&fail, 2, &s, t(0), 0.5), Next::RetryAt(t(7)));
+    assert_eq!(next(&fail, 3, &s, t(0), 0.5), Next::Fail);
+    assert_eq!(next(&fail, 1, &spec(0, 7), t(0), 0.5), Next::Fail);
+    assert_eq!(
+        next(&classify(&response(404)), 1, &s, t(0), 0.5),
+        Next::Fail
+    );
+    assert_eq!(
+        next(&classify(&response(200)), 3, &s, t(0), 0.5),
+        Next::Succeed
+    );
+    assert_eq!(next(&fail, 1, &spec(1, 0), t(0), 0.5), Next::RetryAt(t(0)));
 }
 
 #[test]
@@ -116,7 +129,7 @@ fn a_run_goes_pending_running_pending_running_succeeded() {
         (1, Some(t(0)), Some(t(-1)))
     );
     let o = classify(&response(503));
-    let st = finish_attempt(&st, &o, next(&o, 1, &s, t(2)), t(2));
+    let st = finish_attempt(&st, &o, next(&o, 1, &s, t(2), 0.5), t(2));
     assert_eq!(st.status, RunPhase::Pending);
     assert_eq!(st.next_attempt_at, Some(t(7)));
     assert_eq!(st.error_code.map(|c| c.as_str()), Some("http_error"));
@@ -125,7 +138,7 @@ fn a_run_goes_pending_running_pending_running_succeeded() {
     let st = start_attempt(&st, 2, "x2", t(-1), t(7));
     assert_eq!(st.next_attempt_at, None);
     let o = classify(&response(200));
-    let st = finish_attempt(&st, &o, next(&o, 2, &s, t(8)), t(8));
+    let st = finish_attempt(&st, &o, next(&o, 2, &s, t(8), 0.5), t(8));
     assert_eq!(st.status, RunPhase::Succeeded);
     assert_eq!(st.error_code, None);
     assert_eq!(st.execution_id.as_deref(), Some("x2"));
@@ -158,13 +171,13 @@ fn a_run_found_running_was_interrupted_and_is_retried_if_attempts_remain() {
     let st = start_attempt(&ActionRunStatus::default(), 1, "x1", t(0), t(0));
     assert_eq!(step(Some(&st), None, t(30)), Step::Interrupted);
     let o = classify(&AttemptResult::Interrupted);
-    let retried = finish_attempt(&st, &o, next(&o, 1, &spec(1, 1), t(30)), t(30));
+    let retried = finish_attempt(&st, &o, next(&o, 1, &spec(1, 1), t(30), 0.5), t(30));
     assert_eq!(retried.status, RunPhase::Pending);
     assert_eq!(
         retried.attempts[0].error_code.map(|c| c.as_str()),
         Some("interrupted")
     );
-    let failed = finish_attempt(&st, &o, next(&o, 1, &spec(0, 1), t(30)), t(30));
+    let failed = finish_attempt(&st, &o, next(&o, 1, &spec(0, 1), t(30), 0.5), t(30));
     assert_eq!(failed.status, RunPhase::Failed);
     assert_eq!(failed.error_code.map(|c| c.as_str()), Some("interrupted"));
 }
@@ -263,4 +276,28 @@ fn the_gate_never_sends_a_stale_or_late_run() {
         t(0),
     );
     assert_eq!(disabled, Gate::Stale);
+}
+
+#[test]
+fn retry_after_of_a_429_or_503_and_the_backoff_set_the_next_attempt() {
+    let with = |status, value: &str| AttemptResult::Response {
+        status,
+        body: String::new(),
+        retry_after: Some(value.into()),
+    };
+    let mut s = spec(3, 60);
+    s.max_retry_delay_seconds = Some(100);
+    let at = |r: &AttemptResult, attempt, spec: &ActionRunSpec| {
+        next(&classify(r), attempt, spec, t(0), 0.5)
+    };
+    assert_eq!(at(&with(429, "5"), 1, &s), Next::RetryAt(t(5)));
+    assert_eq!(at(&with(503, "500"), 1, &s), Next::RetryAt(t(100)));
+    // Not honoured on other statuses, and an unreadable value leaves the backoff.
+    assert_eq!(at(&with(500, "5"), 1, &s), Next::RetryAt(t(60)));
+    assert_eq!(at(&with(429, "soon"), 1, &s), Next::RetryAt(t(60)));
+    // Exponential: attempt 3's retry waits half (jitter 0.5) of min(100, 10 × 4).
+    s.retry_backoff = Some(crate::resources::RetryBackoff::Exponential);
+    s.retry_delay_seconds = 10;
+    assert_eq!(at(&response(500), 3, &s), Next::RetryAt(t(20)));
+    assert_eq!(at(&response(500), 4, &s), Next::Fail);
 }

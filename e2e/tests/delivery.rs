@@ -13,8 +13,9 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use futures::{StreamExt, TryStreamExt};
+use k8s_openapi::api::core::v1::Event;
 use kube::ResourceExt;
-use kube::api::{Api, WatchEvent, WatchParams};
+use kube::api::{Api, ListParams, WatchEvent, WatchParams};
 use punctual::resources::{ActionRun, ActionRunStatus, RunErrorCode, RunPhase};
 use punctual::runner::signing::{self, Rejection, SigningKey};
 use serde_json::json;
@@ -483,4 +484,204 @@ async fn retry_after_in_seconds_or_as_a_date_sets_the_next_attempt_within_the_ma
     let (ended, next) = results["date"];
     assert!(at > ended, "{at} is not after {ended}");
     assert_eq!(next, at);
+}
+
+/// The Action's status, condition `type_`, and whether an Event with `reason` exists for it.
+async fn suspension(
+    client: &kube::Client,
+    ns: &str,
+    name: &str,
+) -> (
+    punctual::resources::ActionStatus,
+    Option<(String, String, String)>,
+) {
+    let status = crate::runner::action_status(client, ns, name).await;
+    let suspended = status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Suspended")
+        .map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()));
+    (status, suspended)
+}
+
+async fn events_with(client: &kube::Client, ns: &str, name: &str, reason: &str) -> usize {
+    let events: Api<Event> = Api::namespaced(client.clone(), ns);
+    let list = events.list(&ListParams::default()).await.expect("events");
+    list.items
+        .iter()
+        .filter(|e| {
+            e.involved_object.name.as_deref() == Some(name) && e.reason.as_deref() == Some(reason)
+        })
+        .count()
+}
+
+/// Triggers a manual run and waits until it has failed.
+async fn fail_once(client: &kube::Client, action: &punctual::resources::Action) {
+    let run = trigger(client, action).await;
+    let done = finished(client, &run, Duration::from_secs(60)).await;
+    assert_eq!(
+        status(&done).status,
+        RunPhase::Failed,
+        "{:?}",
+        status(&done)
+    );
+}
+
+#[tokio::test]
+async fn consecutive_failures_suspend_the_schedule_until_enabled_or_the_threshold_is_cleared() {
+    let (client, ns) = setup("e2e-suspend").await;
+    kubectl_ok(
+        &["label", "namespace", &ns.name, "punctual.dev/org=acme"],
+        None,
+    );
+    let (addr, _agent) = agent(HashMap::new()).await;
+    endpoint_url(
+        &ns.name,
+        "agent",
+        &format!("http://{addr}/answer/500/1000"),
+        json!({}),
+    );
+    let op = Operator::start(
+        &format!("suspend-{}", ns.name),
+        &ns.name,
+        &["--auth", "none"],
+    );
+    // Yearly, so no slot fires during the test: the failures are manual runs.
+    let action = create_action(
+        &client,
+        &ns.name,
+        "flaky",
+        json!({"cronExpression": "0 0 1 1 *", "suspendAfterConsecutiveFailures": 2}),
+    )
+    .await;
+    let name = "flaky";
+    let rest = format!(
+        "/v1/orgs/acme/workspaces/{}/apps/app-1/actions/{name}",
+        ns.name
+    );
+    fail_once(&client, &action).await;
+    let (st, cond) = eventually("a streak of one", Duration::from_secs(30), || async {
+        let got = suspension(&client, &ns.name, name).await;
+        (got.0.consecutive_failures == 1).then_some(got)
+    })
+    .await;
+    assert_eq!(cond.map(|c| c.1).as_deref(), Some("Enabled"));
+    assert!(st.next_run_at.is_some());
+
+    // The second failure in a row suspends the schedule: enabled stays true.
+    fail_once(&client, &action).await;
+    let (st, cond) = eventually("suspended", Duration::from_secs(30), || async {
+        let got = suspension(&client, &ns.name, name).await;
+        got.1
+            .as_ref()
+            .is_some_and(|c| c.1 == "ConsecutiveFailures")
+            .then_some(got)
+    })
+    .await;
+    let (state, _, message) = cond.expect("Suspended");
+    assert_eq!(state, "True");
+    assert!(message.contains("2 runs failed in a row"), "{message}");
+    assert!(
+        message.contains("http_error: endpoint answered HTTP 500"),
+        "{message}"
+    );
+    assert_eq!((st.consecutive_failures, st.next_run_at), (2, None));
+    let spec = Api::<punctual::resources::Action>::namespaced(client.clone(), &ns.name)
+        .get(name)
+        .await
+        .expect("action")
+        .spec;
+    assert!(spec.enabled, "enabled stays as the user set it");
+    eventually(
+        "a ConsecutiveFailures Event",
+        Duration::from_secs(30),
+        || async {
+            (events_with(&client, &ns.name, name, "ConsecutiveFailures").await == 1).then_some(())
+        },
+    )
+    .await;
+    let port = op.facade_port;
+    let got = eventually(
+        "the facade shows is_enabled false",
+        Duration::from_secs(30),
+        || {
+            let path = rest.clone();
+            async move {
+                let a = crate::facade::http(port, "GET", &path, None, None).await;
+                (a.status == 200 && a.json["is_enabled"] == json!(false)).then_some(a.json)
+            }
+        },
+    )
+    .await;
+    assert_eq!(got["next_run_at"], serde_json::Value::Null);
+
+    // A manual trigger still runs while suspended (and fails again: a streak of three, still
+    // one Event, since Events mark transitions).
+    let triggered = crate::facade::http(port, "POST", &format!("{rest}/trigger"), None, None).await;
+    assert!((200..300).contains(&triggered.status), "{}", triggered.text);
+    eventually("a streak of three", Duration::from_secs(60), || async {
+        (suspension(&client, &ns.name, name)
+            .await
+            .0
+            .consecutive_failures
+            == 3)
+            .then_some(())
+    })
+    .await;
+    assert_eq!(
+        events_with(&client, &ns.name, name, "ConsecutiveFailures").await,
+        1
+    );
+
+    // REST enable resumes: the answer already says enabled; the streak starts again.
+    let enabled = crate::facade::http(port, "POST", &format!("{rest}/enable"), None, None).await;
+    assert_eq!(enabled.status, 200, "{}", enabled.text);
+    assert_eq!(enabled.json["is_enabled"], json!(true));
+    let (st, cond) = eventually("resumed", Duration::from_secs(30), || async {
+        let got = suspension(&client, &ns.name, name).await;
+        got.1
+            .as_ref()
+            .is_some_and(|c| c.1 == "Enabled")
+            .then_some(got)
+    })
+    .await;
+    assert_eq!(cond.map(|c| c.0).as_deref(), Some("False"));
+    assert_eq!(st.consecutive_failures, 0);
+    assert!(st.next_run_at.is_some());
+    eventually("a Resumed Event", Duration::from_secs(30), || async {
+        (events_with(&client, &ns.name, name, "Resumed").await >= 1).then_some(())
+    })
+    .await;
+
+    // Suspended again, then clearing the field in the spec resumes too.
+    fail_once(&client, &action).await;
+    fail_once(&client, &action).await;
+    eventually("suspended again", Duration::from_secs(30), || async {
+        let got = suspension(&client, &ns.name, name).await;
+        got.1
+            .is_some_and(|c| c.1 == "ConsecutiveFailures")
+            .then_some(())
+    })
+    .await;
+    kubectl_ok(
+        &[
+            "patch",
+            "action",
+            name,
+            "-n",
+            &ns.name,
+            "--type",
+            "merge",
+            "-p",
+            r#"{"spec": {"suspendAfterConsecutiveFailures": null}}"#,
+        ],
+        None,
+    );
+    let st = eventually("resumed by the spec", Duration::from_secs(30), || async {
+        let got = suspension(&client, &ns.name, name).await;
+        got.1.is_some_and(|c| c.1 == "Enabled").then_some(got.0)
+    })
+    .await;
+    assert_eq!(st.consecutive_failures, 0);
+    assert!(st.next_run_at.is_some());
 }

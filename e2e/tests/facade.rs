@@ -69,14 +69,14 @@ const RUN_KEYS: &[&str] = &[
 ];
 
 /// One HTTP answer: status, body text, body JSON (Null when not JSON).
-struct Answer {
-    status: u16,
-    text: String,
-    json: Value,
+pub(crate) struct Answer {
+    pub(crate) status: u16,
+    pub(crate) text: String,
+    pub(crate) json: Value,
 }
 
 /// A minimal HTTP/1.0 client (one request per connection), enough for these tests.
-async fn http(
+pub(crate) async fn http(
     port: u16,
     method: &str,
     path: &str,

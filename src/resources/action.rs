@@ -185,6 +185,18 @@ pub struct ActionSpec {
     ))]
     pub max_retry_delay_seconds: Option<i32>,
 
+    /// Suspends the schedule after this many runs in a row have failed (unset: never). The
+    /// Action then has the condition `Suspended` (reason `ConsecutiveFailures`) and fires no
+    /// slots; `enabled` stays as it is and manual triggers still work. The streak (status
+    /// `consecutiveFailures`) ends with a succeeded run, and starts again from 0 when this field
+    /// changes or the annotation `punctual.dev/resume` gets a new value (the REST enable sets it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(
+        min = ActionSpec::SUSPEND_AFTER_RANGE.min,
+        max = ActionSpec::SUSPEND_AFTER_RANGE.max
+    ))]
+    pub suspend_after_consecutive_failures: Option<i32>,
+
     /// When false the schedule is paused: no new slots fire, and slots that pass while paused are
     /// not started later. Manual triggers still work, and runs already created continue.
     #[serde(default = "default_true")]
@@ -364,6 +376,21 @@ pub struct ActionStatus {
     /// The next five fire times.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub upcoming: Vec<DateTime<Utc>>,
+
+    /// Counted runs that failed in a row, up to the latest one counted (a succeeded run ends the
+    /// streak; cancelled, skipped and missed slots neither add to it nor end it).
+    #[serde(default)]
+    pub consecutive_failures: i64,
+
+    /// The latest failure of the streak: run, error code and message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_failure: Option<String>,
+
+    /// What the streak counts under: suspendAfterConsecutiveFailures and the
+    /// `punctual.dev/resume` annotation when it started. When either changes, the streak starts
+    /// again from 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_streak_since: Option<String>,
 }
 
 /// Inclusive bounds of a string's length, in characters (JSON Schema counts code points).
@@ -397,6 +424,7 @@ impl ActionSpec {
     pub const RETRY_DELAY_SECONDS_RANGE: Range = Range { min: 0, max: 86400 };
     pub const TIMEOUT_SECONDS_RANGE: Range = Range { min: 1, max: 3600 };
     pub const MAX_RETRY_DELAY_SECONDS_RANGE: Range = Range { min: 1, max: 86400 };
+    pub const SUSPEND_AFTER_RANGE: Range = Range { min: 1, max: 1000 };
     pub const DEFAULT_MAX_RETRY_DELAY_SECONDS: i32 = 3600;
     pub const MIN_STARTING_DEADLINE_SECONDS: i64 = 1;
     pub const HISTORY_LIMIT_RANGE: Range = Range { min: 0, max: 1000 };
@@ -422,7 +450,50 @@ impl ActionSpec {
     }
 }
 
+/// Annotation whose every new value starts the failure streak again (lifting a suspension for
+/// consecutive failures); the REST enable sets it to the current time.
+pub const RESUME_ANNOTATION: &str = "punctual.dev/resume";
+
 impl Action {
+    /// What the failure streak counts under (`status.failureStreakSince`): the threshold and the
+    /// resume annotation. None when neither is set, so Actions without the feature carry nothing.
+    pub fn failure_streak_epoch(&self) -> Option<String> {
+        let resume = self
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(RESUME_ANNOTATION));
+        let threshold = self.spec.suspend_after_consecutive_failures;
+        if threshold.is_none() && resume.is_none() {
+            return None;
+        }
+        let threshold = threshold.map_or("off".to_string(), |n| n.to_string());
+        Some(format!("{threshold}/{}", resume.map_or("", String::as_str)))
+    }
+
+    /// Whether `status` suspends the schedule: the streak, counted under the current threshold
+    /// and resume annotation, has reached suspendAfterConsecutiveFailures.
+    pub fn suspended_with(&self, status: &ActionStatus) -> bool {
+        self.spec
+            .suspend_after_consecutive_failures
+            .is_some_and(|n| {
+                status.consecutive_failures >= i64::from(n)
+                    && status.failure_streak_since == self.failure_streak_epoch()
+            })
+    }
+
+    /// Whether the Action's own status suspends it (see `suspended_with`).
+    pub fn suspended_by_failures(&self) -> bool {
+        self.status
+            .as_ref()
+            .is_some_and(|status| self.suspended_with(status))
+    }
+
+    /// Whether slots fire: enabled, and not suspended for consecutive failures.
+    pub fn schedule_active(&self) -> bool {
+        self.spec.enabled && !self.suspended_by_failures()
+    }
+
     /// The human name: `spec.displayName`, or metadata.name when it is not set.
     pub fn display_name(&self) -> &str {
         self.spec

@@ -9,8 +9,8 @@ mod endpoint;
 mod run;
 
 pub use action::{
-    Action, ActionSpec, ActionStatus, ActionType, ConcurrencyPolicy, Length, Range, RetryBackoff,
-    ScheduleType, ThreadMode,
+    Action, ActionSpec, ActionStatus, ActionType, ConcurrencyPolicy, Length, RESUME_ANNOTATION,
+    Range, RetryBackoff, ScheduleType, ThreadMode,
 };
 pub use endpoint::{
     ActionEndpoint, ActionEndpointSpec, EndpointAuth, EndpointSigning, HttpMethod, SecretKeyRef,

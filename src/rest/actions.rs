@@ -234,9 +234,37 @@ async fn set_enabled(
     } = state
         .admit(&headers, "update", RESOURCE, &path, Ok(()))
         .await?;
-    write_spec(&state, &current, json!({ "enabled": enabled }))
+    let resumed;
+    let current: &Action = if enabled && current.suspended_by_failures() {
+        resumed = resume(&state, &current).await?;
+        &resumed
+    } else {
+        &current
+    };
+    write_spec(&state, current, json!({ "enabled": enabled }))
         .await
         .map(Json)
+}
+
+/// Enabling an Action suspended for consecutive failures resumes it: a new value of the resume
+/// annotation starts its failure streak again (docs/delivery.md, "Suspension").
+async fn resume(state: &AppState, current: &Action) -> Result<Action, ApiError> {
+    let name = current.metadata.name.clone().unwrap_or_default();
+    let api: Api<Action> = Api::namespaced(
+        state.client.clone(),
+        current.metadata.namespace.as_deref().unwrap_or_default(),
+    );
+    let params = PatchParams {
+        field_manager: Some(FIELD_MANAGER.to_string()),
+        ..PatchParams::default()
+    };
+    let stamp = crate::time::format_time(&Utc::now());
+    let patch = json!({"metadata": {"annotations": {crate::resources::RESUME_ANNOTATION: stamp}}});
+    match api.patch(&name, &params, &Patch::Merge(&patch)).await {
+        Ok(updated) => Ok(updated),
+        Err(kube::Error::Api(s)) if s.code == 404 => Err(ApiError::action_not_found(&name)),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// A JSON merge patch of `spec` fields, guarded by the resourceVersion the change was validated

@@ -198,7 +198,8 @@ pub struct ActionView {
     pub max_retries: i32,
     /// Seconds to wait between attempts.
     pub retry_delay_seconds: i32,
-    /// False pauses the schedule; manual triggers still work.
+    /// False pauses the schedule; manual triggers still work. Also false while the schedule is
+    /// suspended after consecutive failures (enable resumes it).
     pub is_enabled: bool,
     /// Whether a run of this Action is pending or running.
     pub is_running: bool,
@@ -297,7 +298,8 @@ impl ActionView {
             timezone: spec.timezone.clone(),
             max_retries: spec.max_retries,
             retry_delay_seconds: spec.retry_delay_seconds,
-            is_enabled: spec.enabled,
+            // A schedule suspended for consecutive failures is not enabled either.
+            is_enabled: action.schedule_active(),
             is_running: !status.active_runs.is_empty(),
             next_run_at: status.next_run_at,
             last_run_at: status.last_run_at,

@@ -322,7 +322,7 @@ async fn at_the_instant(
             .get(GENERATION_ANNOTATION)
             .and_then(|g| g.parse().ok()),
         action_generation: action.metadata.generation,
-        enabled: action.spec.enabled,
+        enabled: action.schedule_active(),
         starting_deadline_seconds: action.spec.starting_deadline_seconds,
         policy: action.spec.concurrency_policy,
         active: &active,

@@ -9,12 +9,14 @@ use crate::resources::{Action, ActionStatus};
 use crate::time::to_time;
 
 /// The conditions (`ScheduleValid`, `EndpointResolved`, `Suspended`, and `Ready` over them), with
-/// an Event for each transition that needs one.
+/// an Event for each transition that needs one. `suspended` is the message of a suspension for
+/// consecutive failures.
 pub fn conditions(
     action: &Action,
     prev: &ActionStatus,
     timing: &Result<Timing, Invalid>,
     endpoint_exists: bool,
+    suspended: Option<&str>,
     now: DateTime<Utc>,
     events: &mut Vec<Note>,
 ) -> Vec<Condition> {
@@ -65,8 +67,27 @@ pub fn conditions(
             });
         }
     }
-    if spec.enabled {
+    let was_suspended = prev
+        .conditions
+        .iter()
+        .any(|c| c.type_ == "Suspended" && c.reason == "ConsecutiveFailures");
+    if let (true, Some(message)) = (spec.enabled, suspended) {
+        if conditions.set("Suspended", true, "ConsecutiveFailures", message) {
+            events.push(Note {
+                warning: true,
+                reason: "ConsecutiveFailures",
+                message: message.to_string(),
+            });
+        }
+    } else if spec.enabled {
         conditions.set("Suspended", false, "Enabled", "the schedule is active");
+        if was_suspended {
+            events.push(Note {
+                warning: false,
+                reason: "Resumed",
+                message: "the failure streak was reset: the schedule is active again".into(),
+            });
+        }
     } else {
         conditions.set(
             "Suspended",

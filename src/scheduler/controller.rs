@@ -101,8 +101,9 @@ pub async fn run(
         written: Mutex::default(),
     });
 
-    // Spec changes reconcile an Action; its own status writes do not (they would only echo).
-    let mut generations: HashMap<ObjectRef<Action>, Option<i64>> = HashMap::new();
+    // Spec changes (and a new resume annotation) reconcile an Action; its own status writes do
+    // not (they would only echo).
+    let mut generations: HashMap<ObjectRef<Action>, (Option<i64>, Option<String>)> = HashMap::new();
     let seen_ctx = ctx.clone();
     let actions = caches.subscribe_actions().filter_map(move |change| {
         if let (Some(uid), Ok(mut written)) = (change.object().uid(), seen_ctx.written.lock()) {
@@ -116,9 +117,11 @@ pub async fn run(
         let out = match change {
             Change::Applied(a) => {
                 let key = ObjectRef::from_obj(&*a);
-                let generation = a.metadata.generation;
+                let generation = (a.metadata.generation, a.failure_streak_epoch());
                 let gone = a.meta().deletion_timestamp.is_some();
-                (generations.insert(key, generation) != Some(generation) || gone).then_some(a)
+                let changed = generations.get(&key) != Some(&generation);
+                generations.insert(key, generation);
+                (changed || gone).then_some(a)
             }
             Change::Deleted(a) => {
                 generations.remove(&ObjectRef::from_obj(&*a));
@@ -206,7 +209,10 @@ async fn reconcile(action: Arc<Action>, ctx: Arc<Context>) -> Result<Requeue> {
         .uid()
         .and_then(|uid| ctx.written.lock().ok()?.get(&uid).cloned())
         .filter(|(w, at)| {
-            w.metadata.generation == action.metadata.generation && at.elapsed() < WRITTEN_FOR
+            // Annotations count as a change too: the resume annotation moves no generation.
+            w.metadata.generation == action.metadata.generation
+                && w.metadata.annotations == action.metadata.annotations
+                && at.elapsed() < WRITTEN_FOR
         })
         .map_or_else(|| (*action).clone(), |(w, _)| w);
     for _ in 0..5 {
@@ -283,6 +289,7 @@ pub fn run_info(r: &ActionRun) -> RunInfo {
         triggered_at: status.triggered_at.or(created).unwrap_or_default(),
         execution_id: status.execution_id,
         error_code: status.error_code,
+        error_message: status.error_message,
         completed_at: status.completed_at,
         attempt: status.attempt,
         generation: r
@@ -428,6 +435,8 @@ async fn write_status(action: &Action, status: &ActionStatus, ctx: &Context) -> 
             "lastRunName",
             "lastRunStatus",
             "lastExecutionId",
+            "lastFailure",
+            "failureStreakSince",
         ] {
             map.entry(key).or_insert(serde_json::Value::Null);
         }

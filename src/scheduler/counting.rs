@@ -15,7 +15,7 @@
 use std::collections::BTreeSet;
 
 use super::plan::RunInfo;
-use crate::resources::{ActionStatus, RunErrorCode, RunPhase};
+use crate::resources::{Action, ActionStatus, RunErrorCode, RunPhase};
 
 /// What a finished run adds to the Action's counters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -115,11 +115,75 @@ pub fn tally(status: &ActionStatus, runs: &[RunInfo]) -> Tally {
             s.counted_runs.push(name.clone());
         }
     }
+    streak(&mut s, runs, &counted);
     Tally {
         status: s,
         counted,
         settled,
     }
+}
+
+/// Most of a failure kept in `lastFailure` (error messages can be long causal chains).
+const LAST_FAILURE_CHARS: usize = 300;
+
+/// The failure streak moves with the runs this tally counts, in the order they finished: a
+/// failure adds one, a success ends it. Counting is exactly once, so the streak is exact too; no
+/// other state is needed (a deleted run was counted before it went).
+fn streak(s: &mut ActionStatus, runs: &[RunInfo], counted: &[(String, Effect)]) {
+    for (r, e) in in_finish_order(runs, counted) {
+        match e {
+            Effect::Failed => {
+                s.consecutive_failures += 1;
+                let code = r.error_code.map_or("error", |c| c.as_str());
+                let message = r.error_message.as_deref().unwrap_or_default();
+                let text = format!("run {}: {code}: {message}", r.name);
+                s.last_failure = Some(text.chars().take(LAST_FAILURE_CHARS).collect());
+            }
+            Effect::Succeeded => {
+                s.consecutive_failures = 0;
+                s.last_failure = None;
+            }
+            Effect::Skipped | Effect::Missed | Effect::Nothing => {}
+        }
+    }
+}
+
+/// The counted runs with their effects, in the order they finished (the name breaks ties).
+pub fn in_finish_order<'a>(
+    runs: &'a [RunInfo],
+    counted: &[(String, Effect)],
+) -> Vec<(&'a RunInfo, Effect)> {
+    let mut ordered: Vec<(&RunInfo, Effect)> = counted
+        .iter()
+        .filter_map(|(n, e)| runs.iter().find(|r| &r.name == n).map(|r| (r, *e)))
+        .collect();
+    ordered.sort_by_key(|(r, _)| (r.completed_at, r.name.clone()));
+    ordered
+}
+
+/// `status` with the streak started again when the Action's threshold or resume annotation
+/// changed since it began (`Action::failure_streak_epoch`).
+pub fn streak_epoch(action: &Action, status: &ActionStatus) -> ActionStatus {
+    let epoch = action.failure_streak_epoch();
+    if status.failure_streak_since == epoch {
+        return status.clone();
+    }
+    ActionStatus {
+        consecutive_failures: 0,
+        last_failure: None,
+        failure_streak_since: epoch,
+        ..status.clone()
+    }
+}
+
+/// The `Suspended` condition's message: how many failed in a row, and the last error.
+pub fn suspension_message(status: &ActionStatus) -> String {
+    format!(
+        "{} runs failed in a row (suspendAfterConsecutiveFailures); the last: {}. Enable the \
+         Action, or set a new punctual.dev/resume annotation, to resume",
+        status.consecutive_failures,
+        status.last_failure.as_deref().unwrap_or("unknown")
+    )
 }
 
 /// Runs to delete, oldest first: bookkeeping runs (skipped, missed) at once, succeeded runs beyond

@@ -38,6 +38,8 @@ pub struct RunInfo {
     pub triggered_at: DateTime<Utc>,
     pub execution_id: Option<String>,
     pub error_code: Option<crate::resources::RunErrorCode>,
+    /// The run's error message (for the failure streak's `lastFailure`).
+    pub error_message: Option<String>,
     pub completed_at: Option<DateTime<Utc>>,
     /// Attempts started (0 before the first).
     pub attempt: i32,
@@ -144,22 +146,35 @@ pub fn plan_staged(
     staging: Staging,
 ) -> Plan {
     let prev = action.status.clone().unwrap_or_default();
-    let counts = counting::tally(&prev, runs);
+    let counts = counting::tally(&counting::streak_epoch(action, &prev), runs);
     let mut status = counts.status.clone();
     let mut events = counting_events(&prev, runs, &counts.counted);
     status.observed_generation = action.metadata.generation;
 
     let timing = Timing::compile(action);
-    status.conditions = conditions(action, &prev, &timing, endpoint_exists, now, &mut events);
+    // Suspension is derived from the counted streak, in this very status.
+    let suspended = action
+        .suspended_with(&status)
+        .then(|| counting::suspension_message(&status));
+    let active = action.spec.enabled && suspended.is_none();
+    status.conditions = conditions(
+        action,
+        &prev,
+        &timing,
+        endpoint_exists,
+        suspended.as_deref(),
+        now,
+        &mut events,
+    );
 
     let live: Vec<&RunInfo> = runs.iter().filter(|r| !r.deleted).collect();
-    let unstage = stale_staged(action, &live, &timing, now);
+    let unstage = stale_staged(action, active, &live, &timing, now);
     let exists = |slot: DateTime<Utc>| {
         live.iter()
             .any(|r| r.scheduled_at == Some(slot) && !unstage.iter().any(|(n, _)| *n == r.name))
     };
     let mut step = Step::default();
-    if let (Ok(timing), true) = (&timing, action.spec.enabled && staging.fire) {
+    if let (Ok(timing), true) = (&timing, active && staging.fire) {
         step = advance(action, timing, &prev, runs, &exists, now, staging);
         status.missed_runs += step.missed;
         events.extend(step.missed_note.take());
@@ -207,9 +222,10 @@ pub fn plan_staged(
 }
 
 /// Staged runs that no longer match the spec, as (name, uid): built from an older generation,
-/// the Action disabled, or a slot the schedule does not have.
+/// the schedule not `active` (disabled or suspended), or a slot the schedule does not have.
 fn stale_staged(
     action: &Action,
+    active: bool,
     live: &[&RunInfo],
     timing: &Result<Timing, Invalid>,
     now: DateTime<Utc>,
@@ -219,7 +235,7 @@ fn stale_staged(
         .filter(|r| {
             let slot = r.scheduled_at.unwrap_or_default();
             let stale = r.generation.is_some() && r.generation != action.metadata.generation;
-            stale || !action.spec.enabled || !timing.as_ref().is_ok_and(|t| t.is_slot(slot))
+            stale || !active || !timing.as_ref().is_ok_and(|t| t.is_slot(slot))
         })
         .map(|r| (r.name.clone(), r.uid.clone()))
         .collect()
@@ -346,12 +362,7 @@ fn counting_events(
 ) -> Vec<Note> {
     let mut last = prev.last_run_status;
     let mut notes = Vec::new();
-    let mut ordered: Vec<(&RunInfo, Effect)> = counted
-        .iter()
-        .filter_map(|(n, e)| runs.iter().find(|r| &r.name == n).map(|r| (r, *e)))
-        .collect();
-    ordered.sort_by_key(|(r, _)| (r.completed_at, r.name.clone()));
-    for (r, e) in ordered {
+    for (r, e) in counting::in_finish_order(runs, counted) {
         match e {
             Effect::Failed if last != Some(RunPhase::Failed) => {
                 last = Some(RunPhase::Failed);

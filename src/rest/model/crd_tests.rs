@@ -22,6 +22,7 @@ const NOT_ON_REST: &[&str] = &[
     // Delivery (docs/delivery.md): the reference model has no such fields.
     "retryBackoff",
     "maxRetryDelaySeconds",
+    "suspendAfterConsecutiveFailures",
 ];
 
 /// What a schema says about one field's values, in a form the three sources share.

@@ -17,11 +17,48 @@ fn info(name: &str, phase: RunPhase, code: Option<RunErrorCode>, minute: u32) ->
         triggered_at: at,
         execution_id: None,
         error_code: code,
+        error_message: code.map(|c| format!("{} happened", c.as_str())),
         completed_at: (!phase.is_active()).then_some(at),
         attempt: 1,
         generation: None,
         deleted: false,
     }
+}
+
+#[test]
+fn the_streak_follows_the_counted_runs_in_the_order_they_finished() {
+    let failed =
+        |name: &str, minute| info(name, RunPhase::Failed, Some(RunErrorCode::Timeout), minute);
+    // Counted in one batch, listed out of order: the order of completion decides.
+    let runs = [
+        failed("f3", 3),
+        info("ok", RunPhase::Succeeded, None, 2),
+        failed("f1", 1),
+        failed("f4", 4),
+        info("skip", RunPhase::Cancelled, Some(RunErrorCode::Skipped), 5),
+        info(
+            "cancel",
+            RunPhase::Cancelled,
+            Some(RunErrorCode::Cancelled),
+            6,
+        ),
+    ];
+    let t = tally(&ActionStatus::default(), &runs);
+    assert_eq!(t.status.consecutive_failures, 2);
+    assert_eq!(
+        t.status.last_failure.as_deref(),
+        Some("run f4: timeout: timeout happened")
+    );
+    // Counting again changes nothing; a later success ends the streak.
+    let again = tally(&t.status, &runs);
+    assert_eq!(again.status.consecutive_failures, 2);
+    let mut later = runs.to_vec();
+    later.push(info("ok2", RunPhase::Succeeded, None, 7));
+    let t2 = tally(&t.status, &later);
+    assert_eq!(
+        (t2.status.consecutive_failures, t2.status.last_failure),
+        (0, None)
+    );
 }
 
 #[test]
@@ -275,6 +312,9 @@ fn no_history_of_crashes_stale_views_and_deletions_loses_or_doubles_a_count() {
         let mut seed = seed0;
         let mut w = World::new();
         let mut expect = [0i64; 4]; // succeeded, failed, skipped, missed
+        // Every run that finished, in order, and those whose count the documented gap lost.
+        let mut finished: Vec<(String, Effect)> = Vec::new();
+        let mut lost_names: Vec<String> = Vec::new();
         let mut p = Process::start(&w, (lcg(&mut seed) % 12) as usize);
         for i in 0..40 {
             match lcg(&mut seed) % 8 {
@@ -283,6 +323,7 @@ fn no_history_of_crashes_stale_views_and_deletions_loses_or_doubles_a_count() {
                     let (phase, code) = OUTCOMES[(lcg(&mut seed) % 5) as usize];
                     let r = info(&format!("r{i:02}"), phase, code, i);
                     w.set_run(info(&r.name, RunPhase::Pending, None, i));
+                    finished.extend(effect(phase, code).map(|e| (r.name.clone(), e)));
                     w.set_run(r);
                     match effect(phase, code) {
                         Some(Effect::Succeeded) => expect[0] += 1,
@@ -316,6 +357,7 @@ fn no_history_of_crashes_stale_views_and_deletions_loses_or_doubles_a_count() {
                             let listed = w.status().counted_runs.contains(&d.name);
                             if let (false, Some(e)) = (listed, effect(d.phase, d.error_code)) {
                                 lost(&mut expect, e);
+                                lost_names.push(d.name.clone());
                             }
                         }
                         p = Process::start(&w, (lcg(&mut seed) % 12) as usize);
@@ -335,6 +377,16 @@ fn no_history_of_crashes_stale_views_and_deletions_loses_or_doubles_a_count() {
             clean.advance(&w, usize::MAX);
             let _ = clean.reconcile(&mut w, 0);
         }
+        // The streak is the failures since the last success among the runs counted, in order.
+        let mut streak = 0;
+        for (_, e) in finished.iter().filter(|(n, _)| !lost_names.contains(n)) {
+            match e {
+                Effect::Failed => streak += 1,
+                Effect::Succeeded => streak = 0,
+                _ => {}
+            }
+        }
+        assert_eq!(w.status().consecutive_failures, streak, "seed {seed0}");
         // One more count, which also drops the names of runs deleted since the last one.
         w.set_run(info("zz", RunPhase::Succeeded, None, 59));
         expect[0] += 1;

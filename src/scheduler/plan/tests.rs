@@ -630,3 +630,136 @@ fn a_failure_after_success_and_the_recovery_are_the_only_run_events() {
             .any(|e| e.reason == "RunRecovered" && !e.warning)
     );
 }
+
+fn failed(name: &str, at: &str) -> RunInfo {
+    RunInfo {
+        error_code: Some(crate::resources::RunErrorCode::HttpError),
+        error_message: Some("endpoint answered HTTP 500".into()),
+        ..run(name, RunPhase::Failed, None, at)
+    }
+}
+
+#[test]
+fn n_failures_in_a_row_suspend_the_schedule_until_a_resume_or_a_new_threshold() {
+    let spec = json!({"cronExpression": "*/5 * * * *", "suspendAfterConsecutiveFailures": 2});
+    let a = action(spec, Value::Null);
+    let now = t("2026-03-02T10:01:00Z");
+    let one = [failed("r1", "2026-03-02T10:00:10Z")];
+    let p1 = plan(&a, &one, true, now);
+    assert_eq!(p1.status.consecutive_failures, 1);
+    assert_eq!(condition(&p1, "Suspended").reason, "Enabled");
+    assert_eq!(p1.status.next_run_at, Some(t("2026-03-02T10:05:00Z")));
+
+    // The second failure in a row suspends: no slot armed, a condition and one Event.
+    let a2 = with_status(a.clone(), &p1.status);
+    let two = [one[0].clone(), failed("r2", "2026-03-02T10:00:20Z")];
+    let p2 = plan(&a2, &two, true, now);
+    assert_eq!(p2.status.consecutive_failures, 2);
+    let c = condition(&p2, "Suspended");
+    assert_eq!(
+        (c.status.as_str(), c.reason.as_str()),
+        ("True", "ConsecutiveFailures")
+    );
+    assert!(
+        c.message.contains("2 runs failed in a row"),
+        "{}",
+        c.message
+    );
+    assert!(
+        c.message
+            .contains("run r2: http_error: endpoint answered HTTP 500"),
+        "{}",
+        c.message
+    );
+    assert_eq!(p2.status.next_run_at, None);
+    assert!(p2.status.upcoming.is_empty());
+    let notes: Vec<_> = p2.events.iter().map(|e| e.reason).collect();
+    assert!(notes.contains(&"ConsecutiveFailures"), "{notes:?}");
+    let a3 = with_status(a2.clone(), &p2.status);
+    assert!(a3.spec.enabled && a3.suspended_by_failures() && !a3.schedule_active());
+
+    // While suspended, a due slot does not fire and a staged run is removed; no second Event.
+    let slot = t("2026-03-02T10:05:00Z");
+    let p3 = plan(&a3, &two, true, slot);
+    assert_eq!((p3.create, p3.status.next_run_at), (None, None));
+    assert!(p3.events.is_empty(), "{:?}", p3.events);
+    let lead = Staging {
+        lead: Duration::seconds(60),
+        fire: true,
+    };
+    let mut waiting = two.to_vec();
+    waiting.push(RunInfo {
+        uid: Some("u".into()),
+        generation: Some(1),
+        ..run(
+            "job-staged",
+            RunPhase::Pending,
+            Some("2026-03-02T10:10:00Z"),
+            "2026-03-02T10:09:00Z",
+        )
+    });
+    let staged = plan_staged(&a3, &waiting, true, t("2026-03-02T10:09:30Z"), lead);
+    assert_eq!(
+        staged.unstage,
+        [("job-staged".to_string(), Some("u".to_string()))]
+    );
+    assert_eq!(staged.stage, None);
+
+    // A new resume annotation ends the suspension at once (the REST view and the runner see it
+    // before the controller writes), and the plan starts the streak again and arms the schedule.
+    let mut a4 = with_status(a3.clone(), &p3.status);
+    a4.metadata.annotations = Some(
+        [(
+            crate::resources::RESUME_ANNOTATION.to_string(),
+            "t1".to_string(),
+        )]
+        .into(),
+    );
+    assert!(a4.schedule_active());
+    let p4 = plan(&a4, &two, true, t("2026-03-02T10:06:00Z"));
+    assert_eq!(p4.status.consecutive_failures, 0);
+    assert_eq!(p4.status.failure_streak_since.as_deref(), Some("2/t1"));
+    assert_eq!(condition(&p4, "Suspended").reason, "Enabled");
+    assert_eq!(p4.status.next_run_at, Some(t("2026-03-02T10:10:00Z")));
+    assert!(
+        p4.events.iter().any(|e| e.reason == "Resumed"),
+        "{:?}",
+        p4.events
+    );
+    // Counted again from there: one more failure is a streak of one.
+    let a5 = with_status(a4.clone(), &p4.status);
+    let mut three = two.to_vec();
+    three.push(failed("r3", "2026-03-02T10:10:05Z"));
+    let p5 = plan(&a5, &three, true, t("2026-03-02T10:11:00Z"));
+    assert_eq!(p5.status.consecutive_failures, 1);
+    assert!(!a5.suspended_with(&p5.status));
+
+    // Changing the threshold starts the streak again too.
+    let mut a6 = a3.clone();
+    a6.spec.suspend_after_consecutive_failures = Some(3);
+    assert!(a6.schedule_active());
+    let p6 = plan(&a6, &two, true, t("2026-03-02T10:06:00Z"));
+    assert_eq!(p6.status.consecutive_failures, 0);
+    assert_eq!(condition(&p6, "Suspended").reason, "Enabled");
+
+    // A succeeded run (a manual trigger after a fix) ends the streak and the suspension.
+    let mut fixed = two.to_vec();
+    fixed.push(run("m1", RunPhase::Succeeded, None, "2026-03-02T10:07:00Z"));
+    let p7 = plan(&a3, &fixed, true, t("2026-03-02T10:07:30Z"));
+    assert_eq!(p7.status.consecutive_failures, 0);
+    assert_eq!(p7.status.last_failure, None);
+    assert_eq!(p7.status.next_run_at, Some(t("2026-03-02T10:10:00Z")));
+}
+
+#[test]
+fn without_a_threshold_the_streak_is_kept_but_nothing_is_suspended() {
+    let a = action(cron("*/5 * * * *"), Value::Null);
+    let runs: Vec<RunInfo> = (0..5)
+        .map(|i| failed(&format!("r{i}"), &format!("2026-03-02T10:00:0{i}Z")))
+        .collect();
+    let p = plan(&a, &runs, true, t("2026-03-02T10:01:00Z"));
+    assert_eq!(p.status.consecutive_failures, 5);
+    assert_eq!(p.status.failure_streak_since, None);
+    assert_eq!(condition(&p, "Suspended").reason, "Enabled");
+    assert!(p.status.next_run_at.is_some());
+}

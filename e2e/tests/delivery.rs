@@ -16,7 +16,7 @@ use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::Event;
 use kube::ResourceExt;
 use kube::api::{Api, ListParams, WatchEvent, WatchParams};
-use punctual::resources::{ActionRun, ActionRunStatus, RunErrorCode, RunPhase};
+use punctual::resources::{ActionRun, ActionRunStatus, NotificationPhase, RunErrorCode, RunPhase};
 use punctual::runner::signing::{self, Rejection, SigningKey};
 use serde_json::json;
 
@@ -62,7 +62,7 @@ impl Agent {
 
 /// A test endpoint on a free loopback port. `/verify/{set}` answers 200 when the Standard
 /// Webhooks signature verifies with key set `set` (else 401); `/answer/{code}/{n}` answers `code`
-/// to the first `n` requests of each run, with `Retry-After: <v>` when the query has
+/// to the first `n` requests of each run on that path, with `Retry-After: <v>` when the query has
 /// `retry_after=<v>` (`date+<s>`: an HTTP date s seconds ahead), then 200; anything else 200.
 async fn agent(keys: HashMap<String, Vec<SigningKey>>) -> (SocketAddr, Agent) {
     let agent = Agent {
@@ -91,7 +91,7 @@ async fn handle(State(agent): State<Agent>, uri: Uri, headers: HeaderMap, body: 
         calls.push(call.clone());
         calls
             .iter()
-            .filter(|c| c.header("x-punctual-run") == Some(run.as_str()))
+            .filter(|c| c.header("x-punctual-run") == Some(run.as_str()) && c.path == call.path)
             .count()
     };
     let parts: Vec<&str> = uri.path().trim_start_matches('/').split('/').collect();
@@ -684,4 +684,141 @@ async fn consecutive_failures_suspend_the_schedule_until_enabled_or_the_threshol
     .await;
     assert_eq!(st.consecutive_failures, 0);
     assert!(st.next_run_at.is_some());
+}
+
+/// Waits until the run's notification is settled, and returns the run.
+async fn notified(client: &kube::Client, run: &ActionRun) -> ActionRun {
+    let api: Api<ActionRun> = Api::namespaced(client.clone(), &run.namespace().expect("ns"));
+    let name = run.name_any();
+    eventually(
+        &format!("the notification of {name}"),
+        Duration::from_secs(60),
+        || {
+            let (api, name) = (api.clone(), name.clone());
+            async move {
+                let r = api.get(&name).await.ok()?;
+                let n = r.status.as_ref()?.notification.as_ref()?;
+                (n.phase != NotificationPhase::Pending).then_some(r)
+            }
+        },
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_failed_and_a_succeeded_run_are_notified_signed_with_a_retry_and_never_counted() {
+    let (client, ns) = setup("e2e-notify").await;
+    let sets = HashMap::from([("new".to_string(), vec![key(NEW_KEY)])]);
+    let (addr, agent) = agent(sets).await;
+    apply(
+        &ns.name,
+        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "signing"},
+               "stringData": {"new": NEW_KEY}}),
+    );
+    let url = |path: &str| format!("http://{addr}{path}");
+    endpoint_url(&ns.name, "broken", &url("/answer/500/1000"), json!({}));
+    endpoint_url(&ns.name, "fine", &url("/plain"), json!({}));
+    // The alert endpoint answers 503 to the first notification of each run, then 200.
+    let signed = json!({"signing": {"secretName": "signing", "keys": ["new"]}});
+    endpoint_url(&ns.name, "alerts", &url("/answer/503/1"), signed);
+    endpoint_url(&ns.name, "log", &url("/log"), json!({}));
+    let _op = Operator::start(&format!("notify-{}", ns.name), &ns.name, &[]);
+    let notifications = json!({"onFailure": "alerts", "onSuccess": "log"});
+    let failing = create_action(
+        &client,
+        &ns.name,
+        "failing",
+        json!({"endpoint": "broken", "notifications": notifications}),
+    )
+    .await;
+    let working = create_action(
+        &client,
+        &ns.name,
+        "working",
+        json!({"endpoint": "fine", "notifications": notifications}),
+    )
+    .await;
+    let failed_run = trigger(&client, &failing).await;
+    let ok_run = trigger(&client, &working).await;
+    let failed_run = notified(&client, &failed_run).await;
+    let ok_run = notified(&client, &ok_run).await;
+
+    // The failure: two requests to the alert endpoint (503, then 200), each signed, with the
+    // run's summary; delivered on the second.
+    let st = status(&failed_run);
+    assert_eq!(st.status, RunPhase::Failed);
+    let note = st.notification.clone().expect("notification");
+    assert_eq!(
+        (note.endpoint.as_str(), note.phase, note.attempts),
+        ("alerts", NotificationPhase::Delivered, 2),
+        "{note:?}"
+    );
+    assert!(note.delivered_at.is_some());
+    let calls: Vec<Received> = agent
+        .calls_of(&failed_run)
+        .into_iter()
+        .filter(|c| c.header("x-punctual-notification").is_some())
+        .collect();
+    assert_eq!(calls.len(), 2, "{calls:?}");
+    for (i, call) in calls.iter().enumerate() {
+        assert_eq!(call.path, "/answer/503/1");
+        assert_eq!(call.header("x-punctual-notification"), Some("run.failed"));
+        let attempt = (i + 1).to_string();
+        assert_eq!(call.header("x-punctual-attempt"), Some(attempt.as_str()));
+        assert_eq!(
+            call.header("idempotency-key"),
+            Some(format!("{}_notify", failed_run.name_any()).as_str())
+        );
+        assert_eq!(verify(&[key(NEW_KEY)], call, &call.body), Ok(()));
+    }
+    let body: serde_json::Value = serde_json::from_slice(&calls[1].body).expect("json");
+    assert_eq!(body["type"], "run.failed");
+    assert_eq!(body["namespace"], ns.name.as_str());
+    assert_eq!(body["action"], "failing");
+    assert_eq!(body["run"], failed_run.name_any().as_str());
+    assert_eq!(body["status"], "failed");
+    assert_eq!(body["trigger_type"], "manual");
+    assert_eq!(body["error_code"], "http_error");
+    assert_eq!(body["error_message"], "endpoint answered HTTP 500");
+    assert_eq!(body["http_status"], 500);
+    assert_eq!(body["attempts"], 1);
+    let completed = st.completed_at.map(|t| punctual::time::format_time(&t));
+    assert_eq!(body["completed_at"].as_str(), completed.as_deref());
+
+    // The success: one request to the success endpoint.
+    let note = status(&ok_run).notification.expect("notification");
+    assert_eq!(
+        (note.endpoint.as_str(), note.phase),
+        ("log", NotificationPhase::Delivered)
+    );
+    let calls: Vec<Received> = agent
+        .calls_of(&ok_run)
+        .into_iter()
+        .filter(|c| c.path == "/log")
+        .collect();
+    assert_eq!(calls.len(), 1);
+    let body: serde_json::Value = serde_json::from_slice(&calls[0].body).expect("json");
+    assert_eq!(
+        (body["type"].as_str(), body["status"].as_str()),
+        (Some("run.succeeded"), Some("succeeded"))
+    );
+
+    // Notifications are not runs: each Action counts exactly its one run.
+    for name in ["failing", "working"] {
+        let s = eventually(
+            &format!("{name} counted"),
+            Duration::from_secs(30),
+            || async {
+                let s = crate::runner::action_status(&client, &ns.name, name).await;
+                (s.total_runs == 1).then_some(s)
+            },
+        )
+        .await;
+        assert_eq!(s.total_runs, 1, "{name}");
+    }
+    let runs = Api::<ActionRun>::namespaced(client.clone(), &ns.name)
+        .list(&ListParams::default())
+        .await
+        .expect("runs");
+    assert_eq!(runs.items.len(), 2);
 }

@@ -197,6 +197,12 @@ pub struct ActionSpec {
     ))]
     pub suspend_after_consecutive_failures: Option<i32>,
 
+    /// ActionEndpoints told when a run of this Action ends: a small signed JSON summary of the
+    /// run (docs/delivery.md, "Notifications"), delivered at least once with a short retry of
+    /// its own. A notification is not a run: it is in no counter.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notifications: Option<Notifications>,
+
     /// When false the schedule is paused: no new slots fire, and slots that pass while paused are
     /// not started later. Manual triggers still work, and runs already created continue.
     #[serde(default = "default_true")]
@@ -276,6 +282,22 @@ pub enum ScheduleType {
     OneTime,
     /// Never by itself; only when triggered.
     Manual,
+}
+
+/// Where the end of a run is reported.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("has(self.onFailure) || has(self.onSuccess)")
+    .message("notifications needs onFailure or onSuccess"))]
+pub struct Notifications {
+    /// ActionEndpoint (same namespace) called when a run fails.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253))]
+    pub on_failure: Option<String>,
+    /// ActionEndpoint (same namespace) called when a run succeeds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253))]
+    pub on_success: Option<String>,
 }
 
 // How the wait before a retry grows. (Plain comment: a doc comment here would replace the

@@ -9,15 +9,16 @@ mod endpoint;
 mod run;
 
 pub use action::{
-    Action, ActionSpec, ActionStatus, ActionType, ConcurrencyPolicy, Length, RESUME_ANNOTATION,
-    Range, RetryBackoff, ScheduleType, ThreadMode,
+    Action, ActionSpec, ActionStatus, ActionType, ConcurrencyPolicy, Length, Notifications,
+    RESUME_ANNOTATION, Range, RetryBackoff, ScheduleType, ThreadMode,
 };
 pub use endpoint::{
     ActionEndpoint, ActionEndpointSpec, EndpointAuth, EndpointSigning, HttpMethod, SecretKeyRef,
     ServiceTarget,
 };
 pub use run::{
-    ActionRun, ActionRunSpec, ActionRunStatus, Attempt, RunErrorCode, RunPhase, TriggerType,
+    ActionRun, ActionRunSpec, ActionRunStatus, Attempt, NotificationPhase, NotificationStatus,
+    RunErrorCode, RunPhase, TriggerType,
 };
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;

@@ -82,6 +82,10 @@ pub struct ActionRunSpec {
     #[schemars(range(min = 1, max = 86400))]
     pub max_retry_delay_seconds: Option<i32>,
 
+    /// Where the end of this run is reported, copied from the Action.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notifications: Option<super::Notifications>,
+
     /// Per-attempt timeout copied from the Action; absent means the endpoint's timeout.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 3600))]
@@ -238,6 +242,46 @@ pub struct ActionRunStatus {
     /// One entry per attempt, oldest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attempts: Vec<Attempt>,
+
+    /// The notification of this run's end (spec.notifications), once the run has ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notification: Option<NotificationStatus>,
+}
+
+/// Where the notification of a run's end stands.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NotificationStatus {
+    /// The ActionEndpoint notified.
+    pub endpoint: String,
+    /// `pending` (to be sent, or being sent), `delivered` (a 2xx answer) or `failed` (every
+    /// try failed).
+    pub phase: NotificationPhase,
+    /// Requests made so far.
+    #[serde(default)]
+    pub attempts: i32,
+    /// Why the last request failed. Never contains secret values.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    /// When the endpoint acknowledged it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivered_at: Option<DateTime<Utc>>,
+}
+
+// Where a notification stands. (Plain comment: a doc comment here would replace the field's
+// description in the CRD.)
+#[derive(
+    Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum NotificationPhase {
+    /// Not acknowledged yet.
+    #[default]
+    Pending,
+    /// The endpoint answered 2xx.
+    Delivered,
+    /// Every try failed.
+    Failed,
 }
 
 /// The record of one HTTP attempt.

@@ -8,7 +8,7 @@ use kube::runtime::reflector::ObjectRef;
 use serde_json::{Value, json};
 use tracing::{debug, info};
 
-use super::controller::{Context, classify_and_next, params};
+use super::controller::{Context, conclude, params};
 use super::outcome::{self, AttemptResult, ErrorCode};
 use super::target;
 use crate::metrics::OutcomeLabels;
@@ -52,8 +52,7 @@ pub(super) async fn attempt(ctx: &Context, run: &ActionRun, n: i32) -> Result<Op
     // The endpoint has answered: the next request may go while this one is recorded.
     drop(permit);
     let now = ctx.clock.now();
-    let (o, next) = classify_and_next(run, n, &result, now);
-    let new = outcome::finish_attempt(&running, &o, next, now);
+    let new = conclude(run, &running, n, &result, now);
     debug!(status = new.status.as_str(), error = ?new.error_code, "attempt ended");
     record(ctx, run, current, &new, &prev).await
 }

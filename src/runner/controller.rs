@@ -30,7 +30,7 @@ use super::outcome::{self, AttemptResult, ErrorCode, Gate, GateInput, Next, Step
 use super::target::ServiceMode;
 use crate::cache::{Caches, Change};
 use crate::metrics::{ErrorLabels, Metrics, OutcomeLabels};
-use crate::resources::{Action, ActionRun, RunPhase, TriggerType};
+use crate::resources::{Action, ActionRun, ActionRunStatus, RunPhase, TriggerType};
 use crate::runspec::GENERATION_ANNOTATION;
 use crate::{Clock, Error, Result};
 
@@ -248,7 +248,15 @@ async fn reconcile(run: Arc<ActionRun>, ctx: Arc<Context>) -> Result<Requeue> {
     let status = run.status.clone();
     let phase = status.as_ref().map(|s| s.status).unwrap_or_default();
     if !phase.is_active() {
-        return Ok(Requeue::await_change()); // counted and cleaned up by the Action controller
+        // Counted and cleaned up by the Action controller; its notification is the runner's.
+        if super::notify::due(&run) {
+            match busy(&ctx.in_flight, &run) {
+                Busy::No => spawn_task(&ctx, run.clone(), Work::Notify),
+                Busy::CacheBehind => return Ok(Requeue::requeue(SETTLE)),
+                Busy::Running => {}
+            }
+        }
+        return Ok(Requeue::await_change());
     }
     let action = live_action(&ctx, &run).await?;
     match busy(&ctx.in_flight, &run) {
@@ -286,9 +294,8 @@ async fn reconcile(run: Arc<ActionRun>, ctx: Arc<Context>) -> Result<Requeue> {
         }
         Step::Interrupted => {
             let prev = status.unwrap_or_default();
-            let result =
-                classify_and_next(&run, prev.attempt.max(1), &AttemptResult::Interrupted, now);
-            let new = outcome::finish_attempt(&prev, &result.0, result.1, now);
+            let attempt = prev.attempt.max(1);
+            let new = conclude(&run, &prev, attempt, &AttemptResult::Interrupted, now);
             warn!(attempt = prev.attempt, "attempt interrupted by a restart");
             write_status(&ctx, &run, &new).await?;
             record_outcome(&ctx, &new);
@@ -397,24 +404,43 @@ fn until(at: DateTime<Utc>, now: DateTime<Utc>) -> Duration {
     (at - now).to_std().unwrap_or_default()
 }
 
-pub(super) fn classify_and_next(
+/// The status after attempt `attempt` (started from `from`) ended at `now` with `result`: its
+/// classification, the retry decision (with a fresh jitter), and the notification a run that
+/// ended owes.
+pub(super) fn conclude(
     run: &ActionRun,
+    from: &ActionRunStatus,
     attempt: i32,
     result: &AttemptResult,
     now: DateTime<Utc>,
-) -> (outcome::Outcome, Next) {
+) -> ActionRunStatus {
     let o = outcome::classify(result);
     let jitter = super::backoff::random_jitter();
-    let next = outcome::next(&o, attempt, &run.spec, now, jitter);
-    (o, next)
+    let next: Next = outcome::next(&o, attempt, &run.spec, now, jitter);
+    let mut status = outcome::finish_attempt(from, &o, next, now);
+    status.notification = outcome::owed_notification(&run.spec, &status);
+    status
 }
 
-/// Starts attempt `n` in its own task. When the task ends it leaves the resourceVersion it wrote
-/// (if its final write succeeded) and asks for the run to be reconciled again.
+/// What a task of a run does.
+#[derive(Clone, Copy, Debug)]
+enum Work {
+    /// Attempt `n`.
+    Attempt(i32),
+    /// Send the notification the finished run owes.
+    Notify,
+}
+
 fn spawn_attempt(ctx: &Arc<Context>, run: Arc<ActionRun>, n: i32) {
+    spawn_task(ctx, run, Work::Attempt(n));
+}
+
+/// Starts `work` in its own task. When the task ends it leaves the resourceVersion it wrote
+/// (if its final write succeeded) and asks for the run to be reconciled again.
+fn spawn_task(ctx: &Arc<Context>, run: Arc<ActionRun>, work: Work) {
     let uid = run.uid().unwrap_or_default();
     let task_ctx = ctx.clone();
-    let span = info_span!("attempt", run = %run.name_any(), attempt = n);
+    let span = info_span!("attempt", run = %run.name_any(), work = ?work);
     let mut map = match ctx.in_flight.lock() {
         Ok(m) => m,
         Err(_) => return,
@@ -423,7 +449,11 @@ fn spawn_attempt(ctx: &Arc<Context>, run: Arc<ActionRun>, n: i32) {
         async move {
             let ctx = task_ctx;
             let uid = run.uid().unwrap_or_default();
-            let written = match attempt(&ctx, &run, n).await {
+            let done = match work {
+                Work::Attempt(n) => attempt(&ctx, &run, n).await,
+                Work::Notify => super::notify::notify(&ctx, &run).await,
+            };
+            let written = match done {
                 Ok(rv) => rv,
                 Err(e) => {
                     warn!(error = %e, "attempt could not be recorded; it will be retried");

@@ -38,23 +38,20 @@ pub fn punctual_headers(
     h
 }
 
-/// The Standard Webhooks headers of an attempt sent at `timestamp` (Unix seconds) with `body`;
-/// none when the endpoint has no signing keys.
+/// The Standard Webhooks headers of a request with `webhook-id` `id`, sent at `timestamp` (Unix
+/// seconds) with `body`; none when the endpoint has no signing keys.
 pub fn signing_headers(
     keys: &[SigningKey],
-    run: &ActionRun,
-    attempt: i32,
+    id: &str,
     timestamp: i64,
     body: &[u8],
 ) -> Vec<(String, String)> {
     if keys.is_empty() {
         return Vec::new();
     }
-    let key = run.metadata.name.as_deref().unwrap_or_default();
-    let id = signing::webhook_id(key, attempt);
-    let signature = signing::signature_header(keys, &id, timestamp, body);
+    let signature = signing::signature_header(keys, id, timestamp, body);
     vec![
-        (signing::ID_HEADER.into(), id),
+        (signing::ID_HEADER.into(), id.to_string()),
         (signing::TIMESTAMP_HEADER.into(), timestamp.to_string()),
         (signing::SIGNATURE_HEADER.into(), signature),
     ]
@@ -87,15 +84,30 @@ pub async fn send(
             };
         }
     };
+    let key = run.metadata.name.as_deref().unwrap_or_default();
+    let id = signing::webhook_id(key, attempt);
+    let mut own = punctual_headers(run, attempt, execution_id);
+    own.extend(signing_headers(
+        &target.signing,
+        &id,
+        sent_at.timestamp(),
+        &body,
+    ));
+    send_body(http, target, own, body, timeout(run, target)).await
+}
+
+/// Sends `body` to `target` with the endpoint's headers, then `own` (Punctual's, which win), and
+/// the endpoint's credential, within `limit` for the whole exchange.
+pub async fn send_body(
+    http: &reqwest::Client,
+    target: &Target,
+    own: Vec<(String, String)>,
+    body: Vec<u8>,
+    limit: Duration,
+) -> AttemptResult {
     let mut headers = HeaderMap::new();
     // Endpoint headers first, so Punctual's own always win.
-    let signed = signing_headers(&target.signing, run, attempt, sent_at.timestamp(), &body);
-    let all = target
-        .headers
-        .iter()
-        .cloned()
-        .chain(punctual_headers(run, attempt, execution_id))
-        .chain(signed);
+    let all = target.headers.iter().cloned().chain(own);
     for (k, v) in all {
         match (
             HeaderName::try_from(k.as_str()),
@@ -129,7 +141,6 @@ pub async fn send(
         HttpMethod::Get => reqwest::Method::GET,
         HttpMethod::Delete => reqwest::Method::DELETE,
     };
-    let limit = timeout(run, target);
     let request = http
         .request(method, &target.url)
         .headers(headers)
@@ -237,17 +248,13 @@ mod tests {
                      "endpoint": "e", "maxRetries": 0, "retryDelaySeconds": 1}
         }))
         .unwrap();
-        assert!(signing_headers(&[], &run, 1, 100, b"{}").is_empty());
+        let id = signing::webhook_id(run.metadata.name.as_deref().unwrap_or_default(), 3);
+        assert!(signing_headers(&[], &id, 100, b"{}").is_empty());
         let key = SigningKey::parse("whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD").unwrap();
-        let h: std::collections::BTreeMap<_, _> = signing_headers(
-            std::slice::from_ref(&key),
-            &run,
-            3,
-            1_800_000_000,
-            b"{\"a\":1}",
-        )
-        .into_iter()
-        .collect();
+        let h: std::collections::BTreeMap<_, _> =
+            signing_headers(std::slice::from_ref(&key), &id, 1_800_000_000, b"{\"a\":1}")
+                .into_iter()
+                .collect();
         let get = |k: &str| h.get(k).map(String::as_str);
         assert_eq!(get("webhook-id"), Some("ask-m-1_3"));
         assert_eq!(get("webhook-timestamp"), Some("1800000000"));

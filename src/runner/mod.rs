@@ -5,6 +5,7 @@ mod attempt;
 pub mod backoff;
 pub mod controller;
 pub mod http;
+pub mod notify;
 pub mod outcome;
 pub mod signing;
 pub mod target;

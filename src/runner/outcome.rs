@@ -3,7 +3,9 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use crate::resources::{ActionRunSpec, ActionRunStatus, Attempt, ConcurrencyPolicy, RunPhase};
+use crate::resources::{
+    ActionRunSpec, ActionRunStatus, Attempt, ConcurrencyPolicy, NotificationStatus, RunPhase,
+};
 
 /// Most of a response body kept in `status.output`.
 pub const OUTPUT_LIMIT: usize = 4096;
@@ -191,6 +193,24 @@ pub fn finish_attempt(
         }
     }
     s
+}
+
+/// The notification a run that has just ended owes: `pending`, to the endpoint its
+/// `notifications` name for the outcome (cancelled runs notify nobody).
+pub fn owed_notification(
+    spec: &ActionRunSpec,
+    status: &ActionRunStatus,
+) -> Option<NotificationStatus> {
+    let wanted = spec.notifications.as_ref()?;
+    let endpoint = match status.status {
+        RunPhase::Succeeded => wanted.on_success.clone(),
+        RunPhase::Failed => wanted.on_failure.clone(),
+        _ => None,
+    }?;
+    Some(NotificationStatus {
+        endpoint,
+        ..NotificationStatus::default()
+    })
 }
 
 /// The status of a run cancelled at `now` (its Action deleted); the scheduler's Replace writes

@@ -103,6 +103,7 @@ pub fn build_run(
             retry_delay_seconds: spec.retry_delay_seconds,
             retry_backoff: spec.retry_backoff,
             max_retry_delay_seconds: spec.max_retry_delay_seconds,
+            notifications: spec.notifications.clone(),
             timeout_seconds: spec.timeout_seconds,
         },
         status: None,

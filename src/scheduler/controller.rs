@@ -297,6 +297,10 @@ pub fn run_info(r: &ActionRun) -> RunInfo {
             .get(GENERATION_ANNOTATION)
             .and_then(|g| g.parse().ok()),
         deleted: false,
+        notification_pending: status
+            .notification
+            .as_ref()
+            .is_some_and(|n| n.phase == crate::resources::NotificationPhase::Pending),
     }
 }
 

@@ -189,7 +189,7 @@ pub fn suspension_message(status: &ActionStatus) -> String {
 /// Runs to delete, oldest first: bookkeeping runs (skipped, missed) at once, succeeded runs beyond
 /// `keep_succeeded`, failed and cancelled runs beyond `keep_failed`. A run with an effect is
 /// deleted only when `ledger` (as the API server holds it) lists it; a deletion never loses a
-/// count.
+/// count. A run whose notification is still pending is kept until it is settled.
 pub fn history_victims(
     runs: &[RunInfo],
     ledger: &[String],
@@ -198,6 +198,7 @@ pub fn history_victims(
 ) -> Vec<String> {
     let deletable = |r: &RunInfo| {
         !r.deleted
+            && !r.notification_pending
             && match effect(r.phase, r.error_code) {
                 None => false,
                 Some(Effect::Nothing) => true,

@@ -47,6 +47,8 @@ pub struct RunInfo {
     pub generation: Option<i64>,
     /// Seen deleted by the watch before it was counted (only finished runs are kept so).
     pub deleted: bool,
+    /// Its notification is not settled yet: history cleanup keeps it until it is.
+    pub notification_pending: bool,
 }
 
 impl RunInfo {

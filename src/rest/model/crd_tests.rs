@@ -23,6 +23,7 @@ const NOT_ON_REST: &[&str] = &[
     "retryBackoff",
     "maxRetryDelaySeconds",
     "suspendAfterConsecutiveFailures",
+    "notifications",
 ];
 
 /// What a schema says about one field's values, in a form the three sources share.

@@ -21,6 +21,7 @@ fn spec(max_retries: i32, delay: i32) -> ActionRunSpec {
         retry_delay_seconds: delay,
         retry_backoff: None,
         max_retry_delay_seconds: None,
+        notifications: None,
         timeout_seconds: None,
     }
 }
@@ -300,4 +301,38 @@ fn retry_after_of_a_429_or_503_and_the_backoff_set_the_next_attempt() {
     s.retry_delay_seconds = 10;
     assert_eq!(at(&response(500), 3, &s), Next::RetryAt(t(20)));
     assert_eq!(at(&response(500), 4, &s), Next::Fail);
+}
+
+#[test]
+fn a_run_that_ended_owes_the_notification_named_for_its_outcome() {
+    let mut s = spec(0, 1);
+    let ended = |phase| ActionRunStatus {
+        status: phase,
+        ..ActionRunStatus::default()
+    };
+    assert_eq!(owed_notification(&s, &ended(RunPhase::Failed)), None);
+    s.notifications = Some(crate::resources::Notifications {
+        on_failure: Some("alerts".into()),
+        on_success: None,
+    });
+    let owed = owed_notification(&s, &ended(RunPhase::Failed)).expect("owed");
+    assert_eq!(
+        (owed.endpoint.as_str(), owed.phase, owed.attempts),
+        ("alerts", crate::resources::NotificationPhase::Pending, 0)
+    );
+    for phase in [
+        RunPhase::Succeeded,
+        RunPhase::Cancelled,
+        RunPhase::Pending,
+        RunPhase::Running,
+    ] {
+        assert_eq!(owed_notification(&s, &ended(phase)), None, "{phase:?}");
+    }
+    s.notifications = Some(crate::resources::Notifications {
+        on_failure: None,
+        on_success: Some("log".into()),
+    });
+    let owed = owed_notification(&s, &ended(RunPhase::Succeeded)).expect("owed");
+    assert_eq!(owed.endpoint, "log");
+    assert_eq!(owed_notification(&s, &ended(RunPhase::Failed)), None);
 }

@@ -22,6 +22,7 @@ fn info(name: &str, phase: RunPhase, code: Option<RunErrorCode>, minute: u32) ->
         attempt: 1,
         generation: None,
         deleted: false,
+        notification_pending: false,
     }
 }
 
@@ -136,6 +137,11 @@ fn history_deletes_only_counted_runs_oldest_first_and_bookkeeping_at_once() {
     // s1 not counted yet: it survives this pass.
     let ledger: Vec<String> = ["s2", "s3", "f1"].map(String::from).into();
     assert_eq!(history_victims(&runs, &ledger, 1, 1), ["s2", "c1"]);
+    // A run whose notification is still pending is kept until it is settled.
+    let mut waiting = runs.to_vec();
+    waiting[0].notification_pending = true;
+    let ledger: Vec<String> = ["s1", "s2", "s3", "f1", "k1"].map(String::from).into();
+    assert_eq!(history_victims(&waiting, &ledger, 1, 1), ["k1", "s2", "c1"]);
 }
 
 /// The API server: the Action's status versions, and a log of run changes that caches replay.

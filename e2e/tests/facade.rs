@@ -1375,3 +1375,73 @@ async fn facade_scheduled_runs_appear_in_history() {
         .collect();
     assert!(types.contains(&"scheduled"), "{types:?}");
 }
+
+/// A write answers with what the next read shows: the computed `next_run_at` on create, disable
+/// and enable; and a sent field replaces the stored value whole (an old payload key does not
+/// survive a PUT of a new payload; nulls inside a payload are stored as sent, visible to kubectl).
+#[tokio::test]
+async fn facade_writes_answer_what_the_next_read_shows() {
+    let s = Setup::new("facade-writes").await;
+    let created = s
+        .create(
+            json!({"name": "Every five", "endpoint_id": "agent", "namespace_id": "m",
+                       "cron_expression": "*/5 * * * *",
+                       "payload": {"greeting": "hello", "broken": "{{ date }}", "keep": null}}),
+        )
+        .await;
+    let next = |v: &Value| {
+        v["next_run_at"]
+            .as_str()
+            .map(|t| t.parse::<chrono::DateTime<chrono::Utc>>().expect("a time"))
+    };
+    let first = next(&created).expect("create answers with the next slot, not null");
+    assert!(first > chrono::Utc::now() && first.timestamp() % 300 == 0);
+    let path = "/actions/every-five";
+    let read = s.call("GET", path, None).await;
+    assert_eq!(next(&read.json), Some(first));
+
+    let disabled = s.call("POST", &format!("{path}/disable"), None).await;
+    assert_eq!(disabled.status, 200, "{}", disabled.text);
+    assert_eq!(disabled.json["next_run_at"], Value::Null);
+    assert_eq!(disabled.json["is_enabled"], false);
+    let reconciled = s
+        .get_until("the controller reconciled the disable", path, |v| {
+            v["is_enabled"] == false
+        })
+        .await;
+    assert_eq!(reconciled["next_run_at"], Value::Null);
+    let enabled = s.call("POST", &format!("{path}/enable"), None).await;
+    assert_eq!(enabled.status, 200, "{}", enabled.text);
+    let again = next(&enabled.json).expect("enable answers with the next slot");
+    assert!(again >= first);
+
+    // PUT replaces the payload whole; nulls inside it are kept.
+    let put = s
+        .call(
+            "PUT",
+            path,
+            Some(json!({"payload": {"greeting": "hi", "empty": null, "nested": {"n": null}}})),
+        )
+        .await;
+    assert_eq!(put.status, 200, "{}", put.text);
+    let want = json!({"greeting": "hi", "empty": null, "nested": {"n": null}});
+    assert_eq!(put.json["payload"], want);
+    assert_eq!(s.call("GET", path, None).await.json["payload"], want);
+    let stored = kubectl_ok(
+        &[
+            "get",
+            "action",
+            "every-five",
+            "-n",
+            &s.ns.name,
+            "-o",
+            "jsonpath={.spec.payload}",
+        ],
+        None,
+    );
+    let stored: Value = serde_json::from_str(&stored).expect("payload JSON");
+    assert_eq!(stored, want, "kubectl sees exactly what the client sent");
+    // Fields not sent are unchanged.
+    assert_eq!(put.json["cron_expression"], "*/5 * * * *");
+    assert_eq!(put.json["name"], "Every five");
+}

@@ -100,7 +100,7 @@ pub async fn list(
         actions: page
             .items
             .iter()
-            .map(|a| ActionView::from_resource(a))
+            .map(|a| ActionView::current(a, Utc::now()))
             .collect(),
     }))
 }
@@ -113,7 +113,7 @@ pub async fn get(
     let Admitted { target: action, .. } = state
         .admit(&headers, "get", RESOURCE, &path, Ok(()))
         .await?;
-    Ok(Json(ActionView::from_resource(&action)))
+    Ok(Json(ActionView::current(&action, Utc::now())))
 }
 
 pub async fn create(
@@ -171,7 +171,7 @@ pub async fn create(
                 wait_seen(&state.actions, &created).await;
                 return Ok((
                     StatusCode::CREATED,
-                    Json(ActionView::from_resource(&created)),
+                    Json(ActionView::current(&created, Utc::now())),
                 )
                     .into_response());
             }
@@ -201,10 +201,8 @@ pub async fn update(
     let mut spec = current.spec.clone();
     validate::apply(&mut spec, &input).map_err(|e| ApiError::Internal(format!("apply: {e}")))?;
     check(&state, &path.scope.workspace_id, &spec, &input).await?;
-    let patch = validate::spec_patch(&spec, &input);
-    write_spec(&state, &current, Value::Object(patch))
-        .await
-        .map(Json)
+    let ops = validate::spec_ops(&current.spec, &spec, &input);
+    write_spec(&state, &current, ops).await.map(Json)
 }
 
 pub async fn enable(
@@ -234,19 +232,19 @@ async fn set_enabled(
     } = state
         .admit(&headers, "update", RESOURCE, &path, Ok(()))
         .await?;
-    write_spec(&state, &current, json!({ "enabled": enabled }))
-        .await
-        .map(Json)
+    let ops = vec![json!({"op": "add", "path": "/spec/enabled", "value": enabled})];
+    write_spec(&state, &current, ops).await.map(Json)
 }
 
-/// A JSON merge patch of `spec` fields, guarded by the resourceVersion the change was validated
-/// against, then waits until the cache has it. The controller's status writes also move the
+/// A JSON Patch of `spec` fields (`validate::spec_ops`), guarded by the resourceVersion the
+/// change was validated against (the patched object carries it, so the API server answers 409
+/// when the object moved on), then waits until the cache has it. The controller's status writes also move the
 /// resourceVersion; when only they intervened (the spec is unchanged) the patch is retried with
 /// the fresh version, and only a concurrent change of the spec is a 409.
 async fn write_spec(
     state: &AppState,
     current: &Action,
-    spec_patch: Value,
+    spec_ops: Vec<Value>,
 ) -> Result<ActionView, ApiError> {
     let name = current.metadata.name.clone().unwrap_or_default();
     let namespace = current.metadata.namespace.clone().unwrap_or_default();
@@ -257,14 +255,16 @@ async fn write_spec(
     };
     let mut version = current.metadata.resource_version.clone();
     for _ in 0..3 {
-        let patch = json!({
-            "metadata": { "resourceVersion": version },
-            "spec": spec_patch,
-        });
-        match api.patch(&name, &params, &Patch::Merge(&patch)).await {
+        let mut ops = vec![json!({
+            "op": "replace", "path": "/metadata/resourceVersion", "value": version,
+        })];
+        ops.extend(spec_ops.iter().cloned());
+        let patch: json_patch::Patch = serde_json::from_value(Value::Array(ops))
+            .map_err(|e| ApiError::Internal(format!("json patch: {e}")))?;
+        match api.patch(&name, &params, &Patch::<()>::Json(patch)).await {
             Ok(updated) => {
                 wait_seen(&state.actions, &updated).await;
-                return Ok(ActionView::from_resource(&updated));
+                return Ok(ActionView::current(&updated, Utc::now()));
             }
             Err(kube::Error::Api(s)) if s.code == 404 => {
                 return Err(ApiError::action_not_found(&name));

@@ -89,6 +89,23 @@ pub fn arm(
     }
 }
 
+/// The `nextRunAt` the Action controller arrives at for `action` at `now`, from its spec and last
+/// status alone: what the REST facade shows while the status still describes an older generation
+/// of the spec (a write's own answer, before the controller has reconciled it). A slot already
+/// due is being fired, so the answer is the one after it.
+pub fn expected_next_run(action: &Action, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    if !action.spec.enabled {
+        return None;
+    }
+    let timing = Timing::compile(action).ok()?;
+    let prev = action.status.clone().unwrap_or_default();
+    match (arm(&timing, &prev, &[], now), &timing) {
+        (Some(at), _) if at > now => Some(at),
+        (Some(_), Timing::Cron(..)) => timing.next_after(now),
+        _ => None,
+    }
+}
+
 pub struct Due {
     pub count: u64,
     pub latest: DateTime<Utc>,

@@ -104,7 +104,10 @@ fn daily_report() -> Action {
         )]
         .into(),
     );
+    // Reconciled (the status observed this generation), so views show the status as written.
+    a.metadata.generation = Some(2);
     a.status = serde_json::from_value(json!({
+        "observedGeneration": 2,
         "nextRunAt": "2026-03-02T08:00:00Z", "lastRunAt": "2026-03-01T08:00:00Z",
         "lastRunStatus": "succeeded", "totalRuns": 3, "successfulRuns": 2, "failedRuns": 1,
     }))

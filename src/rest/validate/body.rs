@@ -13,7 +13,7 @@ use crate::rest::error::FieldError;
 use crate::rest::model::ACTION_FIELDS;
 
 /// One REST-writable Action field: a row of `model::ACTION_FIELDS`. Reading a body, applying it
-/// to the spec, the update's merge patch and the body schemas of the OpenAPI document all follow
+/// to the spec, the update's patch and the body schemas of the OpenAPI document all follow
 /// these rows (docs/rest.md, "Where a field's rules live").
 #[derive(Debug, Clone, Copy)]
 pub struct BodyField {

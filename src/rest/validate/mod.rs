@@ -4,7 +4,7 @@
 //!
 //! - `path`: the grammar of the path ids (`PATH_PARAMS`)
 //! - `body`, `fields`: create, update and trigger bodies into `ActionInput`
-//! - `apply`: the spec a create starts from, sent fields onto a spec, the merge patch of an update
+//! - `apply`: the spec a create starts from, sent fields onto a spec, the JSON Patch of an update
 //! - `checks`: cron, zone, templates, required-if rules and payload size on the resulting spec
 //! - `query`: the query of the list routes
 //! - `slug`: the `action_id` of a new Action
@@ -19,7 +19,7 @@ mod pydantic;
 mod query;
 mod slug;
 
-pub use apply::{apply, new_spec, spec_patch};
+pub use apply::{apply, new_spec, spec_ops};
 pub use body::{
     ActionInput, BodyField, EnumKind, Kind, Presence, enum_values, parse_action_body,
     parse_trigger_body,

@@ -1444,4 +1444,31 @@ async fn facade_writes_answer_what_the_next_read_shows() {
     // Fields not sent are unchanged.
     assert_eq!(put.json["cron_expression"], "*/5 * * * *");
     assert_eq!(put.json["name"], "Every five");
+
+    // A template naming a variable no run has is refused at save time, every one at once.
+    let bad = s
+        .call(
+            "PUT",
+            path,
+            Some(json!({"payload": {"a": "{{ nope }}", "b": ["{{ date | nofilter }}"]}})),
+        )
+        .await;
+    assert_eq!(bad.status, 422, "{}", bad.text);
+    let detail = bad.json["detail"].as_array().expect("detail");
+    let locs: Vec<&Value> = detail.iter().map(|d| &d["loc"]).collect();
+    assert_eq!(
+        locs,
+        [
+            &json!(["body", "payload", "a"]),
+            &json!(["body", "payload", "b", 0])
+        ]
+    );
+    assert!(
+        detail[0]["msg"]
+            .as_str()
+            .is_some_and(|m| m.contains("undefined variable `nope`")),
+        "{}",
+        bad.text
+    );
+    assert_eq!(s.call("GET", path, None).await.json["payload"], want);
 }

@@ -43,6 +43,7 @@ pub struct ActionRunSpec {
     pub scheduled_at: Option<DateTime<Utc>>,
 
     /// The payload sent, with every template already rendered.
+    /// Defaults to `{}`.
     #[serde(default)]
     #[schemars(schema_with = "object_schema")]
     pub resolved_payload: JsonObject,

@@ -107,6 +107,29 @@ pub fn build_run(
     }
 }
 
+/// The variables a thread id template can use: those of `template_vars`.
+pub const THREAD_VARIABLES: &[&str] = &[
+    "action_id",
+    "action_name",
+    "app_id",
+    "date",
+    "namespace_id",
+    "now",
+    "run_id",
+    "scheduled_at",
+    "trigger_type",
+    "triggered_at",
+    "workspace_id",
+];
+
+/// The variables a payload template can use: the thread's, and the resolved `thread_id`.
+pub fn payload_variables() -> Vec<&'static str> {
+    let mut all: Vec<&'static str> = THREAD_VARIABLES.to_vec();
+    all.push("thread_id");
+    all.sort_unstable();
+    all
+}
+
 /// The template variables of a run (docs/runner.md, "The request"), without `thread_id`.
 ///
 /// Times are RFC 3339 UTC. `scheduled_at` is empty for manual runs. `date` is the day of the

@@ -88,13 +88,102 @@ fn describe(e: &minijinja::Error) -> String {
     }
 }
 
-/// Whether a thread id template compiles (for validation by the controller and the facade).
-pub fn check_syntax(template: &str) -> Result<(), TemplateError> {
+/// Checks a template before any run renders it: it compiles, every variable it names is one of
+/// `available` (or a global of the engine, such as `range`), and it renders with sample values
+/// of those variables (which finds unknown filters and tests). Static, so a variable used only
+/// in a branch not taken is found too.
+pub fn check(
+    location: &str,
+    template: &str,
+    available: &[&'static str],
+) -> Result<(), TemplateError> {
+    if !(template.contains("{{") || template.contains("{%") || template.contains("{#")) {
+        return Ok(());
+    }
     let env = environment();
-    env.template_from_str(template)
+    let fail = |message: String| TemplateError {
+        location: location.to_string(),
+        message,
+    };
+    let compiled = env
+        .template_from_str(template)
+        .map_err(|e| fail(describe(&e)))?;
+    let globals: Vec<&str> = env.globals().map(|(name, _)| name).collect();
+    let mut unknown: Vec<String> = compiled
+        .undeclared_variables(false)
+        .into_iter()
+        .filter(|name| !available.contains(&name.as_str()) && !globals.contains(&name.as_str()))
+        .collect();
+    if !unknown.is_empty() {
+        unknown.sort();
+        return Err(fail(format!(
+            "undefined variable{} {} (available: {})",
+            if unknown.len() == 1 { "" } else { "s" },
+            unknown
+                .iter()
+                .map(|n| format!("`{n}`"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            available.join(", ")
+        )));
+    }
+    let sample: Vars = available
+        .iter()
+        .map(|name| (*name, sample_value(name)))
+        .collect();
+    compiled
+        .render(&sample)
         .map(|_| ())
-        .map_err(|e| TemplateError {
-            location: "threadIdTemplate".into(),
-            message: describe(&e),
-        })
+        .map_err(|e| fail(describe(&e)))
+}
+
+/// A value of the shape the runner gives `name` (times RFC 3339, `date` a day), for `check`.
+fn sample_value(name: &str) -> String {
+    match name {
+        "date" => "2026-01-01".into(),
+        "scheduled_at" | "triggered_at" | "now" => "2026-01-01T00:00:00Z".into(),
+        "trigger_type" => "scheduled".into(),
+        _ => format!("sample-{name}"),
+    }
+}
+
+/// Every problem of the templates of an Action (the thread id template and each payload leaf),
+/// each with its location, checked against the variables the runner provides.
+pub fn check_all(
+    thread_template: Option<&str>,
+    payload: &crate::resources::JsonObject,
+) -> Vec<TemplateError> {
+    let mut errors = Vec::new();
+    if let Some(t) = thread_template
+        && let Err(e) = check("threadIdTemplate", t, super::THREAD_VARIABLES)
+    {
+        errors.push(e);
+    }
+    let available = super::payload_variables();
+    for (key, value) in payload {
+        check_leaves(&format!("payload.{key}"), value, &available, &mut errors);
+    }
+    errors
+}
+
+fn check_leaves(
+    location: &str,
+    value: &Value,
+    available: &[&'static str],
+    errors: &mut Vec<TemplateError>,
+) {
+    match value {
+        Value::String(s) => errors.extend(check(location, s, available).err()),
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                check_leaves(&format!("{location}[{i}]"), item, available, errors);
+            }
+        }
+        Value::Object(map) => {
+            for (k, item) in map {
+                check_leaves(&format!("{location}.{k}"), item, available, errors);
+            }
+        }
+        _ => {}
+    }
 }

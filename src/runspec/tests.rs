@@ -115,8 +115,56 @@ fn a_syntax_error_is_an_error() {
     let a = action(json!({"payload": {"p": "{{ run_id "}}));
     let run = build_run(&a, Trigger::Manual, at(2026, 5, 4, 10, 0), RANDOM, None);
     assert!(run.spec.resolve_error.unwrap().contains("syntax"));
-    assert!(template::check_syntax("{% if %}").is_err());
-    assert!(template::check_syntax("{{ date }}").is_ok());
+}
+
+#[test]
+fn the_save_time_check_finds_what_a_run_would_fail_on() {
+    let check = |t: &str| template::check("p", t, &payload_variables()).map_err(|e| e.message);
+    assert_eq!(check("plain text"), Ok(()));
+    assert_eq!(
+        check("{{ date }} {{ thread_id | upper }} {{ range(3) | list }}"),
+        Ok(())
+    );
+    assert_eq!(
+        check("{% for x in [1] %}{{ loop.index }}{{ x }}{% endfor %}"),
+        Ok(())
+    );
+    assert!(check("{% if %}").unwrap_err().contains("syntax"));
+    let undefined =
+        check("{{ nope }} and {% if trigger_type == 'manual' %}{{ zed }}{% endif %}").unwrap_err();
+    assert!(
+        undefined.starts_with("undefined variables `nope`, `zed` (available: action_id,"),
+        "{undefined}"
+    );
+    assert!(
+        check("{{ date | no_such_filter }}")
+            .unwrap_err()
+            .contains("filter")
+    );
+    // thread_id is not available to the thread template itself.
+    assert!(
+        template::check("threadIdTemplate", "t-{{ thread_id }}", THREAD_VARIABLES)
+            .unwrap_err()
+            .message
+            .contains("`thread_id`")
+    );
+    let payload =
+        serde_json::from_value(json!({"a": ["ok", "{{ x }}"], "b": {"c": "{{ y"}})).unwrap();
+    let all = template::check_all(Some("{{ nope }}"), &payload);
+    let at: Vec<&str> = all.iter().map(|e| e.location.as_str()).collect();
+    assert_eq!(at, ["threadIdTemplate", "payload.a[1]", "payload.b.c"]);
+}
+
+#[test]
+fn the_variable_lists_name_exactly_what_a_run_provides() {
+    let a = action(json!({}));
+    let vars = template_vars(&a, "r", TriggerType::Manual, None, at(2026, 5, 4, 10, 0));
+    let names: Vec<&str> = vars.keys().copied().collect();
+    assert_eq!(names, THREAD_VARIABLES);
+    let mut with_thread = names.clone();
+    with_thread.push("thread_id");
+    with_thread.sort();
+    assert_eq!(with_thread, payload_variables());
 }
 
 #[test]

@@ -71,7 +71,7 @@ pub fn check_spec(spec: &ActionSpec, input: &ActionInput, now: DateTime<Utc>) ->
         _ => {}
     }
     if let Some(t) = &spec.thread_id_template
-        && let Some(e) = template_error(t)
+        && let Some(e) = template_error(t, crate::runspec::THREAD_VARIABLES)
     {
         errs.push(FieldError::value_error(
             loc(&["body", "thread_id_template"]),
@@ -108,7 +108,7 @@ pub(super) fn check_payload(payload: &JsonObject, errs: &mut Vec<FieldError>) {
 fn check_leaves(value: &Value, path: &mut Vec<Value>, errs: &mut Vec<FieldError>) {
     match value {
         Value::String(s) => {
-            if let Some(e) = template_error(s) {
+            if let Some(e) = template_error(s, &crate::runspec::payload_variables()) {
                 errs.push(FieldError::value_error(path.clone(), &e, value.clone()));
             }
         }
@@ -130,9 +130,10 @@ fn check_leaves(value: &Value, path: &mut Vec<Value>, errs: &mut Vec<FieldError>
     }
 }
 
-/// Why `source` does not compile with the runner's template engine and settings, if it does not.
-pub fn template_error(source: &str) -> Option<String> {
-    crate::runspec::template::check_syntax(source)
+/// Why `source` would fail to render in a run (syntax, an undefined variable, an unknown filter),
+/// checked with the runner's own engine, settings and variables, if it would.
+pub fn template_error(source: &str, available: &[&'static str]) -> Option<String> {
+    crate::runspec::template::check("", source, available)
         .err()
         .map(|e| format!("invalid template: {}", e.message))
 }
@@ -157,7 +158,8 @@ mod tests {
         let input = parse_action_body(
             &json!({"cron_expression": "61 * * * *", "timezone": "Mars/Olympus",
                     "scheduled_at": "2020-01-01T00:00:00Z", "schedule_type": "cron",
-                    "thread_mode": "template", "payload": {"a": ["{{ date"]}}),
+                    "thread_mode": "template",
+                    "payload": {"a": ["{{ date"], "b": "{{ nope }}"}}),
             false,
         )
         .unwrap();
@@ -174,7 +176,16 @@ mod tests {
                     "value_error".into(),
                     vec![json!("body"), json!("payload"), json!("a"), json!(0)]
                 ),
+                (
+                    "value_error".into(),
+                    vec![json!("body"), json!("payload"), json!("b")]
+                ),
             ]
+        );
+        assert!(
+            errs[5].msg.contains("undefined variable `nope`"),
+            "{}",
+            errs[5].msg
         );
         assert!(
             errs[0]

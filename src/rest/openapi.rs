@@ -14,7 +14,8 @@ use super::actions::{ActionList, TriggerResponse};
 use super::bodies::{ActionCreate, ActionUpdate, TriggerRequest};
 use super::error::{HttpValidationError, PlatformError};
 use super::runs::RunList;
-use super::validate::{DEFAULT_LIMIT, MAX_LIMIT, path_grammar};
+use super::schedule::UpcomingList;
+use super::validate::{DEFAULT_COUNT, DEFAULT_LIMIT, MAX_COUNT, MAX_LIMIT, path_grammar};
 use super::{ActionView, RunView};
 use crate::resources::RunPhase;
 
@@ -78,6 +79,20 @@ pub const ROUTES: &[(&str, &str, &str, &str, u16)] = &[
         "Disable Action",
         200,
     ),
+    (
+        "get",
+        "/actions/{action_id}/upcoming",
+        "list_upcoming_fire_instants",
+        "List the Action's next fire instants",
+        200,
+    ),
+    (
+        "get",
+        "/schedule-preview",
+        "preview_schedule",
+        "Preview an unsaved schedule's fire instants",
+        200,
+    ),
 ];
 
 /// The document never changes while the process runs: build it (schema generation included)
@@ -114,6 +129,7 @@ fn schemas() -> Map<String, Value> {
     responses.subschema_for::<RunView>();
     responses.subschema_for::<RunList>();
     responses.subschema_for::<TriggerResponse>();
+    responses.subschema_for::<UpcomingList>();
     responses.subschema_for::<HttpValidationError>();
     responses.subschema_for::<PlatformError>();
     // Requests as deserialized: optional, nullable and defaulted fields are not required.
@@ -200,6 +216,7 @@ fn operation(method: &str, path: &str, id: &str, summary: &str, success: u16) ->
         "list_action_runs" => Some(ref_to::<RunList>()),
         "get_action_run" => Some(ref_to::<RunView>()),
         "trigger_action" => Some(ref_to::<TriggerResponse>()),
+        "list_upcoming_fire_instants" | "preview_schedule" => Some(ref_to::<UpcomingList>()),
         "delete_action" => None,
         _ => Some(ref_to::<ActionView>()),
     };
@@ -213,6 +230,22 @@ fn operation(method: &str, path: &str, id: &str, summary: &str, success: u16) ->
             params.push(json!({"name": "status", "in": "query", "required": false,
                 "description": "Filter by status", "schema": ref_to::<RunPhase>()}));
             params.extend(paging);
+        }
+        "list_upcoming_fire_instants" | "preview_schedule" => {
+            params.push(json!({"name": "count", "in": "query", "required": false,
+                "description": format!("How many instants to list (1-{MAX_COUNT})"),
+                "schema": {"type": "integer", "minimum": 1, "maximum": MAX_COUNT, "default": DEFAULT_COUNT}}));
+            if id == "preview_schedule" {
+                params.push(json!({"name": "cron_expression", "in": "query", "required": false,
+                    "description": "Five-field cron expression (Vixie cron semantics); this or scheduled_at is required",
+                    "schema": {"type": "string", "minLength": 1}}));
+                params.push(json!({"name": "scheduled_at", "in": "query", "required": false,
+                    "description": "The instant of a one_time schedule (when cron_expression is absent)",
+                    "schema": {"type": "string", "format": "date-time"}}));
+                params.push(json!({"name": "timezone", "in": "query", "required": false,
+                    "description": "IANA zone the expression is evaluated in",
+                    "schema": {"type": "string", "default": "UTC"}}));
+            }
         }
         _ => {}
     }

@@ -15,6 +15,7 @@ mod body;
 mod checks;
 mod fields;
 mod path;
+mod preview;
 mod pydantic;
 mod query;
 mod slug;
@@ -30,6 +31,7 @@ pub use path::{
     DNS_LABEL_PATTERN, DNS_SUBDOMAIN_PATTERN, LABEL_VALUE_PATTERN, PATH_PARAMS, PathGrammar,
     check_path, path_grammar,
 };
+pub use preview::{DEFAULT_COUNT, MAX_COUNT, PreviewQuery, parse_count, parse_preview};
 pub use query::{DEFAULT_LIMIT, ListQuery, MAX_LIMIT, parse_list_query};
 pub use slug::slug;
 

@@ -69,10 +69,10 @@ const RUN_KEYS: &[&str] = &[
 ];
 
 /// One HTTP answer: status, body text, body JSON (Null when not JSON).
-struct Answer {
-    status: u16,
-    text: String,
-    json: Value,
+pub(crate) struct Answer {
+    pub(crate) status: u16,
+    pub(crate) text: String,
+    pub(crate) json: Value,
 }
 
 /// A minimal HTTP/1.0 client (one request per connection), enough for these tests.
@@ -161,15 +161,15 @@ fn keys_in_order(text: &str) -> Vec<String> {
 }
 
 /// One workspace with the org label, an endpoint, and an operator serving the facade.
-struct Setup {
-    client: Client,
-    ns: TestNamespace,
-    op: Operator,
-    token: String,
+pub(crate) struct Setup {
+    pub(crate) client: Client,
+    pub(crate) ns: TestNamespace,
+    pub(crate) op: Operator,
+    pub(crate) token: String,
 }
 
 impl Setup {
-    async fn new(prefix: &str) -> Self {
+    pub(crate) async fn new(prefix: &str) -> Self {
         let client = client().await;
         install_crds(&client).await;
         let ns = TestNamespace::create(&client, prefix).await;
@@ -203,11 +203,11 @@ impl Setup {
         }
     }
 
-    fn base(&self) -> String {
+    pub(crate) fn base(&self) -> String {
         format!("/v1/orgs/{ORG}/workspaces/{}/apps/{APP}", self.ns.name)
     }
 
-    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> Answer {
+    pub(crate) async fn call(&self, method: &str, path: &str, body: Option<Value>) -> Answer {
         let bytes = body.map(|b| b.to_string().into_bytes());
         let full = format!("{}{path}", self.base());
         http(
@@ -222,7 +222,12 @@ impl Setup {
 
     /// GETs `path` until `done` holds for the answer's JSON (the controller catches up
     /// asynchronously); returns that JSON.
-    async fn get_until(&self, what: &str, path: &str, done: impl Fn(&Value) -> bool) -> Value {
+    pub(crate) async fn get_until(
+        &self,
+        what: &str,
+        path: &str,
+        done: impl Fn(&Value) -> bool,
+    ) -> Value {
         eventually(what, Duration::from_secs(30), || async {
             let a = self.call("GET", path, None).await;
             done(&a.json).then_some(a.json)
@@ -240,7 +245,7 @@ impl Setup {
         http(self.op.facade_port, method, full_path, token, body).await
     }
 
-    async fn create(&self, body: Value) -> Value {
+    pub(crate) async fn create(&self, body: Value) -> Value {
         let a = self.call("POST", "/actions", Some(body)).await;
         assert_eq!(a.status, 201, "create: {}", a.text);
         a.json
@@ -1089,7 +1094,7 @@ async fn facade_pagination_is_stable_while_actions_come_and_go() {
 
 /// A local endpoint that answers 500 when the body contains `"fail":true`, else 200.
 async fn start_endpoint() -> u16 {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::io::AsyncWriteExt;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -1097,33 +1102,10 @@ async fn start_endpoint() -> u16 {
     tokio::spawn(async move {
         while let Ok((mut conn, _)) = listener.accept().await {
             tokio::spawn(async move {
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 4096];
-                // Read the head, then as many body bytes as Content-Length says.
-                loop {
-                    let Ok(n) = conn.read(&mut chunk).await else {
-                        return;
-                    };
-                    if n == 0 {
-                        break;
-                    }
-                    buf.extend_from_slice(&chunk[..n]);
-                    let text = String::from_utf8_lossy(&buf).to_string();
-                    if let Some((head, body)) = text.split_once("\r\n\r\n") {
-                        let len = head
-                            .lines()
-                            .find_map(|l| {
-                                let (k, v) = l.split_once(':')?;
-                                k.eq_ignore_ascii_case("content-length")
-                                    .then(|| v.trim().parse::<usize>().ok())?
-                            })
-                            .unwrap_or(0);
-                        if body.len() >= len {
-                            break;
-                        }
-                    }
-                }
-                let text = String::from_utf8_lossy(&buf).replace(' ', "");
+                let Some((_, body)) = read_request(&mut conn).await else {
+                    return;
+                };
+                let text = body.replace(' ', "");
                 let status = if text.contains("\"fail\":true") {
                     "500 Internal Server Error"
                 } else {

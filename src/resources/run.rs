@@ -57,6 +57,16 @@ pub struct ActionRunSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolve_error: Option<String>,
 
+    /// Extra template variables a manual trigger gave this run (name to value), beside the
+    /// built-in ones; kept so that a rerun can render with them again.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub variables: std::collections::BTreeMap<String, String>,
+
+    /// The run this one re-runs (`POST .../runs/{run_id}/rerun`), in the same namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253))]
+    pub rerun_of: Option<String>,
+
     /// The agent platform's memory namespace, copied from the Action.
     #[schemars(length(min = 1, max = 255))]
     pub namespace_id: String,

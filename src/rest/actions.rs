@@ -21,7 +21,7 @@ use super::{
     ActionPath, ActionView, Admitted, AppState, FIELD_MANAGER, Scope, wait_gone, wait_seen,
 };
 use crate::resources::{Action, ActionEndpoint, ActionRun, ActionSpec, RunPhase};
-use crate::runspec::{Trigger, build_run, execution_id};
+use crate::runspec::{Overrides, Trigger, build_run_with, execution_id};
 
 const RESOURCE: &str = "actions";
 
@@ -351,23 +351,51 @@ pub async fn trigger(
     State(state): State<AppState>,
     ApiPath(path): ApiPath<ActionPath>,
     headers: HeaderMap,
+    QueryPairs(query): QueryPairs,
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
-    let payload = validate::parse_trigger_body(body.as_ref());
+    // FastAPI reports the query's errors before the body's.
+    let input = match (
+        validate::parse_dry_run(&query),
+        validate::parse_trigger_body(body.as_ref()),
+    ) {
+        (Ok(dry_run), Ok(input)) => Ok((dry_run, input)),
+        (q, b) => Err([q.err(), b.err()].into_iter().flatten().flatten().collect()),
+    };
     let Admitted {
         target: action,
-        input: payload,
+        input: (dry_run, input),
         ..
     } = state
-        .admit(&headers, "create", "actionruns", &path, payload)
+        .admit(&headers, "create", "actionruns", &path, input)
         .await?;
-    let run = build_run(
+    let overrides = Overrides {
+        payload: input.payload,
+        thread_id: input.thread_id,
+        variables: input.variables,
+        rerun_of: None,
+    };
+    let run = build_run_with(
         &action,
         Trigger::Manual,
         Utc::now(),
         uuid::Uuid::new_v4(),
-        payload.as_ref(),
+        &overrides,
     );
+    if dry_run {
+        let answer = super::dry_run::dry_run(&state, &run).await?;
+        return Ok(Json(answer).into_response());
+    }
+    create_run(&state, &path, run).await
+}
+
+/// Creates a manual run and answers as a trigger does (202, the run pending), once the cache
+/// has it (read-your-writes).
+pub(super) async fn create_run(
+    state: &AppState,
+    path: &ActionPath,
+    run: ActionRun,
+) -> Result<Response, ApiError> {
     let api: Api<ActionRun> = Api::namespaced(state.client.clone(), &path.scope.workspace_id);
     let params = PostParams {
         field_manager: Some(FIELD_MANAGER.to_string()),

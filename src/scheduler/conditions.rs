@@ -94,7 +94,7 @@ fn template_problems(action: &Action) -> Option<String> {
         ThreadMode::Template => spec.thread_id_template.as_deref(),
         _ => None,
     };
-    let errors = crate::runspec::template::check_all(thread, &spec.payload);
+    let errors = crate::runspec::template::check_all(thread, &spec.payload, &[]);
     let all: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
     (!all.is_empty()).then(|| all.join("; "))
 }

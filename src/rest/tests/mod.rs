@@ -7,11 +7,11 @@
 //! - `precedence`: which check answers first (401, 403, path 422, 404, input 422), and the 404s
 //! - `invalid`: the exact 422 bodies of bad path ids, queries and bodies
 //! - `reads`: gets and lists rendered from the stores
-//! - `previews`: the schedule preview routes
+//! - `agent`: the routes beyond the reference API (previews, cancel, rerun, dry run)
 
+mod agent;
 mod invalid;
 mod precedence;
-mod previews;
 mod reads;
 
 use std::sync::Arc;

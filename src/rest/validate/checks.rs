@@ -79,11 +79,13 @@ pub fn check_spec(spec: &ActionSpec, input: &ActionInput, now: DateTime<Utc>) ->
             val(&spec.thread_id_template),
         ));
     }
-    check_payload(&spec.payload, &mut errs);
+    check_payload(&spec.payload, &[], &mut errs);
     errs
 }
 
-pub(super) fn check_payload(payload: &JsonObject, errs: &mut Vec<FieldError>) {
+/// The payload's size, and each string leaf as a template with the run's variables plus `extra`
+/// (a trigger's own variables).
+pub(super) fn check_payload(payload: &JsonObject, extra: &[&str], errs: &mut Vec<FieldError>) {
     let size = serde_json::to_vec(payload).map(|b| b.len()).unwrap_or(0);
     if size > ActionSpec::MAX_PAYLOAD_BYTES {
         errs.push(FieldError::value_error(
@@ -97,32 +99,39 @@ pub(super) fn check_payload(payload: &JsonObject, errs: &mut Vec<FieldError>) {
         return;
     }
     let mut path = loc(&["body", "payload"]);
+    let mut available = crate::runspec::payload_variables();
+    available.extend_from_slice(extra);
     for (k, v) in payload {
         path.push(json!(k));
-        check_leaves(v, &mut path, errs);
+        check_leaves(v, &mut path, &available, errs);
         path.pop();
     }
 }
 
-/// Every string leaf of a payload is a template; each must compile.
-fn check_leaves(value: &Value, path: &mut Vec<Value>, errs: &mut Vec<FieldError>) {
+/// Every string leaf of a payload is a template; each must render.
+fn check_leaves(
+    value: &Value,
+    path: &mut Vec<Value>,
+    available: &[&str],
+    errs: &mut Vec<FieldError>,
+) {
     match value {
         Value::String(s) => {
-            if let Some(e) = template_error(s, &crate::runspec::payload_variables()) {
+            if let Some(e) = template_error(s, available) {
                 errs.push(FieldError::value_error(path.clone(), &e, value.clone()));
             }
         }
         Value::Array(items) => {
             for (i, item) in items.iter().enumerate() {
                 path.push(json!(i));
-                check_leaves(item, path, errs);
+                check_leaves(item, path, available, errs);
                 path.pop();
             }
         }
         Value::Object(map) => {
             for (k, item) in map {
                 path.push(json!(k));
-                check_leaves(item, path, errs);
+                check_leaves(item, path, available, errs);
                 path.pop();
             }
         }
@@ -132,7 +141,7 @@ fn check_leaves(value: &Value, path: &mut Vec<Value>, errs: &mut Vec<FieldError>
 
 /// Why `source` would fail to render in a run (syntax, an undefined variable, an unknown filter),
 /// checked with the runner's own engine, settings and variables, if it would.
-pub fn template_error(source: &str, available: &[&'static str]) -> Option<String> {
+pub fn template_error(source: &str, available: &[&str]) -> Option<String> {
     crate::runspec::template::check("", source, available)
         .err()
         .map(|e| format!("invalid template: {}", e.message))

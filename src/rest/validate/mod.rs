@@ -19,12 +19,10 @@ mod preview;
 mod pydantic;
 mod query;
 mod slug;
+mod trigger;
 
 pub use apply::{apply, new_spec, spec_ops};
-pub use body::{
-    ActionInput, BodyField, EnumKind, Kind, Presence, enum_values, parse_action_body,
-    parse_trigger_body,
-};
+pub use body::{ActionInput, BodyField, EnumKind, Kind, Presence, enum_values, parse_action_body};
 pub use checks::{check_spec, template_error};
 pub use fields::parse_datetime;
 pub use path::{
@@ -34,6 +32,7 @@ pub use path::{
 pub use preview::{DEFAULT_COUNT, MAX_COUNT, PreviewQuery, parse_count, parse_preview};
 pub use query::{DEFAULT_LIMIT, ListQuery, MAX_LIMIT, parse_list_query};
 pub use slug::slug;
+pub use trigger::{MAX_VARIABLES, TriggerInput, parse_dry_run, parse_trigger_body};
 
 /// Helpers the tests of the submodules share.
 #[cfg(test)]

@@ -1,4 +1,5 @@
-//! The schedule preview routes: their answers, and their 401/403/404/422 through admission.
+//! The routes beyond the reference API: their answers where the stores suffice, and their
+//! 401/403/404/422 through admission.
 
 use super::*;
 use crate::rest::auth::Caller;
@@ -114,6 +115,49 @@ async fn preview_routes_go_through_admission() {
         (Some("alice-token"), upcoming("daily-report"), 200),
     ] {
         let a = send(&s, "GET", &uri, token, b"").await;
+        assert_eq!(a.status.as_u16(), status, "{token:?} {uri}: {}", a.text);
+    }
+}
+
+#[tokio::test]
+async fn cancel_rerun_and_dry_run_go_through_admission() {
+    let s = fixture(AuthMode::Kube);
+    let bob = Caller {
+        username: "bob".into(),
+        uid: None,
+        groups: vec![],
+    };
+    s.auth.remember_token("bob-token", Some(bob.clone()));
+    s.auth
+        .remember_decision(&bob, "update", "actionruns", "team-a", false);
+    s.auth
+        .remember_decision(&bob, "create", "actionruns", "team-a", true);
+    let run = |id: &str, what: &str| format!("{BASE}/actions/daily-report/runs/{id}/{what}");
+    for (token, uri, status) in [
+        (None, run("daily-report-3", "cancel"), 401),
+        (None, run("daily-report-3", "rerun"), 401),
+        (Some("bob-token"), run("daily-report-3", "cancel"), 403),
+        (Some("bob-token"), run("missing", "rerun"), 404),
+        // A staged run is not a run the API shows yet.
+        (Some("bob-token"), run("daily-report-staged", "rerun"), 404),
+        (Some("bob-token"), run("UPPER", "rerun"), 422),
+        (
+            Some("bob-token"),
+            format!("{}?render=later", run("daily-report-3", "rerun")),
+            422,
+        ),
+        (
+            None,
+            format!("{BASE}/actions/daily-report/trigger?dry_run=true"),
+            401,
+        ),
+        (
+            Some("bob-token"),
+            format!("{BASE}/actions/daily-report/trigger?dry_run=maybe"),
+            422,
+        ),
+    ] {
+        let a = send(&s, "POST", &uri, token, b"").await;
         assert_eq!(a.status.as_u16(), status, "{token:?} {uri}: {}", a.text);
     }
 }

@@ -29,6 +29,7 @@ struct Received {
     path: String,
     headers: BTreeMap<String, String>,
     body: Vec<u8>,
+    at: std::time::Instant,
 }
 
 impl Received {
@@ -42,6 +43,9 @@ struct Agent {
     calls: Arc<Mutex<Vec<Received>>>,
     /// Every Retry-After value sent, in order.
     retry_after: Arc<Mutex<Vec<String>>>,
+    /// Requests being answered now, and the most at any moment (`/hold/{ms}`).
+    active: Arc<std::sync::atomic::AtomicUsize>,
+    max_active: Arc<std::sync::atomic::AtomicUsize>,
     /// Key sets by name, for `/verify/{set}`.
     keys: Arc<HashMap<String, Vec<SigningKey>>>,
 }
@@ -63,7 +67,8 @@ impl Agent {
 /// A test endpoint on a free loopback port. `/verify/{set}` answers 200 when the Standard
 /// Webhooks signature verifies with key set `set` (else 401); `/answer/{code}/{n}` answers `code`
 /// to the first `n` requests of each run on that path, with `Retry-After: <v>` when the query has
-/// `retry_after=<v>` (`date+<s>`: an HTTP date s seconds ahead), then 200; anything else 200.
+/// `retry_after=<v>` (`date+<s>`: an HTTP date s seconds ahead), then 200; `/hold/{ms}`
+/// answers 200 after ms milliseconds, counting the requests it holds at once; anything else 200.
 async fn agent(keys: HashMap<String, Vec<SigningKey>>) -> (SocketAddr, Agent) {
     let agent = Agent {
         keys: Arc::new(keys),
@@ -81,6 +86,7 @@ async fn handle(State(agent): State<Agent>, uri: Uri, headers: HeaderMap, body: 
             .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
             .collect(),
         body: body.to_vec(),
+        at: std::time::Instant::now(),
     };
     let run = call
         .header("x-punctual-run")
@@ -103,6 +109,14 @@ async fn handle(State(agent): State<Agent>, uri: Uri, headers: HeaderMap, body: 
                 Ok(()) => (StatusCode::OK, "verified").into_response(),
                 Err(e) => (StatusCode::UNAUTHORIZED, e.to_string()).into_response(),
             }
+        }
+        ["hold", ms] => {
+            use std::sync::atomic::Ordering::SeqCst;
+            let now = agent.active.fetch_add(1, SeqCst) + 1;
+            agent.max_active.fetch_max(now, SeqCst);
+            tokio::time::sleep(Duration::from_millis(ms.parse().unwrap_or(0))).await;
+            agent.active.fetch_sub(1, SeqCst);
+            (StatusCode::OK, "held").into_response()
         }
         ["answer", code, n] if seen <= n.parse().unwrap_or(0) => {
             let code = code.parse().ok().and_then(|c| StatusCode::from_u16(c).ok());
@@ -821,4 +835,139 @@ async fn a_failed_and_a_succeeded_run_are_notified_signed_with_a_retry_and_never
         .await
         .expect("runs");
     assert_eq!(runs.items.len(), 2);
+}
+
+#[tokio::test]
+async fn an_endpoint_s_own_caps_hold_runs_pending_and_let_them_go_in_nominal_order() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let (client, ns) = setup("e2e-flow").await;
+    let (addr, agent) = agent(HashMap::new()).await;
+    let url = |path: &str| format!("http://{addr}{path}");
+    endpoint_url(
+        &ns.name,
+        "narrow",
+        &url("/hold/1500"),
+        json!({"maxConcurrentRequests": 2}),
+    );
+    endpoint_url(
+        &ns.name,
+        "slow",
+        &url("/rate"),
+        json!({"maxRequestsPerSecond": 2}),
+    );
+    endpoint_url(
+        &ns.name,
+        "single",
+        &url("/hold/1500"),
+        json!({"maxConcurrentRequests": 1}),
+    );
+    let _op = Operator::start(&format!("flow-{}", ns.name), &ns.name, &[]);
+
+    // Concurrency: six runs at once, never more than two requests at the endpoint (and two do
+    // run side by side). The global cap (64) alone would let all six in.
+    let narrow = create_action(&client, &ns.name, "narrow", json!({"endpoint": "narrow"})).await;
+    let mut runs = Vec::new();
+    for _ in 0..6 {
+        runs.push(trigger(&client, &narrow).await);
+    }
+    // While they wait for their turn, the waiting runs are still pending with no attempt.
+    let waiting = eventually(
+        "runs waiting for their turn",
+        Duration::from_secs(30),
+        || async {
+            let list = Api::<ActionRun>::namespaced(client.clone(), &ns.name)
+                .list(&ListParams::default().labels("punctual.dev/action=narrow"))
+                .await
+                .ok()?;
+            let pending = list
+                .items
+                .iter()
+                .filter(|r| r.status.as_ref().is_none_or(|s| s.attempt == 0))
+                .count();
+            (agent.max_active.load(SeqCst) == 2 && pending >= 1).then_some(pending)
+        },
+    )
+    .await;
+    assert!(waiting >= 1);
+    for run in &runs {
+        let done = finished(&client, run, Duration::from_secs(120)).await;
+        assert_eq!(
+            status(&done).status,
+            RunPhase::Succeeded,
+            "{:?}",
+            status(&done)
+        );
+    }
+    assert_eq!(agent.max_active.load(SeqCst), 2);
+
+    // Rate: five runs at two per second arrive at least about half a second apart.
+    let slow = create_action(&client, &ns.name, "slow", json!({"endpoint": "slow"})).await;
+    let mut runs = Vec::new();
+    for _ in 0..5 {
+        runs.push(trigger(&client, &slow).await);
+    }
+    for run in &runs {
+        finished(&client, run, Duration::from_secs(120)).await;
+    }
+    let mut arrivals: Vec<std::time::Instant> = agent
+        .calls()
+        .iter()
+        .filter(|c| c.path == "/rate")
+        .map(|c| c.at)
+        .collect();
+    arrivals.sort();
+    assert_eq!(arrivals.len(), 5);
+    for pair in arrivals.windows(2) {
+        let gap = pair[1] - pair[0];
+        // 500 ms apart when sent; a little less on arrival is network jitter, not a burst.
+        assert!(gap >= Duration::from_millis(350), "requests {gap:?} apart");
+    }
+
+    // Order: one request at a time; scheduled runs created latest slot first are delivered in
+    // slot order once the first one holds the endpoint.
+    let single = create_action(&client, &ns.name, "single", json!({"endpoint": "single"})).await;
+    let base = Utc::now() - chrono::Duration::seconds(120);
+    let slots: Vec<DateTime<Utc>> = (0..5)
+        .map(|i| base + chrono::Duration::seconds(10 * i))
+        .collect();
+    let api: Api<ActionRun> = Api::namespaced(client.clone(), &ns.name);
+    let mut runs = Vec::new();
+    for slot in slots.iter().rev() {
+        let run = punctual::runspec::build_run(
+            &single,
+            punctual::runspec::Trigger::Scheduled(*slot),
+            Utc::now(),
+            uuid::Uuid::new_v4(),
+            None,
+        );
+        runs.push(
+            api.create(&kube::api::PostParams::default(), &run)
+                .await
+                .expect("create run"),
+        );
+    }
+    for run in &runs {
+        let done = finished(&client, run, Duration::from_secs(120)).await;
+        assert_eq!(
+            status(&done).status,
+            RunPhase::Succeeded,
+            "{:?}",
+            status(&done)
+        );
+    }
+    let mut calls: Vec<Received> = agent
+        .calls()
+        .into_iter()
+        .filter(|c| c.header("x-punctual-action") == Some("single"))
+        .collect();
+    calls.sort_by_key(|c| c.at);
+    let sent: Vec<String> = calls
+        .iter()
+        .map(|c| c.header("x-scheduled-at").unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(sent.len(), 5);
+    // The first may be whichever run was seen first; every later one waited, in slot order.
+    let mut rest = sent[1..].to_vec();
+    rest.sort();
+    assert_eq!(sent[1..].to_vec(), rest, "delivered in {sent:?}");
 }

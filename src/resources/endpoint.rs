@@ -60,6 +60,20 @@ pub struct ActionEndpointSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signing: Option<EndpointSigning>,
 
+    /// At most this many requests to this endpoint at once, across all Actions (on top of the
+    /// operator's global cap). Runs waiting for a turn stay `pending` and go in the order of
+    /// their nominal instant. Unset: no limit of its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 10000))]
+    pub max_concurrent_requests: Option<i32>,
+
+    /// At most this many request starts per second to this endpoint (fractions allowed: 0.1 is
+    /// one every 10 s). Runs waiting for a turn stay `pending` and go in the order of their
+    /// nominal instant. Unset: no limit of its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0.001, max = 10000))]
+    pub max_requests_per_second: Option<f64>,
+
     /// Default per-attempt HTTP timeout in seconds, used when the Action sets none.
     /// Defaults to `30`.
     #[serde(default = "default_timeout_seconds")]

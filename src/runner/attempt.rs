@@ -31,6 +31,8 @@ fn triggered_at(run: &ActionRun, now: DateTime<Utc>) -> DateTime<Utc> {
 /// The run is written `running` only if the request outlives `running_after`. Returns the
 /// resourceVersion of the final write, if it was made.
 pub(super) async fn attempt(ctx: &Context, run: &ActionRun, n: i32) -> Result<Option<String>> {
+    // The endpoint's own limits first: a run waiting for a slow endpoint holds no global permit.
+    let turn = endpoint_turn(ctx, run).await;
     let permit = ctx.permits.clone().acquire_owned().await;
     let uid = run.uid().unwrap_or_default();
     let execution_id = crate::runspec::execution_id(&uid, n as u32).to_string();
@@ -51,10 +53,28 @@ pub(super) async fn attempt(ctx: &Context, run: &ActionRun, n: i32) -> Result<Op
     };
     // The endpoint has answered: the next request may go while this one is recorded.
     drop(permit);
+    drop(turn);
     let now = ctx.clock.now();
     let new = conclude(run, &running, n, &result, now);
     debug!(status = new.status.as_str(), error = ?new.error_code, "attempt ended");
     record(ctx, run, current, &new, &prev).await
+}
+
+/// Waits for the run's turn at its endpoint (`maxConcurrentRequests`, `maxRequestsPerSecond`),
+/// in the order of nominal instants. None: the endpoint sets no limit.
+async fn endpoint_turn(ctx: &Context, run: &ActionRun) -> Option<super::flow::Permit> {
+    let ns = run.namespace().unwrap_or_default();
+    let endpoint = ctx
+        .caches
+        .endpoints()
+        .get(&ObjectRef::new(&run.spec.endpoint).within(&ns))?;
+    let limits = super::flow::Limits::of(&endpoint.spec);
+    let created = run.creation_timestamp().map(|t| crate::time::to_chrono(&t));
+    let nominal = run.spec.scheduled_at.or(created).unwrap_or(ctx.clock.now());
+    let order = (nominal, run.name_any());
+    ctx.flow
+        .acquire((ns, run.spec.endpoint.clone()), order, limits)
+        .await
 }
 
 /// The endpoint to call, or why there is none (never retried).

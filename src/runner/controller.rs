@@ -72,6 +72,8 @@ pub struct Context {
     pub(super) metrics: Arc<Metrics>,
     pub(super) clock: Arc<dyn Clock>,
     pub(super) permits: Arc<Semaphore>,
+    /// Per-endpoint limits (`flow`), taken before a global permit.
+    pub(super) flow: Arc<super::flow::FlowControl>,
     /// Bounds the run status writes in flight (`attempt::WRITERS`).
     pub(super) writers: Semaphore,
     in_flight: InFlight,
@@ -106,6 +108,7 @@ pub async fn run(
         metrics: metrics.clone(),
         clock,
         permits: Arc::new(Semaphore::new(config.max_concurrent_requests.max(1))),
+        flow: Arc::default(),
         writers: Semaphore::new(super::attempt::WRITERS),
         in_flight: in_flight.clone(),
         retrigger,

@@ -4,6 +4,7 @@
 mod attempt;
 pub mod backoff;
 pub mod controller;
+pub mod flow;
 pub mod http;
 pub mod notify;
 pub mod outcome;

@@ -384,7 +384,7 @@ fn started(run: &ActionRun, n: i32) -> DateTime<Utc> {
 #[tokio::test]
 async fn exponential_backoff_waits_a_jittered_time_within_the_cap() {
     let (client, ns) = setup("e2e-backoff").await;
-    let (addr, _agent) = agent(HashMap::new()).await;
+    let (addr, agent) = agent(HashMap::new()).await;
     endpoint_url(
         &ns.name,
         "agent",
@@ -432,6 +432,26 @@ async fn exponential_backoff_waits_a_jittered_time_within_the_cap() {
         .iter()
         .all(|(_, e, n)| (*n - *e).num_milliseconds() % 1000 == 0);
     assert!(!whole, "no jitter in {waits:?}");
+    // Every attempt carries the run's trace (status.traceId), each in a span of its own.
+    let trace = status(&done).trace_id.expect("traceId");
+    let parents: Vec<String> = agent
+        .calls_of(&done)
+        .iter()
+        .map(|c| c.header("traceparent").unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(parents.len(), 4, "{parents:?}");
+    let mut spans = std::collections::BTreeSet::new();
+    for tp in &parents {
+        let parts: Vec<&str> = tp.split('-').collect();
+        assert_eq!(parts.len(), 4, "{tp}");
+        assert_eq!(
+            (parts[0], parts[1], parts[3]),
+            ("00", trace.as_str(), "01"),
+            "{tp}"
+        );
+        spans.insert(parts[2].to_string());
+    }
+    assert_eq!(spans.len(), 4, "{parents:?}");
 }
 
 #[tokio::test]

@@ -254,6 +254,11 @@ pub struct ActionRunStatus {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attempts: Vec<Attempt>,
 
+    /// The W3C trace id of this run: the trace-id part of every request's `traceparent` (one
+    /// span per attempt).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_id: Option<String>,
+
     /// The notification of this run's end (spec.notifications), once the run has ended.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notification: Option<NotificationStatus>,

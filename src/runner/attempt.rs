@@ -38,8 +38,9 @@ pub(super) async fn attempt(ctx: &Context, run: &ActionRun, n: i32) -> Result<Op
     let execution_id = crate::runspec::execution_id(&uid, n as u32).to_string();
     let prev = run.status.clone().unwrap_or_default();
     let started = ctx.clock.now();
-    let running =
+    let mut running =
         outcome::start_attempt(&prev, n, &execution_id, triggered_at(run, started), started);
+    running.trace_id = Some(super::trace::trace_id(&uid));
     let mut current = run.clone();
     let result = match resolve(ctx, run).await {
         // Nothing is sent: one write records the attempt and its failure.

@@ -10,6 +10,7 @@ use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
 use super::outcome::{AttemptResult, ErrorCode, OUTPUT_LIMIT};
 use super::signing::{self, SigningKey};
 use super::target::Target;
+use super::trace;
 use crate::resources::{ActionRun, HttpMethod, TriggerType};
 
 /// The headers Punctual sets on every request (without the endpoint's own and without auth).
@@ -87,6 +88,9 @@ pub async fn send(
     let key = run.metadata.name.as_deref().unwrap_or_default();
     let id = signing::webhook_id(key, attempt);
     let mut own = punctual_headers(run, attempt, execution_id);
+    // Known only once the run exists (its uid), so not in the dry run's headers.
+    let uid = run.metadata.uid.as_deref().unwrap_or_default();
+    own.push(("traceparent".into(), trace::traceparent(uid, execution_id)));
     own.extend(signing_headers(
         &target.signing,
         &id,

@@ -10,3 +10,4 @@ pub mod notify;
 pub mod outcome;
 pub mod signing;
 pub mod target;
+pub mod trace;

@@ -991,3 +991,56 @@ async fn an_endpoint_s_own_caps_hold_runs_pending_and_let_them_go_in_nominal_ord
     rest.sort();
     assert_eq!(sent[1..].to_vec(), rest, "delivered in {sent:?}");
 }
+
+#[tokio::test]
+async fn a_notification_in_flight_when_the_operator_dies_is_sent_again_and_then_never() {
+    let (client, ns) = setup("e2e-notify-kill").await;
+    let (addr, agent) = agent(HashMap::new()).await;
+    let url = |path: &str| format!("http://{addr}{path}");
+    endpoint_url(&ns.name, "broken", &url("/answer/500/1000"), json!({}));
+    endpoint_url(&ns.name, "alerts", &url("/hold/4000"), json!({}));
+    let mut op = Operator::start(&format!("notify-kill-1-{}", ns.name), &ns.name, &[]);
+    let action = create_action(
+        &client,
+        &ns.name,
+        "failing",
+        json!({"endpoint": "broken", "notifications": {"onFailure": "alerts"}}),
+    )
+    .await;
+    let run = trigger(&client, &action).await;
+    let held = |agent: &Agent| {
+        agent
+            .calls_of(&run)
+            .iter()
+            .filter(|c| c.path == "/hold/4000")
+            .count()
+    };
+    eventually(
+        "the notification in flight",
+        Duration::from_secs(60),
+        || async { (held(&agent) == 1).then_some(()) },
+    )
+    .await;
+    op.kill();
+    let api: Api<ActionRun> = Api::namespaced(client.clone(), &ns.name);
+    let before = api.get(&run.name_any()).await.expect("run");
+    let note = status(&before).notification.expect("owed");
+    assert_eq!(note.phase, NotificationPhase::Pending, "{note:?}");
+
+    let _op2 = Operator::start(&format!("notify-kill-2-{}", ns.name), &ns.name, &[]);
+    let done = notified(&client, &run).await;
+    let note = status(&done).notification.expect("settled");
+    assert_eq!(note.phase, NotificationPhase::Delivered, "{note:?}");
+    let sent = held(&agent);
+    assert_eq!(sent, 2, "sent again after the restart, once");
+    // Acknowledged: nothing more is sent.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(held(&agent), sent);
+    let keys: std::collections::BTreeSet<_> = agent
+        .calls_of(&run)
+        .iter()
+        .filter(|c| c.path == "/hold/4000")
+        .map(|c| c.header("idempotency-key").unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(keys.len(), 1, "the same Idempotency-Key on both: {keys:?}");
+}

@@ -72,12 +72,25 @@ async fn recording_endpoint() -> (u16, Arc<Mutex<Log>>) {
                     }
                     return;
                 }
-                let answer = "HTTP/1.1 200 OK\r\nContent-Length: 11\r\nConnection: close\r\n\r\n{\"ok\":true}";
+                let answer = if body_fails(&log) {
+                    "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 16\r\nConnection: close\r\n\r\n{\"error\":\"boom\"}"
+                } else {
+                    "HTTP/1.1 200 OK\r\nContent-Length: 11\r\nConnection: close\r\n\r\n{\"ok\":true}"
+                };
                 let _ = conn.write_all(answer.as_bytes()).await;
             });
         }
     });
     (port, log)
+}
+
+/// Whether the latest request asked to fail (`"fail": true` in its body).
+fn body_fails(log: &Arc<Mutex<Log>>) -> bool {
+    log.lock()
+        .unwrap()
+        .received
+        .last()
+        .is_some_and(|r| r.body["fail"] == true)
 }
 
 fn received(log: &Arc<Mutex<Log>>) -> Vec<Received> {
@@ -327,6 +340,45 @@ async fn trigger_overrides_dry_run_rerun_and_cancel() {
     assert_eq!(action["is_running"], false);
     let cancelled = s.call("GET", &runs("cancelled"), None).await;
     assert_eq!(cancelled.json["total"], 2);
+
+    // The full view of a run that was retried: every attempt with what the endpoint said.
+    s.create(
+        json!({"name": "flaky", "endpoint_id": "recorder", "namespace_id": "m",
+                    "max_retries": 2, "retry_delay_seconds": 1, "payload": {"fail": true}}),
+    )
+    .await;
+    let t = s.call("POST", "/actions/flaky/trigger", None).await;
+    let id = t.json["run_id"].as_str().unwrap().to_string();
+    let path = format!("/actions/flaky/runs/{id}");
+    s.get_until("the flaky run failed", &path, |r| r["status"] == "failed")
+        .await;
+    let summary = s.call("GET", &path, None).await;
+    assert!(
+        summary.json.get("attempts").is_none(),
+        "the seed's shape by default"
+    );
+    let full = s.call("GET", &format!("{path}?view=full"), None).await;
+    assert_eq!(full.status, 200, "{}", full.text);
+    let attempts = full.json["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 3);
+    for (i, a) in attempts.iter().enumerate() {
+        assert_eq!(a["attempt"], i + 1);
+        assert_eq!(a["http_status"], 500);
+        assert_eq!(a["error_code"], "http_error");
+        assert_eq!(a["output"], "{\"error\":\"boom\"}");
+        assert!(a["completed_at"].as_str().is_some_and(|t| t.ends_with('Z')));
+    }
+    let execution_ids: std::collections::BTreeSet<&str> = attempts
+        .iter()
+        .map(|a| a["execution_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(execution_ids.len(), 3, "a new execution id per attempt");
+    assert_eq!(full.json["run_id"], id.as_str());
+    assert_eq!(full.json["status"], "failed");
+    let bad = s
+        .call("GET", &format!("{path}?view=everything"), None)
+        .await;
+    assert_eq!(bad.status, 422, "{}", bad.text);
 }
 
 #[tokio::test]

@@ -259,4 +259,11 @@ pub struct Attempt {
     /// Error code of a failed attempt.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_code: Option<RunErrorCode>,
+    /// Human-readable detail of a failed attempt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_message: Option<String>,
+    /// The first 4 KiB of this attempt's response body.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 4096))]
+    pub output: Option<String>,
 }

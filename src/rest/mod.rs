@@ -16,6 +16,7 @@ pub mod admission;
 pub mod auth;
 pub mod bodies;
 pub mod cursor;
+pub mod detail;
 pub mod dry_run;
 pub mod error;
 pub mod extract;

@@ -12,6 +12,7 @@ use serde_json::{Map, Value, json};
 
 use super::actions::{ActionList, TriggerResponse};
 use super::bodies::{ActionCreate, ActionUpdate, TriggerRequest};
+use super::detail::RunDetail;
 use super::dry_run::DryRun;
 use super::error::{HttpValidationError, PlatformError};
 use super::runs::RunList;
@@ -146,6 +147,7 @@ fn schemas() -> Map<String, Value> {
     responses.subschema_for::<TriggerResponse>();
     responses.subschema_for::<UpcomingList>();
     responses.subschema_for::<DryRun>();
+    responses.subschema_for::<RunDetail>();
     responses.subschema_for::<HttpValidationError>();
     responses.subschema_for::<PlatformError>();
     // Requests as deserialized: optional, nullable and defaulted fields are not required.
@@ -248,6 +250,11 @@ fn operation(method: &str, path: &str, id: &str, summary: &str, success: u16) ->
                 "description": "Filter by status", "schema": ref_to::<RunPhase>()}));
             params.extend(paging);
         }
+        "get_action_run" => {
+            params.push(json!({"name": "view", "in": "query", "required": false,
+                "description": "`summary` (the default): the Run object; `full`: a RunDetail, with every attempt and the endpoint's answers",
+                "schema": {"type": "string", "enum": ["summary", "full"], "default": "summary"}}));
+        }
         "rerun_action_run" => {
             params.push(json!({"name": "render", "in": "query", "required": false,
                 "description": "`same`: the original's resolved payload and thread; `fresh`: the Action's templates rendered again with the original's variables",
@@ -283,6 +290,10 @@ fn operation(method: &str, path: &str, id: &str, summary: &str, success: u16) ->
         None => json!({"description": "Deleted; no body"}),
     };
     responses.insert(success.to_string(), success_body);
+    if id == "get_action_run" {
+        responses["200"]["content"]["application/json"]["schema"] =
+            json!({"anyOf": [ref_to::<RunView>(), ref_to::<RunDetail>()]});
+    }
     if id == "cancel_action_run" {
         responses.insert(
             "202".into(),

@@ -30,7 +30,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the operator: the scheduler and the runner, plus health and metrics endpoints.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Print the CustomResourceDefinitions (the YAML committed in crds/).
     Crds {
         /// Write one file per CRD into this directory instead of printing.
@@ -140,7 +140,7 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Run(args) => {
             telemetry::init(args.log_format);
-            tokio::runtime::Runtime::new()?.block_on(run(args))
+            tokio::runtime::Runtime::new()?.block_on(run(*args))
         }
     }
 }

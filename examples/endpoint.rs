@@ -401,13 +401,21 @@ fn big(n: u64) -> Response {
 /// 202 Accepted now; `succeeded` reported to `X-Punctual-Callback-URL` with the request's
 /// `X-Punctual-Callback-Token` after `after`, from a task of its own (docs/agent-calls.md).
 fn agent(after: Duration, headers: &HeaderMap, inv: &Invocation) -> Response {
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
     let (Some(url), Some(token)) = (
         header("x-punctual-callback-url"),
         header("x-punctual-callback-token"),
     ) else {
         let error = "no X-Punctual-Callback-URL / X-Punctual-Callback-Token to report to";
-        return reply(StatusCode::BAD_REQUEST, json!({"ok": false, "error": error}));
+        return reply(
+            StatusCode::BAD_REQUEST,
+            json!({"ok": false, "error": error}),
+        );
     };
     let n = inv.n;
     tokio::spawn(async move {
@@ -421,7 +429,11 @@ fn agent(after: Duration, headers: &HeaderMap, inv: &Invocation) -> Response {
             .send()
             .await;
         match sent {
-            Ok(r) => info!(n, status = r.status().as_u16(), "reported to the callback URL"),
+            Ok(r) => info!(
+                n,
+                status = r.status().as_u16(),
+                "reported to the callback URL"
+            ),
             Err(e) => error!(n, "could not report to the callback URL: {e}"),
         }
     });

@@ -93,6 +93,7 @@ pub async fn run(
     client: Client,
     caches: Caches,
     config: Config,
+    http: reqwest::Client,
     metrics: Arc<Metrics>,
     clock: Arc<dyn Clock>,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
@@ -101,7 +102,7 @@ pub async fn run(
     let (retrigger, retriggered) = mpsc::unbounded();
     let ctx = Arc::new(Context {
         client: client.clone(),
-        http: super::http::client(),
+        http,
         caches: caches.clone(),
         metrics: metrics.clone(),
         clock,

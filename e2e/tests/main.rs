@@ -2,8 +2,10 @@
 //! kube-controller-manager). Run them with `make e2e`; each test uses its own namespace.
 
 mod chart;
+mod endpoint_faults;
 mod facade;
 mod foundation;
+mod leader;
 mod runner;
 mod scheduler;
 mod support;

@@ -4,8 +4,10 @@
 mod agent_runs;
 mod chart;
 mod delivery;
+mod endpoint_faults;
 mod facade;
 mod foundation;
+mod leader;
 mod runner;
 mod scheduler;
 mod support;

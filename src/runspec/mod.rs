@@ -142,6 +142,7 @@ pub fn build_run_with(
             max_retry_delay_seconds: spec.max_retry_delay_seconds,
             notifications: spec.notifications.clone(),
             timeout_seconds: spec.timeout_seconds,
+            completion_timeout_seconds: spec.completion_timeout_seconds,
         },
         status: None,
     }

@@ -15,6 +15,7 @@ use crate::rest::validate::{BodyField, Kind, Presence, new_spec, path_grammar};
 const NOT_ON_REST: &[&str] = &[
     "app",
     "timeoutSeconds",
+    "completionTimeoutSeconds",
     "concurrencyPolicy",
     "startingDeadlineSeconds",
     "successfulRunsHistoryLimit",

@@ -25,6 +25,7 @@ fn spec(max_retries: i32, delay: i32) -> ActionRunSpec {
         max_retry_delay_seconds: None,
         notifications: None,
         timeout_seconds: None,
+        completion_timeout_seconds: None,
     }
 }
 

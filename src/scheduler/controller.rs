@@ -290,6 +290,10 @@ pub fn run_info(r: &ActionRun) -> RunInfo {
             .get(GENERATION_ANNOTATION)
             .and_then(|g| g.parse().ok()),
         deleted: false,
+        accepted: status
+            .attempts
+            .last()
+            .is_some_and(|a| a.http_status == Some(202)),
     }
 }
 

@@ -782,7 +782,9 @@ async fn facade_invalid_requests_have_exact_status_and_body() {
             None,
             422,
             json!({"detail": [
-            ve(json!(["query", "cursor"]), "invalid cursor", json!("garbage"))]}),
+            ec("string_pattern_mismatch", json!(["query", "cursor"]),
+               &format!("String should match pattern '{}'", punctual::rest::cursor::CURSOR_PATTERN),
+               json!("garbage"), json!({"pattern": punctual::rest::cursor::CURSOR_PATTERN}))]}),
         ),
         (
             "GET",

@@ -10,7 +10,7 @@ use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde_json::{Map, Value, json};
 
 use super::model::ACTION_FIELDS;
-use super::validate::{BodyField, Kind, Presence, new_spec};
+use super::validate::{BodyField, DNS_SUBDOMAIN_PATTERN, Kind, Presence, new_spec};
 use crate::resources::{JsonObject, Length, Range};
 
 /// The body of a create: every field of `ACTION_FIELDS`, the `Required` ones required and the
@@ -66,6 +66,8 @@ fn property(field: &BodyField, generator: &mut SchemaGenerator) -> Map<String, V
         Kind::Str(Length { min, max }) => {
             json!({"type": of_type("string"), "minLength": min, "maxLength": max})
         }
+        Kind::Name(Length { min, max }) => json!({"type": of_type("string"), "minLength": min,
+            "maxLength": max, "pattern": DNS_SUBDOMAIN_PATTERN}),
         Kind::Int(Range { min, max }) => {
             let fits = |n: i64| i32::try_from(n).is_ok();
             let format = if fits(min) && fits(max) {

@@ -47,7 +47,7 @@ pub const ACTION_FIELDS: &[BodyField] = &[
     BodyField {
         rest: "endpoint_id",
         spec: "endpoint",
-        kind: Kind::Str(ActionSpec::ENDPOINT_LENGTH),
+        kind: Kind::Name(ActionSpec::ENDPOINT_LENGTH),
         presence: Presence::Required,
         doc: "Name of an ActionEndpoint in the workspace; it must exist.",
     },

@@ -12,6 +12,7 @@ use serde_json::{Map, Value, json};
 
 use super::actions::{ActionList, TriggerResponse};
 use super::bodies::{ActionCreate, ActionUpdate, TriggerRequest};
+use super::cursor::{CURSOR_MAX_LENGTH, CURSOR_PATTERN};
 use super::error::{HttpValidationError, PlatformError};
 use super::runs::RunList;
 use super::validate::{DEFAULT_LIMIT, MAX_LIMIT, path_grammar};
@@ -193,7 +194,8 @@ fn operation(method: &str, path: &str, id: &str, summary: &str, success: u16) ->
                "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT}}),
         json!({"name": "cursor", "in": "query", "required": false,
                "description": "Cursor for pagination (from previous response's next_cursor)",
-               "schema": {"type": "string"}}),
+               "schema": {"type": "string", "maxLength": CURSOR_MAX_LENGTH,
+                          "pattern": CURSOR_PATTERN}}),
     ];
     let success_schema = match id {
         "list_actions" => Some(ref_to::<ActionList>()),

@@ -47,6 +47,11 @@ fn every_bound_in_the_create_schema_is_the_one_validate_applies() {
     let mut bounded = Vec::new();
     for (field, property) in properties("ActionCreate") {
         let bound = |key: &str| property.get(key).and_then(Value::as_i64);
+        // Not ASCII where any text goes, so that bytes and characters differ.
+        let chars = |n: i64| match property.get("pattern") {
+            Some(_) => json!("a".repeat(usize::try_from(n).unwrap())),
+            None => chars(n),
+        };
         // (value at the bound, value one past it) for each bound the schema states.
         let mut cases: Vec<(Value, Option<Value>)> = Vec::new();
         if let Some(min) = bound("minLength") {
@@ -106,6 +111,38 @@ fn every_bound_in_the_create_schema_is_the_one_validate_applies() {
             "timezone",
         ]
     );
+}
+
+#[test]
+fn every_pattern_in_the_create_schema_is_the_one_validate_applies() {
+    let mut patterned = Vec::new();
+    for (field, property) in properties("ActionCreate") {
+        let Some(pattern) = property.get("pattern").and_then(Value::as_str) else {
+            continue;
+        };
+        patterned.push(field.clone());
+        let regex = regex::Regex::new(pattern).unwrap();
+        for (value, matches) in [
+            ("agent", true),
+            ("v1.agent-2", true),
+            ("Agent", false),
+            ("a b", false),
+            ("a/b", false),
+            ("-a", false),
+            ("é", false),
+        ] {
+            assert_eq!(regex.is_match(value), matches, "{field} {value:?}");
+            let errs = errors_at(parse_action_body(&with(&field, json!(value)), true), &field);
+            if matches {
+                assert!(errs.is_empty(), "{field} {value:?}: {errs:?}");
+            } else {
+                assert_eq!(errs.len(), 1, "{field} {value:?}");
+                assert_eq!(errs[0].kind, "string_pattern_mismatch");
+                assert_eq!(errs[0].ctx, Some(json!({"pattern": pattern})));
+            }
+        }
+    }
+    assert_eq!(patterned, ["endpoint_id"]);
 }
 
 #[test]

@@ -61,7 +61,7 @@ impl Rules {
     /// What the facade's table says, with the default a create stores.
     fn of_table(field: &BodyField) -> Self {
         let (of_type, format) = match field.kind {
-            Kind::Str(_) | Kind::Enum(_) => ("string", None),
+            Kind::Str(_) | Kind::Name(_) | Kind::Enum(_) => ("string", None),
             Kind::Int(Range { min, max }) => {
                 let fits = i32::try_from(min).is_ok() && i32::try_from(max).is_ok();
                 ("integer", Some(if fits { "int32" } else { "int64" }))
@@ -71,7 +71,7 @@ impl Rules {
             Kind::Time => ("string", Some("date-time")),
         };
         let (length, range) = match field.kind {
-            Kind::Str(length) => (Some(length), None),
+            Kind::Str(length) | Kind::Name(length) => (Some(length), None),
             Kind::Int(range) => (None, Some(range)),
             _ => (None, None),
         };

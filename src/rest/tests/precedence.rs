@@ -207,12 +207,8 @@ async fn the_path_grammar_comes_before_tenancy_and_tenancy_before_input() {
                            "ctx": {"expected": expected}}]})
     );
     let a = call(&s, "GET", &format!("{BASE}/actions?cursor=garbage"), None).await;
-    assert_eq!(
-        a.json,
-        json!({"detail": [{"type": "value_error", "loc": ["query", "cursor"],
-                           "msg": "Value error, invalid cursor", "input": "garbage",
-                           "ctx": {"error": "invalid cursor"}}]})
-    );
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.text);
+    assert_eq!(a.json["detail"][0]["loc"], json!(["query", "cursor"]));
 }
 
 #[tokio::test]

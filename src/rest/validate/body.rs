@@ -31,6 +31,10 @@ pub struct BodyField {
 #[derive(Debug, Clone, Copy)]
 pub enum Kind {
     Str(Length),
+    /// The name of a Kubernetes object the facade looks up (a DNS-1123 subdomain,
+    /// `DNS_SUBDOMAIN_PATTERN`): it goes into an API server URL, so it is checked against its
+    /// grammar before any request (length first, then the pattern, as Pydantic does).
+    Name(Length),
     Int(Range),
     Bool,
     Enum(EnumKind),

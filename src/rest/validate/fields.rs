@@ -5,7 +5,8 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value, json};
 
 use super::body::{BodyField, Kind, Presence};
-use super::pydantic::{enum_error, ge, le, too_long, too_short};
+use super::path::{DNS_SUBDOMAIN, DNS_SUBDOMAIN_PATTERN};
+use super::pydantic::{enum_error, ge, le, pattern_mismatch, too_long, too_short};
 use crate::resources::{JsonObject, Length, Range};
 use crate::rest::error::{FieldError, loc};
 
@@ -67,6 +68,7 @@ impl Fields<'_> {
     fn value(&mut self, field: &str, kind: Kind) -> Option<Value> {
         match kind {
             Kind::Str(length) => self.str(field, length).map(Value::String),
+            Kind::Name(length) => self.name(field, length).map(Value::String),
             Kind::Int(range) => self.int(field, range).map(Value::from),
             Kind::Bool => self.boolean(field).map(Value::Bool),
             Kind::Enum(e) => self.enumeration(field, &e.values()).map(Value::String),
@@ -102,6 +104,20 @@ impl Fields<'_> {
             return None;
         }
         Some(s.to_string())
+    }
+
+    /// An object name: a string of `length` that matches `DNS_SUBDOMAIN_PATTERN`.
+    fn name(&mut self, field: &str, length: Length) -> Option<String> {
+        let s = self.str(field, length)?;
+        if DNS_SUBDOMAIN.is_match(&s) {
+            return Some(s);
+        }
+        self.errs.push(pattern_mismatch(
+            Self::at(field),
+            DNS_SUBDOMAIN_PATTERN,
+            json!(s),
+        ));
+        None
     }
 
     pub(super) fn int(&mut self, field: &str, Range { min, max }: Range) -> Option<i64> {
@@ -256,7 +272,7 @@ impl Fields<'_> {
 fn null_error(field: &str, kind: Kind) -> FieldError {
     let at = Fields::at(field);
     let (kind, msg) = match kind {
-        Kind::Str(_) => ("string_type", "Input should be a valid string"),
+        Kind::Str(_) | Kind::Name(_) => ("string_type", "Input should be a valid string"),
         Kind::Int(_) => ("int_type", "Input should be a valid integer"),
         Kind::Bool => ("bool_type", "Input should be a valid boolean"),
         Kind::Enum(e) => return enum_error(at, &e.values(), Value::Null),

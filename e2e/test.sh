@@ -48,6 +48,12 @@ if [[ "$what" == all || "$what" == e2e ]]; then
   eval "$(e2e/cluster.sh env)"
   operator_rbac
   cargo test --test e2e "$@"
+  # schemathesis against the facade on this cluster (about a minute; PUNCTUAL_E2E_SCHEMATHESIS=0
+  # skips it).
+  if [[ "${PUNCTUAL_E2E_SCHEMATHESIS:-1}" != 0 ]]; then
+    echo "== schemathesis against the facade"
+    bash e2e/schemathesis.sh
+  fi
   e2e/cluster.sh down
   trap - EXIT
   # PUNCTUAL_E2E_NO_MAKE_RUN=1 skips this step, for running a subset of the suite while a

@@ -70,6 +70,12 @@ fn field_value(kind: Kind) -> BoxedStrategy<Value> {
             any::<String>().prop_map(Value::String),
         ]
         .boxed(),
+        Kind::Zone(_) => prop_oneof![
+            prop::sample::select(punctual::rest::bodies::zone_names())
+                .prop_map(|z| Value::String(z.into())),
+            any::<String>().prop_map(Value::String),
+        ]
+        .boxed(),
         Kind::Int(range) => prop_oneof![
             (range.min - 2..=range.max + 2).prop_map(Value::from),
             (range.min..=range.max).prop_map(|n| Value::String(n.to_string())),

@@ -125,7 +125,7 @@ pub const ACTION_FIELDS: &[BodyField] = &[
     BodyField {
         rest: "timezone",
         spec: "timezone",
-        kind: Kind::Str(ActionSpec::TIMEZONE_LENGTH),
+        kind: Kind::Zone(ActionSpec::TIMEZONE_LENGTH),
         presence: Presence::Defaulted,
         doc: "IANA timezone the cron expression is evaluated in, e.g. `Europe/Berlin`.",
     },

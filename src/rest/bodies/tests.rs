@@ -108,8 +108,34 @@ fn every_bound_in_the_create_schema_is_the_one_validate_applies() {
             "retry_delay_seconds",
             "thread_id",
             "thread_id_template",
-            "timezone",
         ]
+    );
+}
+
+#[test]
+fn the_documented_zones_are_exactly_those_the_scheduler_accepts() {
+    let zones = schema("Timezone")["enum"].as_array().unwrap().clone();
+    assert!(zones.len() > 400, "{}", zones.len());
+    for zone in &zones {
+        let zone = zone.as_str().unwrap();
+        assert!(crate::cron::parse_timezone(zone).is_ok(), "{zone}");
+        assert!(zone.chars().count() <= crate::resources::ActionSpec::TIMEZONE_LENGTH.max);
+    }
+    for name in [
+        "UTC",
+        "Europe/Berlin",
+        "America/Argentina/Buenos_Aires",
+        "Etc/GMT+5",
+    ] {
+        assert!(zones.contains(&json!(name)), "{name}");
+    }
+    for name in ["utc", "Mars/Olympus", "", "Europe/Berlin "] {
+        assert!(!zones.contains(&json!(name)), "{name}");
+        assert!(crate::cron::parse_timezone(name).is_err(), "{name}");
+    }
+    assert_eq!(
+        properties("ActionCreate")["timezone"]["$ref"],
+        "#/components/schemas/Timezone"
     );
 }
 
@@ -143,6 +169,50 @@ fn every_pattern_in_the_create_schema_is_the_one_validate_applies() {
         }
     }
     assert_eq!(patterned, ["endpoint_id"]);
+}
+
+/// Each required-if rule of the document is one `check_spec` applies: the body without the
+/// companion is refused at the companion, with it (or, for an update, when it is not sent) the
+/// rule is satisfied. The rules are read from the document, so a rule it loses fails here.
+#[test]
+fn the_documented_required_if_rules_are_those_the_checks_apply() {
+    use crate::rest::validate::check_spec;
+    let now = chrono::Utc::now();
+    let rules = schema("ActionCreate")["allOf"].as_array().unwrap().clone();
+    assert_eq!(rules.len(), crate::rest::bodies::REQUIRED_IF.len());
+    for rule in rules {
+        let (field, value) = rule["if"]["properties"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .next()
+            .unwrap();
+        let value = value["const"].clone();
+        let companion = rule["then"]["required"][0].as_str().unwrap();
+        let companion_value = match companion {
+            "cron_expression" => json!("0 9 * * *"),
+            "scheduled_at" => json!("2099-01-01T00:00:00Z"),
+            _ => json!("t-{{ date }}"),
+        };
+        let check = |body: Value| {
+            let input = parse_action_body(&body, true).unwrap();
+            let mut spec = new_spec("app").unwrap();
+            apply(&mut spec, &input).unwrap();
+            check_spec(&spec, &input, now)
+        };
+        let without = check(with(field, value.clone()));
+        assert_eq!(
+            without.iter().map(|e| e.loc.clone()).collect::<Vec<_>>(),
+            vec![loc(&["body", companion])],
+            "{field}={value} without {companion}"
+        );
+        let mut body = with(field, value.clone());
+        body[companion] = companion_value;
+        assert_eq!(check(body), Vec::new(), "{field}={value} with {companion}");
+    }
+    let update = schema("ActionUpdate")["allOf"].as_array().unwrap().clone();
+    assert_eq!(update.len(), crate::rest::bodies::REQUIRED_IF.len());
+    assert!(update.iter().all(|r| r["then"].get("required").is_none()));
 }
 
 #[test]

@@ -54,7 +54,11 @@ impl Fields<'_> {
                 ));
                 None
             }
-            Presence::Required if self.raw(name).is_some_and(Value::is_null) => {
+            // Only a `Nullable` field may be null, as the document says (Pydantic: a field whose
+            // type does not include None refuses null).
+            Presence::Required | Presence::Defaulted
+                if self.raw(name).is_some_and(Value::is_null) =>
+            {
                 self.errs.push(null_error(name, field.kind));
                 None
             }
@@ -62,12 +66,10 @@ impl Fields<'_> {
         }
     }
 
-    /// The sent value of `field` read as `kind`. For a field that is not `Nullable`, a null is
-    /// skipped (the field keeps its value) by the readers of strings, enums, objects and times,
-    /// and is a type error for integers and booleans.
+    /// The sent value of `field` read as `kind` (never null: `field` answers a null first).
     fn value(&mut self, field: &str, kind: Kind) -> Option<Value> {
         match kind {
-            Kind::Str(length) => self.str(field, length).map(Value::String),
+            Kind::Str(length) | Kind::Zone(length) => self.str(field, length).map(Value::String),
             Kind::Name(length) => self.name(field, length).map(Value::String),
             Kind::Int(range) => self.int(field, range).map(Value::from),
             Kind::Bool => self.boolean(field).map(Value::Bool),
@@ -268,11 +270,14 @@ impl Fields<'_> {
     }
 }
 
-/// The error for a `null` where a required field of `kind` was expected, as Pydantic words it.
+/// The error for a `null` where a field of `kind` that is not nullable was expected, as Pydantic
+/// words it.
 fn null_error(field: &str, kind: Kind) -> FieldError {
     let at = Fields::at(field);
     let (kind, msg) = match kind {
-        Kind::Str(_) | Kind::Name(_) => ("string_type", "Input should be a valid string"),
+        Kind::Str(_) | Kind::Name(_) | Kind::Zone(_) => {
+            ("string_type", "Input should be a valid string")
+        }
         Kind::Int(_) => ("int_type", "Input should be a valid integer"),
         Kind::Bool => ("bool_type", "Input should be a valid boolean"),
         Kind::Enum(e) => return enum_error(at, &e.values(), Value::Null),

@@ -27,13 +27,9 @@ mkdir -p "$out"
 
 venv=target/schemathesis-venv
 requirements=e2e/contract/schemathesis-requirements.txt
-if ! cmp -s "$requirements" "$venv/requirements.txt" 2>/dev/null; then
-  echo "== installing schemathesis into $venv"
-  rm -rf "$venv"
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --no-deps -r "$requirements"
-  cp "$requirements" "$venv/requirements.txt"
-fi
+# shellcheck source=e2e/contract/venv.sh
+source e2e/contract/venv.sh
+pinned_venv "$venv" "$requirements"
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 FACADE_PORT="$(free_port)"

@@ -34,6 +34,8 @@ if [[ "$what" == all || "$what" == unit ]]; then
   cargo test --lib --bins --tests --examples "$@"
   echo "== OpenAPI document"
   bash e2e/openapi-check.sh
+  echo "== the body parser against Pydantic (FastAPI oracle)"
+  bash e2e/pydantic-oracle.sh
 fi
 
 if [[ "$what" == all || "$what" == e2e ]]; then

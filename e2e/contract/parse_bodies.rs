@@ -4,6 +4,7 @@
 //! body the facade answers, or 200 with what it accepted (each sent field with its value as
 //! stored; for a trigger, the payload). Only the reading of the body is run: the checks beyond
 //! types (cron, zone, templates, the endpoint) and the path are not part of the comparison.
+//! `parse-bodies --fields` prints the REST field names in the table's order.
 
 use std::io::Read;
 
@@ -48,6 +49,16 @@ fn answer(route: &str, text: &str) -> (u16, Value) {
 }
 
 fn main() {
+    // `--fields`: the REST fields in table order, the order of the reference's models (a
+    // document's properties are sorted).
+    if std::env::args().nth(1).as_deref() == Some("--fields") {
+        let names: Vec<&str> = punctual::rest::model::ACTION_FIELDS
+            .iter()
+            .map(|f| f.rest)
+            .collect();
+        println!("{}", json!(names));
+        return;
+    }
     let mut input = String::new();
     if let Err(e) = std::io::stdin().read_to_string(&mut input) {
         eprintln!("reading stdin: {e}");

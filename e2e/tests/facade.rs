@@ -734,7 +734,7 @@ async fn facade_invalid_requests_have_exact_status_and_body() {
             Some(b"{\"name\": }".to_vec()),
             422,
             json!({"detail": [
-            ec("json_invalid", json!(["body", 9]), "JSON decode error", json!({}), json!({"error": "Invalid JSON"}))]}),
+            ec("json_invalid", json!(["body", 9]), "JSON decode error", json!({}), json!({"error": "Expecting value"}))]}),
         ),
         (
             "POST",

@@ -54,18 +54,25 @@ async fn read_json(req: Request, state: &AppState) -> Result<Option<Value>, ApiE
     parse_json(&bytes)
 }
 
-/// The body as JSON, or the Pydantic `json_invalid` error with the byte position, as FastAPI
-/// reports it (`loc: ["body", <position>]`).
+/// The body as JSON, or the `json_invalid` error FastAPI gives (`loc: ["body", <position>]`,
+/// `ctx.error` Python's reason, `rest::pyjson`). Only an empty body is no body: whitespace is a
+/// malformed one, as FastAPI reads it. A UTF-8 byte order mark is skipped, as Python does.
 pub fn parse_json(bytes: &[u8]) -> Result<Option<Value>, ApiError> {
-    if bytes.iter().all(u8::is_ascii_whitespace) {
+    if bytes.is_empty() {
         return Ok(None);
     }
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     serde_json::from_slice(bytes).map(Some).map_err(|e| {
-        let position = byte_offset(bytes, e.line(), e.column());
-        let reason = match e.classify() {
-            serde_json::error::Category::Eof => "Unexpected end of input",
-            _ => "Invalid JSON",
-        };
+        let python = std::str::from_utf8(bytes)
+            .ok()
+            .and_then(super::pyjson::decode_error);
+        let (reason, position) = python.unwrap_or_else(|| {
+            let reason = match e.classify() {
+                serde_json::error::Category::Eof => "Unexpected end of input",
+                _ => "Invalid JSON",
+            };
+            (reason, byte_offset(bytes, e.line(), e.column()))
+        });
         ApiError::Validation(vec![
             FieldError::new(
                 "json_invalid",
@@ -160,13 +167,15 @@ mod tests {
         };
         assert_eq!(
             errs[0].ctx,
-            Some(json!({"error": "Unexpected end of input"}))
+            Some(json!({"error": "Expecting ',' delimiter"}))
         );
     }
 
     #[test]
     fn empty_body_is_none() {
-        assert!(matches!(parse_json(b"  \n"), Ok(None)));
+        assert!(matches!(parse_json(b""), Ok(None)));
+        assert!(parse_json(b"  \n").is_err());
+        assert!(matches!(parse_json(b"\xEF\xBB\xBF{}"), Ok(Some(_))));
         assert!(matches!(parse_json(b"{}"), Ok(Some(_))));
     }
 }

@@ -5,7 +5,8 @@
 //! - `admission`: the checks every request passes, in their order, before a handler acts; the
 //!   route paths
 //! - `actions`, `runs`: the handlers, one module per resource
-//! - `validate`, `cursor`, `error`, `extract`: pure input checking, list paging, error bodies
+//! - `validate`, `cursor`, `error`, `extract`, `pyjson`: pure input checking, list paging, error
+//!   bodies, the reference's wording of malformed JSON
 //! - `auth`: TokenReview / SubjectAccessReview with a short cache
 //! - `openapi`: the OpenAPI 3.1 document at `/openapi.json`; `bodies`: the request bodies as
 //!   types for its schemas
@@ -19,6 +20,7 @@ pub mod error;
 pub mod extract;
 pub mod model;
 pub mod openapi;
+pub mod pyjson;
 pub mod runs;
 pub mod validate;
 

@@ -329,7 +329,7 @@ async fn authentication_and_authorization_come_first() {
     assert_eq!(
         a.json,
         json!({"detail": [{"type": "json_invalid", "loc": ["body", 9], "msg": "JSON decode error",
-                           "input": {}, "ctx": {"error": "Invalid JSON"}}]})
+                           "input": {}, "ctx": {"error": "Expecting value"}}]})
     );
     let a = send(&s, "POST", &format!("{BASE}/actions"), token, &huge).await;
     assert_eq!(a.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", a.text);

@@ -168,7 +168,10 @@ pub fn parse_action_body(body: &Value, create: bool) -> Result<ActionInput, Vec<
 
 /// The optional body of a trigger: `{"payload": {...}}` overrides the payload once.
 pub fn parse_trigger_body(body: Option<&Value>) -> Result<Option<JsonObject>, Vec<FieldError>> {
-    let Some(body) = body else { return Ok(None) };
+    // `null` is no body, as for FastAPI's optional body.
+    let Some(body) = body.filter(|b| !b.is_null()) else {
+        return Ok(None);
+    };
     let Some(obj) = body.as_object() else {
         return Err(vec![not_an_object(body)]);
     };

@@ -21,7 +21,7 @@ NS=st-workspace
 ORG=st-org
 APP=st-app
 MIN_CASES="${ST_MIN_CASES:-1000}"
-MAX_EXAMPLES="${ST_MAX_EXAMPLES:-100}"
+MAX_EXAMPLES="${ST_MAX_EXAMPLES:-150}"
 out=target/schemathesis
 mkdir -p "$out"
 

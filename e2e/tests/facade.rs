@@ -636,7 +636,7 @@ async fn facade_invalid_requests_have_exact_status_and_body() {
             ),
             422,
             json!({"detail": [
-            ec("datetime_from_date_parsing", json!(["body", "scheduled_at"]), "Input should be a valid datetime or date, invalid datetime format", json!("next tuesday"), json!({"error": "invalid datetime format"}))]}),
+            ec("datetime_from_date_parsing", json!(["body", "scheduled_at"]), "Input should be a valid datetime or date, invalid character in year", json!("next tuesday"), json!({"error": "invalid character in year"}))]}),
         ),
         (
             "POST",

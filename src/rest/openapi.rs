@@ -249,7 +249,11 @@ fn operation(method: &str, path: &str, id: &str, summary: &str, success: u16) ->
     let body = match id {
         "create_action" => Some((ref_to::<ActionCreate>(), true)),
         "update_action" => Some((ref_to::<ActionUpdate>(), true)),
-        "trigger_action" => Some((ref_to::<TriggerRequest>(), false)),
+        // Optional, and `null` is no body, as FastAPI reads an `Optional[TriggerRequest]` body.
+        "trigger_action" => Some((
+            json!({"anyOf": [ref_to::<TriggerRequest>(), {"type": "null"}]}),
+            false,
+        )),
         _ => None,
     };
     if let Some((schema, required)) = body {

@@ -150,7 +150,10 @@ pub fn lax_datetime(value: &Value) -> Result<DateTime<Utc>, Refusal> {
                     .parse::<f64>()
                     .ok()
                     .and_then(from_timestamp)
-                    .ok_or_else(|| date_refusal("invalid datetime format"));
+                    // Out of range: reported as its date part, as Pydantic does.
+                    .ok_or_else(|| {
+                        date_refusal(iso_date(s).err().unwrap_or("input is too short"))
+                    });
             }
             let t = match iso_datetime(s) {
                 Some(t) => t,

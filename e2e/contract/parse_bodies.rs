@@ -24,7 +24,7 @@ fn answer(route: &str, text: &str) -> (u16, Value) {
     };
     match route {
         "trigger" => match parse_trigger_body(body.as_ref()) {
-            Ok(payload) => (200, json!({ "payload": payload })),
+            Ok(input) => (200, json!({ "payload": input.payload })),
             Err(errs) => invalid(errs),
         },
         _ => {

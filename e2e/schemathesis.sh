@@ -47,7 +47,7 @@ trap cleanup EXIT
 cargo build --quiet --bin punctual --example endpoint
 
 echo "== workspace $NS of org $ORG, endpoint on 127.0.0.1:$ENDPOINT_PORT"
-k apply --server-side -f crds/ >/dev/null
+k apply --server-side --force-conflicts --field-manager punctual-e2e -f crds/ >/dev/null
 k wait --for=condition=Established crd/actions.punctual.dev crd/actionruns.punctual.dev \
   crd/actionendpoints.punctual.dev --timeout=60s >/dev/null
 k delete namespace "$NS" --ignore-not-found --wait=true >/dev/null
@@ -115,6 +115,12 @@ $body_pins
 [[operations]]
 include-operation-id = "delete_action"
 parameters = { action_id = "$DOOMED" }
+
+# A preview needs cron_expression or scheduled_at: a rule across query parameters, which
+# OpenAPI cannot state.
+[[operations]]
+include-operation-id = "preview_schedule"
+parameters = { "query.cron_expression" = "*/5 * * * *" }
 EOT
 # Stateful: the workspace pinned, the ids taken from the responses (create, then get, update,
 # trigger, runs, delete of what was created).
@@ -124,6 +130,10 @@ org_id = "$ORG"
 workspace_id = "$NS"
 app_id = "$APP"
 $body_pins
+
+[[operations]]
+include-operation-id = "preview_schedule"
+parameters = { "query.cron_expression" = "*/5 * * * *" }
 EOT
 
 # The coverage phase is not run: it does not apply body pins (it sends `cron_expression: "0"`),

@@ -11,7 +11,7 @@ use schemars::{JsonSchema, Schema};
 use serde_json::{Map, Value, json};
 
 use super::actions::{ActionList, TriggerResponse};
-use super::bodies::{ActionCreate, ActionUpdate, TriggerRequest};
+use super::bodies::{ActionCreate, ActionUpdate, Timezone, TriggerRequest};
 use super::cursor::{CURSOR_MAX_LENGTH, CURSOR_PATTERN};
 use super::detail::RunDetail;
 use super::dry_run::DryRun;
@@ -280,7 +280,7 @@ fn operation(method: &str, path: &str, id: &str, summary: &str, success: u16) ->
                     "schema": {"type": "string", "format": "date-time"}}));
                 params.push(json!({"name": "timezone", "in": "query", "required": false,
                     "description": "IANA zone the expression is evaluated in",
-                    "schema": {"type": "string", "default": "UTC"}}));
+                    "schema": {"$ref": ref_to::<Timezone>()["$ref"], "default": "UTC"}}));
             }
         }
         _ => {}

@@ -1456,3 +1456,45 @@ async fn facade_writes_answer_what_the_next_read_shows() {
     );
     assert_eq!(s.call("GET", path, None).await.json["payload"], want);
 }
+
+/// An update that leaves both schedules without a type stores the type a create would infer:
+/// the CRD refuses both without one as ambiguous, and the facade once answered that with a 500
+/// (found by e2e/schemathesis.sh). A PUT needs a body, as the document says.
+#[tokio::test]
+async fn facade_update_infers_an_ambiguous_schedule_type() {
+    let s = Setup::new("facade-infer").await;
+    let at = (chrono::Utc::now() + chrono::TimeDelta::days(1))
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    let created = s
+        .create(
+            json!({"name": "Both", "endpoint_id": "agent", "namespace_id": "m",
+                       "cron_expression": "0 9 * * *", "scheduled_at": at}),
+        )
+        .await;
+    assert_eq!(created["schedule_type"], "cron");
+    let cleared = s
+        .call("PUT", "/actions/both", Some(json!({"schedule_type": null})))
+        .await;
+    assert_eq!(cleared.status, 200, "{}", cleared.text);
+    assert_eq!(cleared.json["schedule_type"], "cron");
+    assert_eq!(cleared.json["scheduled_at"], at.as_str());
+    let one_time = s
+        .call(
+            "PUT",
+            "/actions/both",
+            Some(json!({"schedule_type": "one_time"})),
+        )
+        .await;
+    assert_eq!(
+        one_time.json["schedule_type"], "one_time",
+        "{}",
+        one_time.text
+    );
+    let no_body = s.call("PUT", "/actions/both", None).await;
+    assert_eq!(no_body.status, 422, "{}", no_body.text);
+    assert_eq!(
+        no_body.json,
+        json!({"detail": [{"type": "missing", "loc": ["body"], "msg": "Field required", "input": null}]})
+    );
+}

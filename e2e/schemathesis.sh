@@ -22,10 +22,10 @@ ORG=st-org
 APP=st-app
 MIN_CASES="${ST_MIN_CASES:-1000}"
 MAX_EXAMPLES="${ST_MAX_EXAMPLES:-150}"
-out=target/schemathesis
+out="$PWD/target/schemathesis"
 mkdir -p "$out"
 
-venv=target/schemathesis-venv
+venv="$PWD/target/schemathesis-venv"
 requirements=e2e/contract/schemathesis-requirements.txt
 # shellcheck source=e2e/contract/venv.sh
 source e2e/contract/venv.sh
@@ -142,12 +142,13 @@ status=0
 st_run() {
   local config="$1" phases="$2"
   echo "== schemathesis $phases: every check, at most $MAX_EXAMPLES cases per operation"
-  "$venv/bin/st" --config-file "$config" run "$base/openapi.json" \
+  # From $out, so that schemathesis keeps its cache (.schemathesis/) there, not in the tree.
+  (cd "$out" && "$venv/bin/st" --config-file "$config" run "$base/openapi.json" \
     --url "$base" -H "Authorization: Bearer $TOKEN" \
     --checks all --phases "$phases" --mode all \
     --max-examples "$MAX_EXAMPLES" --seed "${ST_SEED:-20261201}" --workers 2 \
     --report junit,ndjson --report-dir "$out/report" \
-    --warnings off 2>&1 | tee -a "$out/run.log" || status=$?
+    --warnings off) 2>&1 | tee -a "$out/run.log" || status=$?
 }
 rm -rf "$out/report" "$out/run.log"
 st_run "$out/pinned.toml" examples,fuzzing

@@ -18,7 +18,7 @@ use crate::cache::Caches;
 use crate::leader::LeaderElector;
 use crate::metrics::Metrics;
 use crate::rest::auth::{self, AuthMode};
-use crate::{SystemClock, runner, scheduler};
+use crate::{Clock, runner, scheduler};
 
 /// How long the controllers get to finish their reconciles once the process is asked to stop.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -36,12 +36,17 @@ pub struct Settings {
     pub runner: Option<runner::controller::Config>,
     /// With leader election, only the Lease holder runs the controllers.
     pub leader: Option<LeaderSettings>,
+    /// Added to the system clock wherever this process reads "now" for a decision (Lease
+    /// timestamps, slots, retries): zero except in tests that start a replica with a skewed clock.
+    pub clock_offset: chrono::Duration,
 }
 
 #[derive(Clone, Debug)]
 pub struct FacadeSettings {
     pub addr: SocketAddr,
     pub auth: AuthMode,
+    /// Checks the tokens of the callback route (the runner signs them with the same key).
+    pub callbacks: Arc<crate::callback::Callbacks>,
 }
 
 #[derive(Clone, Debug)]
@@ -58,6 +63,14 @@ pub async fn run(
     settings: Settings,
     stop: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
+    // Without its policy (no redirects, no proxies) the endpoint client must not run at all.
+    let http = match settings.runner {
+        Some(_) => {
+            Some(runner::http::client().context("cannot build the HTTP client for endpoints")?)
+        }
+        None => None,
+    };
+    let clock: Arc<dyn Clock> = Arc::new(OffsetClock(settings.clock_offset));
     let metrics = Arc::new(Metrics::default());
     // One watch cache per resource for the whole process (scheduler, runner, facade).
     let caches = Caches::start(&client, settings.namespace.as_deref());
@@ -72,7 +85,7 @@ pub async fn run(
         start_facade(&client, &caches, &settings, facade, metrics.clone(), &stop).await?;
     }
     if settings.actions.is_some() || settings.runner.is_some() {
-        let work = controllers(&client, &caches, &settings, metrics, &stop);
+        let work = controllers(&client, &caches, &settings, http, metrics, &clock, &stop);
         // A controller still waiting for its first list (an unreachable API server) does not
         // notice the stop; a stopping process must not hang on it.
         let grace = async {
@@ -87,7 +100,7 @@ pub async fn run(
             }
         };
         match &settings.leader {
-            Some(leader) => lead(&client, &caches, leader, work, &stop).await?,
+            Some(leader) => lead(&client, &caches, leader, clock.clone(), work, &stop).await?,
             None => work.await,
         }
     }
@@ -145,7 +158,8 @@ async fn start_facade(
         settings.namespace.as_deref(),
         facade.auth,
         metrics,
-    );
+    )
+    .with_callbacks(facade.callbacks.clone());
     let listener = tokio::net::TcpListener::bind(facade.addr)
         .await
         .with_context(|| format!("bind {}", facade.addr))?;
@@ -165,10 +179,12 @@ async fn controllers(
     client: &kube::Client,
     caches: &Caches,
     settings: &Settings,
+    http: Option<reqwest::Client>,
     metrics: Arc<Metrics>,
+    clock: &Arc<dyn Clock>,
     stop: &watch::Receiver<bool>,
 ) {
-    let clock = || -> Arc<dyn crate::Clock> { Arc::new(SystemClock) };
+    let clock = || clock.clone();
     let actions = async {
         if let Some(config) = settings.actions {
             let (c, m, s) = (client.clone(), metrics.clone(), stopped(stop.clone()));
@@ -176,9 +192,9 @@ async fn controllers(
         }
     };
     let runner = async {
-        if let Some(config) = settings.runner.clone() {
+        if let (Some(config), Some(http)) = (settings.runner.clone(), http) {
             let (c, m, s) = (client.clone(), metrics.clone(), stopped(stop.clone()));
-            runner::controller::run(c, caches.clone(), config, m, clock(), s).await;
+            runner::controller::run(c, caches.clone(), config, http, m, clock(), s).await;
         }
     };
     tokio::join!(actions, runner);
@@ -189,6 +205,7 @@ async fn lead(
     client: &kube::Client,
     caches: &Caches,
     leader: &LeaderSettings,
+    clock: Arc<dyn Clock>,
     work: impl std::future::Future<Output = ()>,
     stop: &watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
@@ -198,6 +215,7 @@ async fn lead(
         &leader.lease_name,
         &leader.identity,
         leader.lease_duration,
+        clock,
     );
     tokio::select! {
         acquired = elector.acquire() => acquired?,
@@ -217,6 +235,15 @@ async fn lead(
     }
     elector.release().await;
     Ok(())
+}
+
+/// The system clock moved by a fixed offset (`--clock-offset-seconds`, for tests).
+struct OffsetClock(chrono::Duration);
+
+impl Clock for OffsetClock {
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        chrono::Utc::now() + self.0
+    }
 }
 
 /// Resolves once the stop flag is set.

@@ -6,7 +6,7 @@ use kube::ResourceExt;
 use kube::api::{Api, Patch};
 use kube::runtime::reflector::ObjectRef;
 use serde_json::{Value, json};
-use tracing::{debug, info};
+use tracing::{debug, info, warn};
 
 use super::controller::{Context, classify_and_next, params};
 use super::outcome::{self, AttemptResult, ErrorCode};
@@ -42,7 +42,8 @@ pub(super) async fn attempt(ctx: &Context, run: &ActionRun, n: i32) -> Result<Op
     let result = match resolve(ctx, run).await {
         // Nothing is sent: one write records the attempt and its failure.
         Err((code, message)) => AttemptResult::NotSent { code, message },
-        Ok(target) => {
+        Ok(mut target) => {
+            target.headers.extend(callback_headers(ctx, run, n));
             match send(ctx, run, n, &execution_id, &target, &running, &mut current).await? {
                 Some(result) => result,
                 None => return Ok(None),
@@ -52,14 +53,71 @@ pub(super) async fn attempt(ctx: &Context, run: &ActionRun, n: i32) -> Result<Op
     // The endpoint has answered: the next request may go while this one is recorded.
     drop(permit);
     let now = ctx.clock.now();
+    // 202 Accepted: the endpoint works on it and reports to its callback URL.
+    if let AttemptResult::Response { status: 202, body } = &result {
+        let output = Some(outcome::truncate(body, outcome::OUTPUT_LIMIT).to_string());
+        let timeout = super::awaiting::completion_timeout(run);
+        let waiting = super::awaiting::accepted(&running, output, timeout, now);
+        info!("202 Accepted: waiting for the endpoint's report");
+        return record(ctx, run, current, &waiting, &prev).await;
+    }
     let (o, next) = classify_and_next(run, n, &result, now);
     let new = outcome::finish_attempt(&running, &o, next, now);
     debug!(status = new.status.as_str(), error = ?new.error_code, "attempt ended");
-    record(ctx, run, current, &new, &prev).await
+    record_until_written(ctx, run, current, &new, &prev).await
+}
+
+/// Longest wait between two tries of an outcome write that keeps failing.
+const RECORD_BACKOFF_MAX: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// `record`, tried again until the API server takes the write: the endpoint has answered, and
+/// giving the result up would send the attempt again (docs/faults.md). An API server that has
+/// just restarted answers 403 until its RBAC cache is filled, and one that is down refuses
+/// connections for longer than `write_status`'s own retries last.
+async fn record_until_written(
+    ctx: &Context,
+    run: &ActionRun,
+    current: ActionRun,
+    new: &ActionRunStatus,
+    prev: &ActionRunStatus,
+) -> Result<Option<String>> {
+    let mut delay = std::time::Duration::from_millis(500);
+    loop {
+        match record(ctx, run, current.clone(), new, prev).await {
+            Ok(written) => return Ok(written),
+            // The run is gone (its Action deleted): nothing to record it on.
+            Err(Error::Kube(kube::Error::Api(e))) if e.code == 404 => return Ok(None),
+            Err(e) => {
+                warn!(error = %e, retry_in = ?delay, "the attempt's outcome is not written yet; trying again");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(RECORD_BACKOFF_MAX);
+            }
+        }
+    }
+}
+
+/// Where and with what token the endpoint reports attempt `n` if it answers 202; none without a
+/// public URL for the facade.
+fn callback_headers(ctx: &Context, run: &ActionRun, n: i32) -> Vec<(String, String)> {
+    let ns = run.namespace().unwrap_or_default();
+    let name = run.name_any();
+    let Some(url) = ctx.callbacks.url(&ns, &name, n) else {
+        return Vec::new();
+    };
+    let token = ctx
+        .callbacks
+        .token(&ns, &name, &run.uid().unwrap_or_default(), n);
+    vec![
+        (crate::callback::URL_HEADER.to_string(), url),
+        (crate::callback::TOKEN_HEADER.to_string(), token),
+    ]
 }
 
 /// The endpoint to call, or why there is none (never retried).
-async fn resolve(ctx: &Context, run: &ActionRun) -> Result<target::Target, target::Unresolved> {
+pub(super) async fn resolve(
+    ctx: &Context,
+    run: &ActionRun,
+) -> Result<target::Target, target::Unresolved> {
     if let Some(e) = &run.spec.resolve_error {
         return Err((ErrorCode::TemplateError, e.clone()));
     }
@@ -96,23 +154,62 @@ async fn send(
     let result = tokio::select! {
         result = &mut send => result,
         _ = tokio::time::sleep(ctx.running_after) => {
-            // A long call: show it as running while it goes on.
-            match write_status(ctx, current, running).await {
-                Ok(written) => *current = written,
-                // Cancelled meanwhile: dropping the request aborts it.
-                Err(e) if e.is_conflict() => {
-                    info!("run changed during the attempt; request aborted");
-                    return Ok(None);
+            // A long call: show it as running while it goes on. The request keeps going while
+            // the write waits for the API server (which may be down or frozen).
+            let mut early = None;
+            let written = {
+                let write = write_status(ctx, current, running);
+                tokio::pin!(write);
+                loop {
+                    tokio::select! {
+                        written = &mut write => break written,
+                        result = &mut send, if early.is_none() => early = Some(result),
+                    }
                 }
-                Err(e) => return Err(e),
+            };
+            match written {
+                Ok(written) => *current = written,
+                // A 409 after a retried write may be that write itself, which landed although
+                // its answer was lost (etcd frozen): then go on. Anything else (cancelled
+                // meanwhile): dropping the request aborts it.
+                Err(e) if e.is_conflict() => match own_running_write(ctx, run, running).await {
+                    Some(fresh) => *current = fresh,
+                    None => {
+                        info!("run changed during the attempt; request aborted");
+                        return Ok(None);
+                    }
+                },
+                // Not shown as running; the outcome write carries the attempt all the same.
+                // (Aborting here would send the attempt again: docs/faults.md.)
+                Err(e) => warn!(error = %e, "could not write the run as running; the request goes on"),
             }
-            (&mut send).await
+            match early {
+                Some(result) => result,
+                None => (&mut send).await,
+            }
         }
     };
     ctx.metrics
         .attempt_duration
         .observe(clock.elapsed().as_secs_f64());
     Ok(Some(result))
+}
+
+/// The run as the API server has it, if it shows exactly this attempt's `running` write.
+async fn own_running_write(
+    ctx: &Context,
+    run: &ActionRun,
+    running: &ActionRunStatus,
+) -> Option<ActionRun> {
+    let api: Api<ActionRun> =
+        Api::namespaced(ctx.client.clone(), &run.namespace().unwrap_or_default());
+    let fresh = api.get_opt(&run.name_any()).await.ok().flatten()?;
+    let s = fresh.status.as_ref()?;
+    let ours = fresh.uid() == run.uid()
+        && s.status == RunPhase::Running
+        && s.attempt == running.attempt
+        && s.execution_id == running.execution_id;
+    ours.then_some(fresh)
 }
 
 /// Writes the attempt's outcome, conditional on `current`. A 409 is checked against a fresh
@@ -204,24 +301,24 @@ const WRITE_TRIES: usize = 8;
 pub fn status_patch(status: &ActionRunStatus) -> Value {
     let mut v = serde_json::to_value(status).unwrap_or_else(|_| json!({}));
     if let Some(map) = v.as_object_mut() {
-        for key in [
-            "triggeredAt",
-            "startedAt",
-            "completedAt",
-            "durationSeconds",
-            "executionId",
-            "httpStatus",
-            "errorCode",
-            "errorMessage",
-            "output",
-            "nextAttemptAt",
-        ] {
-            map.entry(key).or_insert(Value::Null);
+        // Every field of the type, from its schema: a field added later is cleared too.
+        for key in STATUS_FIELDS.iter() {
+            map.entry(key.as_str()).or_insert(Value::Null);
         }
-        map.entry("attempts").or_insert(json!([]));
+        map.insert("attempts".into(), json!(status.attempts));
     }
     v
 }
+
+/// The serialized names of every `ActionRunStatus` field.
+static STATUS_FIELDS: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
+    let schema = schemars::schema_for!(ActionRunStatus);
+    schema
+        .get("properties")
+        .and_then(Value::as_object)
+        .map(|p| p.keys().cloned().collect())
+        .unwrap_or_default()
+});
 
 /// Metrics and a log line when a run reaches a final status. (Events are published by the Action
 /// controller, on transitions only: one per successful run would be a write per run.)
@@ -257,6 +354,7 @@ mod tests {
             "nextAttemptAt",
             "httpStatus",
             "output",
+            "callbackDeadline",
         ] {
             assert_eq!(patch[key], Value::Null, "{key}");
             assert!(

@@ -182,6 +182,7 @@ pub fn cancel(prev: &ActionRunStatus, reason: &str, now: DateTime<Utc>) -> Actio
     s.error_code = Some(ErrorCode::Cancelled);
     s.error_message = Some(reason.to_string());
     s.next_attempt_at = None;
+    s.callback_deadline = None;
     s.completed_at = Some(now);
     if let Some(started) = s.started_at {
         s.duration_seconds = Some((now - started).num_milliseconds() as f64 / 1000.0);

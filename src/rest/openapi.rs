@@ -396,7 +396,8 @@ pub fn document() -> Value {
             path_param("workspace_id", "Workspace (the Kubernetes namespace) of the run"),
             path_param("run_id", "The run (from X-Punctual-Callback-URL)"),
             {"name": "attempt", "in": "path", "required": true, "description": "The attempt",
-             "schema": {"type": "integer", "minimum": 1}},
+             // What the handler reads (an i32 of at least 1), so that no valid number is refused.
+             "schema": {"type": "integer", "format": "int32", "minimum": 1, "maximum": i32::MAX}},
         ],
         "responses": {
             "200": {"description": "Recorded (or a repeat: nothing changed)",

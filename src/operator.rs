@@ -3,7 +3,7 @@
 //! turns flags into `Settings`.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -74,15 +74,17 @@ pub async fn run(
     let metrics = Arc::new(Metrics::default());
     // One watch cache per resource for the whole process (scheduler, runner, facade).
     let caches = Caches::start(&client, settings.namespace.as_deref());
-    let server = health_server(
-        settings.metrics_addr,
-        metrics.clone(),
-        caches.clone(),
-        &stop,
-    )
-    .await?;
+    // Set once the facade serves; readiness waits for it when the facade is on.
+    let facade_state: Arc<OnceLock<crate::rest::AppState>> = Arc::default();
+    let readiness = Readiness {
+        caches: caches.clone(),
+        facade: settings.facade.as_ref().map(|_| facade_state.clone()),
+    };
+    let server = health_server(settings.metrics_addr, metrics.clone(), readiness, &stop).await?;
     if let Some(facade) = &settings.facade {
-        start_facade(&client, &caches, &settings, facade, metrics.clone(), &stop).await?;
+        let state =
+            start_facade(&client, &caches, &settings, facade, metrics.clone(), &stop).await?;
+        let _ = facade_state.set(state);
     }
     if settings.actions.is_some() || settings.runner.is_some() {
         let work = controllers(&client, &caches, &settings, http, metrics, &clock, &stop);
@@ -108,12 +110,38 @@ pub async fn run(
     Ok(())
 }
 
-/// `/healthz` (the process is up), `/readyz` (every cache it serves from has listed) and
-/// `/metrics`.
+/// What `/readyz` waits for: every cache the process serves from has listed, and the facade, if
+/// it is on, is serving (bound, with its namespace cache listed too).
+#[derive(Clone)]
+struct Readiness {
+    caches: Caches,
+    facade: Option<Arc<OnceLock<crate::rest::AppState>>>,
+}
+
+impl Readiness {
+    fn check(&self) -> Result<(), &'static str> {
+        let facade = self
+            .facade
+            .as_ref()
+            .map(|f| f.get().is_some_and(|state| state.is_ready()));
+        ready(self.caches.is_ready(), facade)
+    }
+}
+
+/// The readiness rule (pure): caches listed, and the facade (None: off) serving.
+fn ready(caches_listed: bool, facade_serving: Option<bool>) -> Result<(), &'static str> {
+    match (caches_listed, facade_serving) {
+        (false, _) => Err("caches not listed yet"),
+        (true, Some(false)) => Err("the REST facade is not serving yet"),
+        (true, _) => Ok(()),
+    }
+}
+
+/// `/healthz` (the process is up; cheap, for liveness), `/readyz` (`Readiness`) and `/metrics`.
 async fn health_server(
     addr: SocketAddr,
     metrics: Arc<Metrics>,
-    caches: Caches,
+    readiness: Readiness,
     stop: &watch::Receiver<bool>,
 ) -> anyhow::Result<tokio::task::JoinHandle<std::io::Result<()>>> {
     let listener = tokio::net::TcpListener::bind(addr)
@@ -121,12 +149,11 @@ async fn health_server(
         .with_context(|| format!("bind {addr}"))?;
     info!(%addr, "serving /healthz, /readyz, /metrics");
     let ready = move || {
-        let caches = caches.clone();
+        let readiness = readiness.clone();
         async move {
-            if caches.is_ready() {
-                (StatusCode::OK, "ok")
-            } else {
-                (StatusCode::SERVICE_UNAVAILABLE, "caches not listed yet")
+            match readiness.check() {
+                Ok(()) => (StatusCode::OK, "ok"),
+                Err(why) => (StatusCode::SERVICE_UNAVAILABLE, why),
             }
         }
     };
@@ -150,7 +177,7 @@ async fn start_facade(
     facade: &FacadeSettings,
     metrics: Arc<Metrics>,
     stop: &watch::Receiver<bool>,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<crate::rest::AppState> {
     auth::check_mode(facade.auth, facade.addr).map_err(anyhow::Error::msg)?;
     let state = crate::rest::AppState::start(
         client.clone(),
@@ -164,14 +191,14 @@ async fn start_facade(
         .await
         .with_context(|| format!("bind {}", facade.addr))?;
     info!(addr = %facade.addr, auth = ?facade.auth, "serving the REST facade");
-    let server = axum::serve(listener, crate::rest::router(state))
+    let server = axum::serve(listener, crate::rest::router(state.clone()))
         .with_graceful_shutdown(stopped(stop.clone()));
     tokio::spawn(async move {
         if let Err(e) = server.await {
             error!(error = %e, "REST facade stopped");
         }
     });
-    Ok(())
+    Ok(state)
 }
 
 /// The Action controller and the runner, as configured, until `stop`.
@@ -249,4 +276,21 @@ impl Clock for OffsetClock {
 /// Resolves once the stop flag is set.
 async fn stopped(mut rx: watch::Receiver<bool>) {
     let _ = rx.wait_for(|stop| *stop).await;
+}
+
+#[cfg(test)]
+mod readiness_tests {
+    use super::ready;
+
+    #[test]
+    fn ready_only_when_the_caches_listed_and_the_facade_serves() {
+        assert_eq!(ready(false, None), Err("caches not listed yet"));
+        assert_eq!(ready(false, Some(true)), Err("caches not listed yet"));
+        assert_eq!(
+            ready(true, Some(false)),
+            Err("the REST facade is not serving yet")
+        );
+        assert_eq!(ready(true, Some(true)), Ok(()));
+        assert_eq!(ready(true, None), Ok(()), "no facade: the caches decide");
+    }
 }

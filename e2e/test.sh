@@ -36,6 +36,8 @@ if [[ "$what" == all || "$what" == unit ]]; then
   cargo test --lib --bins --tests --examples "$@"
   echo "== OpenAPI document"
   bash e2e/openapi-check.sh
+  echo "== the body parser against Pydantic (FastAPI oracle)"
+  bash e2e/pydantic-oracle.sh
 fi
 
 # The control-plane faults (docs/faults.md) kill and freeze the API server and etcd, so they get
@@ -68,6 +70,12 @@ if [[ "$what" == all || "$what" == e2e ]]; then
   eval "$(e2e/cluster.sh env)"
   operator_rbac
   cargo test --test e2e "$@"
+  # schemathesis against the facade on this cluster (about a minute; PUNCTUAL_E2E_SCHEMATHESIS=0
+  # skips it).
+  if [[ "${PUNCTUAL_E2E_SCHEMATHESIS:-1}" != 0 ]]; then
+    echo "== schemathesis against the facade"
+    bash e2e/schemathesis.sh
+  fi
   e2e/cluster.sh down
   trap - EXIT
   if (($# == 0)); then

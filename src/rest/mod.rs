@@ -7,7 +7,8 @@
 //! - `actions`, `runs`: the handlers, one module per resource; `run_actions`: cancel and rerun;
 //!   `schedule`: schedule previews; `dry_run`: a trigger's request without the trigger;
 //!   `callback`: the reports of endpoints that answered 202
-//! - `validate`, `cursor`, `error`, `extract`: pure input checking, list paging, error bodies
+//! - `validate`, `cursor`, `error`, `extract`, `pyjson`: pure input checking, list paging, error
+//!   bodies, the reference's wording of malformed JSON
 //! - `auth`: TokenReview / SubjectAccessReview with a short cache
 //! - `openapi`: the OpenAPI 3.1 document at `/openapi.json`; `bodies`: the request bodies as
 //!   types for its schemas
@@ -24,6 +25,7 @@ pub mod error;
 pub mod extract;
 pub mod model;
 pub mod openapi;
+pub mod pyjson;
 pub mod run_actions;
 pub mod runs;
 pub mod schedule;

@@ -9,6 +9,8 @@
 //! - `auth`: TokenReview / SubjectAccessReview with a short cache
 //! - `openapi`: the OpenAPI 3.1 document at `/openapi.json`; `bodies`: the request bodies as
 //!   types for its schemas
+//! - `ui`: the dashboard at `/ui`, the API docs at `/docs`, and the dashboard's read-only JSON
+//!   routes
 
 pub mod actions;
 pub mod admission;
@@ -20,6 +22,7 @@ pub mod extract;
 pub mod model;
 pub mod openapi;
 pub mod runs;
+pub mod ui;
 pub mod validate;
 
 use std::sync::Arc;
@@ -197,6 +200,7 @@ pub fn router(state: AppState) -> Router {
         .route("/actions/{action_id}/runs/{run_id}", get(runs::get));
     Router::new()
         .nest(PREFIX, api)
+        .merge(ui::routes(PREFIX))
         .route("/openapi.json", get(openapi::serve))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))

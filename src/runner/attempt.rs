@@ -11,7 +11,6 @@ use tracing::{debug, info};
 use super::controller::{Context, classify_and_next, params};
 use super::outcome::{self, AttemptResult, ErrorCode};
 use super::target;
-use crate::metrics::OutcomeLabels;
 use crate::resources::{ActionRun, ActionRunStatus, RunPhase};
 use crate::{Error, Result};
 
@@ -32,6 +31,7 @@ fn triggered_at(run: &ActionRun, now: DateTime<Utc>) -> DateTime<Utc> {
 /// resourceVersion of the final write, if it was made.
 pub(super) async fn attempt(ctx: &Context, run: &ActionRun, n: i32) -> Result<Option<String>> {
     let permit = ctx.permits.clone().acquire_owned().await;
+    let _in_flight = ctx.metrics.request_in_flight();
     let uid = run.uid().unwrap_or_default();
     let execution_id = crate::runspec::execution_id(&uid, n as u32).to_string();
     let prev = run.status.clone().unwrap_or_default();
@@ -131,7 +131,7 @@ async fn record(
     for _ in 0..3 {
         match write_status(ctx, &current, new).await {
             Ok(written) => {
-                record_outcome(ctx, new);
+                record_outcome(ctx, run, new);
                 return Ok(written.resource_version());
             }
             Err(e) if e.is_conflict() => {
@@ -225,18 +225,14 @@ pub fn status_patch(status: &ActionRunStatus) -> Value {
 
 /// Metrics and a log line when a run reaches a final status. (Events are published by the Action
 /// controller, on transitions only: one per successful run would be a write per run.)
-pub(super) fn record_outcome(ctx: &Context, status: &ActionRunStatus) {
+pub(super) fn record_outcome(ctx: &Context, run: &ActionRun, status: &ActionRunStatus) {
     if status.status.is_active() {
         return;
     }
     let code = status.error_code.map_or("none", |c| c.as_str()).to_string();
+    let namespace = run.namespace().unwrap_or_default();
     ctx.metrics
-        .run_outcomes
-        .get_or_create(&OutcomeLabels {
-            status: status.status.as_str().into(),
-            error_code: code.clone(),
-        })
-        .inc();
+        .run_finished(&namespace, status.status.as_str(), &code);
     if status.status == RunPhase::Succeeded {
         debug!(attempts = status.attempt, "run succeeded");
     } else {

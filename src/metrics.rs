@@ -81,7 +81,8 @@ pub struct Metrics {
     pub attempt_duration: Histogram,
     /// Finished runs by namespace and final status.
     pub namespace_runs_finished: Family<NamespaceStatusLabels, Counter>,
-    /// Slots missed and skipped, by namespace.
+    /// Slots missed and skipped, by namespace (each series from the namespace's first Action
+    /// status write on, at 0 until a slot is missed or skipped).
     pub namespace_slots_missed: Family<NamespaceLabels, Counter>,
     pub namespace_slots_skipped: Family<NamespaceLabels, Counter>,
     /// The schedule lag by namespace.
@@ -266,16 +267,14 @@ impl Metrics {
         };
         self.slots_missed.inc_by(missed);
         self.slots_skipped.inc_by(skipped);
-        if missed > 0 {
-            self.namespace_slots_missed
-                .get_or_create(&labels)
-                .inc_by(missed);
-        }
-        if skipped > 0 {
-            self.namespace_slots_skipped
-                .get_or_create(&labels)
-                .inc_by(skipped);
-        }
+        // Also at zero: the series exists from the namespace's first status write, so that an
+        // alert's increase() sees the first miss.
+        self.namespace_slots_missed
+            .get_or_create(&labels)
+            .inc_by(missed);
+        self.namespace_slots_skipped
+            .get_or_create(&labels)
+            .inc_by(skipped);
     }
 
     /// An HTTP request to an endpoint started; it is counted until the guard is dropped.
@@ -324,6 +323,6 @@ mod tests {
         ] {
             assert!(text.contains(line), "{line} not in\n{text}");
         }
-        assert!(!text.contains("punctual_namespace_slots_skipped_total{"));
+        assert!(text.contains(r#"punctual_namespace_slots_skipped_total{namespace="team-a"} 0"#));
     }
 }

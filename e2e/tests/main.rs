@@ -7,3 +7,4 @@ mod foundation;
 mod runner;
 mod scheduler;
 mod support;
+mod ui;

@@ -7,7 +7,9 @@
 //! - `precedence`: which check answers first (401, 403, path 422, 404, input 422), and the 404s
 //! - `invalid`: the exact 422 bodies of bad path ids, queries and bodies
 //! - `reads`: gets and lists rendered from the stores
+//! - `dashboard`: the pages at `/ui` and `/docs`, and the dashboard's JSON routes
 
+mod dashboard;
 mod invalid;
 mod precedence;
 mod reads;

@@ -16,7 +16,9 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::cron::{CronSchedule, parse_timezone};
-use crate::resources::{Action, ActionRun, RunErrorCode, RunPhase, ScheduleType, TriggerType};
+use crate::resources::{
+    Action, ActionRun, ConcurrencyPolicy, RunErrorCode, RunPhase, ScheduleType, TriggerType,
+};
 use crate::rest::error::{ApiError, FieldError, loc};
 use crate::rest::extract::{ApiPath, QueryPairs};
 use crate::rest::model::format_time;
@@ -127,8 +129,9 @@ pub enum Mark {
     Running,
     Pending,
     /// A past slot of the schedule with no run in the cache: its run was removed by a history
-    /// limit, or the slot was skipped or missed and its bookkeeping record is already counted
-    /// and deleted (the counters say how many), or the operator was not running.
+    /// limit, or the slot was missed (or skipped, outside the runs still kept) and its
+    /// bookkeeping record is already counted and deleted (the counters say how many), or the
+    /// operator was not running.
     NotKept,
 }
 
@@ -650,13 +653,36 @@ pub fn compute_timeline(
             ));
         }
     }
+    // Under Forbid, a slot with no run that fell while another run was active was skipped: the
+    // runner's gate skips exactly then (docs/write-path.md), and its record is gone once counted.
+    let active_spans: Vec<(DateTime<Utc>, DateTime<Utc>)> =
+        if action.spec.concurrency_policy == ConcurrencyPolicy::Forbid {
+            runs.iter()
+                .filter_map(|r| {
+                    let started = first_start(r)?;
+                    let ended = r
+                        .status
+                        .as_ref()
+                        .and_then(|s| s.completed_at)
+                        .unwrap_or(now);
+                    Some((started, ended))
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
     for slot in cron_slots(action, from, now) {
         if !by_slot.contains_key(&slot) {
+            let skipped = active_spans.iter().any(|(s, e)| *s < slot && slot < *e);
             slots.push((
                 slot,
                 Slot {
                     at: format_time(&slot),
-                    mark: Mark::NotKept,
+                    mark: if skipped {
+                        Mark::Skipped
+                    } else {
+                        Mark::NotKept
+                    },
                     trigger_type: TriggerType::Scheduled,
                     run_id: None,
                     attempts: 0,

@@ -11,7 +11,6 @@ const MARK_LABEL = {
   succeeded: "succeeded", failed: "failed", cancelled: "cancelled", skipped: "skipped",
   missed: "missed", running: "running", pending: "pending", not_kept: "no run kept",
 };
-let refreshTimer = null;
 
 // ---- small helpers ----
 function el(tag, attrs, ...children) {
@@ -176,7 +175,7 @@ async function renderHome() {
 
 // ---- one app: overview and Actions ----
 function barChart(buckets) {
-  const w = 640, h = 140, pad = 28;
+  const w = 1000, h = 150, pad = 28;
   const max = Math.max(1, ...buckets.map((b) => b.finished));
   const bw = (w - pad - 8) / buckets.length;
   const g = svg("svg", { viewBox: `0 0 ${w} ${h}`, class: "chart", role: "img",
@@ -267,22 +266,25 @@ async function renderApp(r) {
 }
 
 // ---- one Action ----
-function timelineChart(tl) {
-  const w = 760, h = 92, left = 8, right = 8;
-  const from = Date.parse(tl.from), to = Date.parse(tl.to);
+function timelineChart(tl, createdAt) {
+  const w = 1000, h = 96, left = 8, right = 8;
+  const to = Date.parse(tl.to);
+  // Nothing happened before the Action existed: start the axis a minute before its creation.
+  const from = Math.max(Date.parse(tl.from), Date.parse(createdAt) - 60000);
   const x = (iso) => left + ((Date.parse(iso) - from) / (to - from)) * (w - left - right);
   const g = svg("svg", { viewBox: `0 0 ${w} ${h}`, class: "chart", id: "timeline-chart", role: "img",
     "aria-label": `Slots over the last ${tl.window_hours} hours: ` +
       Object.entries(tl.marks).map(([m, n]) => `${n} ${MARK_LABEL[m] || m}`).join(", ") });
   g.append(svg("line", { class: "axis", x1: left, y1: 66, x2: w - right, y2: 66 }));
-  const ticks = tl.window_hours <= 24 ? 6 : 7;
+  const ticks = 6;
   for (let i = 0; i <= ticks; i++) {
     const t = from + ((to - from) * i) / ticks;
     const tx = left + ((w - left - right) * i) / ticks;
     g.append(svg("line", { class: "grid", x1: tx, y1: 8, x2: tx, y2: 66 }));
     const d = new Date(t).toISOString();
-    const label = tl.window_hours <= 24 ? d.slice(11, 16) : d.slice(5, 10);
-    g.append(svg("text", { x: Math.min(Math.max(tx - 14, 0), w - 34), y: 82 }, label));
+    const span = to - from;
+    const label = span <= 900000 ? d.slice(11, 19) : span <= 86400000 ? d.slice(11, 16) : `${d.slice(5, 10)} ${d.slice(11, 13)}h`;
+    g.append(svg("text", { x: Math.min(Math.max(tx - 14, 0), w - 60), y: 86 }, label));
   }
   const width = Math.max(2, Math.min(10, (w - left - right) / Math.max(tl.slots.length, 1) - 1));
   for (const s of tl.slots) {
@@ -295,7 +297,7 @@ function timelineChart(tl) {
   return g;
 }
 function plot(points) {
-  const w = 760, h = 200, left = 48, right = 10, top = 10, bottom = 28;
+  const w = 1000, h = 220, left = 56, right = 12, top = 10, bottom = 28;
   const g = svg("svg", { viewBox: `0 0 ${w} ${h}`, class: "chart", id: "lag-plot", role: "img",
     "aria-label": `Schedule lag and duration of ${points.length} runs` });
   if (!points.length) {
@@ -303,7 +305,8 @@ function plot(points) {
     return g;
   }
   const ts = points.map((p) => Date.parse(p.at));
-  const t0 = Math.min(...ts), t1 = Math.max(...ts, t0 + 1000);
+  // Half a minute either side, so that a lone point is not drawn on the axis.
+  const t0 = Math.min(...ts) - 30000, t1 = Math.max(...ts) + 30000;
   const vals = points.flatMap((p) => [p.lag_seconds, p.duration_seconds]).filter((v) => v !== null && v !== undefined);
   const vmax = Math.max(0.001, ...vals) * 1.1;
   const vmin = Math.min(0, ...vals);
@@ -316,7 +319,7 @@ function plot(points) {
       svg("text", { x: 2, y: Y(v) + 4 }, fmtSecs(v)));
   }
   g.append(svg("text", { x: left, y: h - 8 }, fmtTime(new Date(t0).toISOString()).slice(5, 16)),
-    svg("text", { x: w - 110, y: h - 8 }, fmtTime(new Date(t1).toISOString()).slice(5, 16)));
+    svg("text", { x: w - 90, y: h - 8 }, fmtTime(new Date(t1).toISOString()).slice(5, 16)));
   const series = [["lag_seconds", "var(--running)", "lag"], ["duration_seconds", "var(--skipped)", "duration"]];
   for (const [key, color, name] of series) {
     const pts = points.filter((p) => p[key] !== null && p[key] !== undefined);
@@ -383,7 +386,7 @@ async function showRun(r, run, detail) {
   }
 }
 async function renderAction(r) {
-  const hours = r.hours === "168" ? 168 : 24;
+  const hours = ["1", "24", "168"].includes(r.hours) ? Number(r.hours) : 24;
   const base = `${prefix(r)}/actions/${enc(r.action)}`;
   const [a, tl, runs] = await Promise.all([api(base), api(`${base}/timeline?hours=${hours}`), api(`${base}/runs?limit=50`)]);
   const status = el("p", { class: "status", id: "action-status", role: "status", "aria-live": "polite" });
@@ -427,13 +430,13 @@ async function renderAction(r) {
   } }, label);
   const c = tl.counters;
   const windowChoice = el("fieldset", { class: "row" }, el("legend", { class: "inline" }, "Window"),
-    [[24, "Last day"], [168, "Last week"]].map(([h, text]) => el("label", { class: "choice" },
+    [[1, "Last hour"], [24, "Last day"], [168, "Last week"]].map(([h, text]) => el("label", { class: "choice" },
       el("input", { type: "radio", name: "window", value: h, checked: h === hours,
         onchange: () => { location.hash = `${href(r)}?hours=${h}`; } }), text)));
   setMain(a.name,
     el("h1", {}, a.name, " ", el("span", { class: "muted mono" }, a.action_id)),
     el("dl", { class: "facts", id: "action-facts" },
-      el("dt", {}, "Schedule"), el("dd", {}, schedule(a), ` in ${a.timezone}`),
+      el("dt", {}, "Schedule"), el("dd", {}, schedule(a), a.schedule_type === "cron" ? ` in ${a.timezone}` : ""),
       el("dt", {}, "Enabled"), el("dd", { id: "enabled" }, a.is_enabled ? "enabled" : "disabled"),
       el("dt", {}, "Next fire times"), el("dd", {}, tl.upcoming.length ? tl.upcoming.map((t) => el("div", { class: "mono" }, `${fmtTime(t)} (${fmtRel(t)})`)) : "—"),
       el("dt", {}, "Last status"), el("dd", {}, a.last_run_status ? pill(a.last_run_status) : "none", a.last_run_at ? ` at ${fmtTime(a.last_run_at)}` : ""),
@@ -445,7 +448,7 @@ async function renderAction(r) {
     el("section", { "aria-labelledby": "tl-h" },
       el("h2", { id: "tl-h" }, "Timeline"),
       windowChoice,
-      timelineChart(tl),
+      timelineChart(tl, a.created_at),
       legend(tl.marks),
       tl.truncated ? el("p", { class: "muted" }, "Only the newest 2000 slots are shown.") : null,
       el("div", { class: "cards", id: "counters" },
@@ -466,7 +469,8 @@ async function renderAction(r) {
 
 // ---- main ----
 async function render() {
-  clearTimeout(refreshTimer);
+  // data-ready: "true" once the page shows its answer (the browser test waits for it).
+  document.getElementById("main").dataset.ready = "false";
   const r = parseRoute();
   crumbs(r);
   session();
@@ -474,10 +478,17 @@ async function render() {
     if (r.action) await renderAction(r);
     else if (r.app) await renderApp(r);
     else await renderHome();
-    document.getElementById("main").dataset.ready = "true";
   } catch (e) {
     showError(e);
   }
+  document.getElementById("main").dataset.ready = "true";
 }
-window.addEventListener("hashchange", () => { document.getElementById("main").dataset.ready = "false"; render().then(() => document.getElementById("main").focus()); });
-document.addEventListener("DOMContentLoaded", render);
+window.addEventListener("hashchange", () => render().then(() => document.getElementById("main").focus()));
+document.addEventListener("DOMContentLoaded", () => {
+  // The skip link moves focus without touching the address, which is the router's.
+  document.querySelector(".skip").addEventListener("click", (ev) => {
+    ev.preventDefault();
+    document.getElementById("main").focus();
+  });
+  render();
+});

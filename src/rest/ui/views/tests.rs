@@ -272,3 +272,32 @@ fn the_overview_counts_finished_runs_per_minute() {
     assert_eq!(o.actions[0].skipped_runs, 2);
     assert_eq!(o.actions[0].upcoming, vec!["2026-12-01T10:05:00Z"]);
 }
+
+#[test]
+fn under_forbid_a_slot_during_an_active_run_was_skipped() {
+    let mut a = action(Some("* * * * *"), true, "2026-12-01T09:58:30Z");
+    a.spec.concurrency_policy = ConcurrencyPolicy::Forbid;
+    let now = t("2026-12-01T10:01:30Z");
+    let runs = vec![run(
+        "slow",
+        Some("2026-12-01T09:59:00Z"),
+        json!({"status": "succeeded", "startedAt": "2026-12-01T09:59:00Z",
+               "completedAt": "2026-12-01T10:00:30Z"}),
+    )];
+    let marks = |a: &Action| -> Vec<Mark> {
+        compute_timeline(a, &runs, now, 1)
+            .slots
+            .iter()
+            .map(|s| s.mark)
+            .collect()
+    };
+    assert_eq!(
+        marks(&a),
+        vec![Mark::Succeeded, Mark::Skipped, Mark::NotKept]
+    );
+    a.spec.concurrency_policy = ConcurrencyPolicy::Allow;
+    assert_eq!(
+        marks(&a),
+        vec![Mark::Succeeded, Mark::NotKept, Mark::NotKept]
+    );
+}

@@ -69,10 +69,10 @@ const RUN_KEYS: &[&str] = &[
 ];
 
 /// One HTTP answer: status, body text, body JSON (Null when not JSON).
-struct Answer {
-    status: u16,
-    text: String,
-    json: Value,
+pub(crate) struct Answer {
+    pub(crate) status: u16,
+    pub(crate) text: String,
+    pub(crate) json: Value,
 }
 
 /// A minimal HTTP/1.0 client (one request per connection), enough for these tests.
@@ -148,15 +148,15 @@ fn keys_in_order(text: &str) -> Vec<String> {
 }
 
 /// One workspace with the org label, an endpoint, and an operator serving the facade.
-struct Setup {
-    client: Client,
-    ns: TestNamespace,
-    op: Operator,
-    token: String,
+pub(crate) struct Setup {
+    pub(crate) client: Client,
+    pub(crate) ns: TestNamespace,
+    pub(crate) op: Operator,
+    pub(crate) token: String,
 }
 
 impl Setup {
-    async fn new(prefix: &str) -> Self {
+    pub(crate) async fn new(prefix: &str) -> Self {
         let client = client().await;
         install_crds(&client).await;
         let ns = TestNamespace::create(&client, prefix).await;
@@ -190,11 +190,11 @@ impl Setup {
         }
     }
 
-    fn base(&self) -> String {
+    pub(crate) fn base(&self) -> String {
         format!("/v1/orgs/{ORG}/workspaces/{}/apps/{APP}", self.ns.name)
     }
 
-    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> Answer {
+    pub(crate) async fn call(&self, method: &str, path: &str, body: Option<Value>) -> Answer {
         let bytes = body.map(|b| b.to_string().into_bytes());
         let full = format!("{}{path}", self.base());
         http(
@@ -209,7 +209,12 @@ impl Setup {
 
     /// GETs `path` until `done` holds for the answer's JSON (the controller catches up
     /// asynchronously); returns that JSON.
-    async fn get_until(&self, what: &str, path: &str, done: impl Fn(&Value) -> bool) -> Value {
+    pub(crate) async fn get_until(
+        &self,
+        what: &str,
+        path: &str,
+        done: impl Fn(&Value) -> bool,
+    ) -> Value {
         eventually(what, Duration::from_secs(30), || async {
             let a = self.call("GET", path, None).await;
             done(&a.json).then_some(a.json)
@@ -227,7 +232,7 @@ impl Setup {
         http(self.op.facade_port, method, full_path, token, body).await
     }
 
-    async fn create(&self, body: Value) -> Value {
+    pub(crate) async fn create(&self, body: Value) -> Value {
         let a = self.call("POST", "/actions", Some(body)).await;
         assert_eq!(a.status, 201, "create: {}", a.text);
         a.json
@@ -1076,7 +1081,7 @@ async fn facade_pagination_is_stable_while_actions_come_and_go() {
 
 /// A local endpoint that answers 500 when the body contains `"fail":true`, else 200.
 async fn start_endpoint() -> u16 {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::io::AsyncWriteExt;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -1084,33 +1089,10 @@ async fn start_endpoint() -> u16 {
     tokio::spawn(async move {
         while let Ok((mut conn, _)) = listener.accept().await {
             tokio::spawn(async move {
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 4096];
-                // Read the head, then as many body bytes as Content-Length says.
-                loop {
-                    let Ok(n) = conn.read(&mut chunk).await else {
-                        return;
-                    };
-                    if n == 0 {
-                        break;
-                    }
-                    buf.extend_from_slice(&chunk[..n]);
-                    let text = String::from_utf8_lossy(&buf).to_string();
-                    if let Some((head, body)) = text.split_once("\r\n\r\n") {
-                        let len = head
-                            .lines()
-                            .find_map(|l| {
-                                let (k, v) = l.split_once(':')?;
-                                k.eq_ignore_ascii_case("content-length")
-                                    .then(|| v.trim().parse::<usize>().ok())?
-                            })
-                            .unwrap_or(0);
-                        if body.len() >= len {
-                            break;
-                        }
-                    }
-                }
-                let text = String::from_utf8_lossy(&buf).replace(' ', "");
+                let Some((_, body)) = read_request(&mut conn).await else {
+                    return;
+                };
+                let text = body.replace(' ', "");
                 let status = if text.contains("\"fail\":true") {
                     "500 Internal Server Error"
                 } else {
@@ -1349,4 +1331,101 @@ async fn facade_scheduled_runs_appear_in_history() {
         .map(|r| r["trigger_type"].as_str().unwrap())
         .collect();
     assert!(types.contains(&"scheduled"), "{types:?}");
+}
+
+/// A write answers with what the next read shows: the computed `next_run_at` on create, disable
+/// and enable; and a sent field replaces the stored value whole (an old payload key does not
+/// survive a PUT of a new payload; nulls inside a payload are stored as sent, visible to kubectl).
+#[tokio::test]
+async fn facade_writes_answer_what_the_next_read_shows() {
+    let s = Setup::new("facade-writes").await;
+    let created = s
+        .create(
+            json!({"name": "Every five", "endpoint_id": "agent", "namespace_id": "m",
+                       "cron_expression": "*/5 * * * *",
+                       "payload": {"greeting": "hello", "broken": "{{ date }}", "keep": null}}),
+        )
+        .await;
+    let next = |v: &Value| {
+        v["next_run_at"]
+            .as_str()
+            .map(|t| t.parse::<chrono::DateTime<chrono::Utc>>().expect("a time"))
+    };
+    let first = next(&created).expect("create answers with the next slot, not null");
+    assert!(first > chrono::Utc::now() && first.timestamp() % 300 == 0);
+    let path = "/actions/every-five";
+    let read = s.call("GET", path, None).await;
+    assert_eq!(next(&read.json), Some(first));
+
+    let disabled = s.call("POST", &format!("{path}/disable"), None).await;
+    assert_eq!(disabled.status, 200, "{}", disabled.text);
+    assert_eq!(disabled.json["next_run_at"], Value::Null);
+    assert_eq!(disabled.json["is_enabled"], false);
+    let reconciled = s
+        .get_until("the controller reconciled the disable", path, |v| {
+            v["is_enabled"] == false
+        })
+        .await;
+    assert_eq!(reconciled["next_run_at"], Value::Null);
+    let enabled = s.call("POST", &format!("{path}/enable"), None).await;
+    assert_eq!(enabled.status, 200, "{}", enabled.text);
+    let again = next(&enabled.json).expect("enable answers with the next slot");
+    assert!(again >= first);
+
+    // PUT replaces the payload whole; nulls inside it are kept.
+    let put = s
+        .call(
+            "PUT",
+            path,
+            Some(json!({"payload": {"greeting": "hi", "empty": null, "nested": {"n": null}}})),
+        )
+        .await;
+    assert_eq!(put.status, 200, "{}", put.text);
+    let want = json!({"greeting": "hi", "empty": null, "nested": {"n": null}});
+    assert_eq!(put.json["payload"], want);
+    assert_eq!(s.call("GET", path, None).await.json["payload"], want);
+    let stored = kubectl_ok(
+        &[
+            "get",
+            "action",
+            "every-five",
+            "-n",
+            &s.ns.name,
+            "-o",
+            "jsonpath={.spec.payload}",
+        ],
+        None,
+    );
+    let stored: Value = serde_json::from_str(&stored).expect("payload JSON");
+    assert_eq!(stored, want, "kubectl sees exactly what the client sent");
+    // Fields not sent are unchanged.
+    assert_eq!(put.json["cron_expression"], "*/5 * * * *");
+    assert_eq!(put.json["name"], "Every five");
+
+    // A template naming a variable no run has is refused at save time, every one at once.
+    let bad = s
+        .call(
+            "PUT",
+            path,
+            Some(json!({"payload": {"a": "{{ nope }}", "b": ["{{ date | nofilter }}"]}})),
+        )
+        .await;
+    assert_eq!(bad.status, 422, "{}", bad.text);
+    let detail = bad.json["detail"].as_array().expect("detail");
+    let locs: Vec<&Value> = detail.iter().map(|d| &d["loc"]).collect();
+    assert_eq!(
+        locs,
+        [
+            &json!(["body", "payload", "a"]),
+            &json!(["body", "payload", "b", 0])
+        ]
+    );
+    assert!(
+        detail[0]["msg"]
+            .as_str()
+            .is_some_and(|m| m.contains("undefined variable `nope`")),
+        "{}",
+        bad.text
+    );
+    assert_eq!(s.call("GET", path, None).await.json["payload"], want);
 }

@@ -1,6 +1,7 @@
 //! End-to-end tests against a real control plane (etcd, kube-apiserver,
 //! kube-controller-manager). Run them with `make e2e`; each test uses its own namespace.
 
+mod agent_runs;
 mod chart;
 mod facade;
 mod foundation;

@@ -54,6 +54,31 @@ async fn status_when(
     .await
 }
 
+/// Waits for a Warning Event about `name` with `reason` whose message contains `part`.
+async fn warning_event(client: &Client, ns: &str, name: &str, reason: &str, part: &str) {
+    let events: Api<Event> = Api::namespaced(client.clone(), ns);
+    eventually(
+        &format!("{name}: a Warning Event {reason}"),
+        Duration::from_secs(30),
+        || {
+            let events = events.clone();
+            async move {
+                let list = events.list(&ListParams::default()).await.ok()?;
+                list.items
+                    .iter()
+                    .any(|e| {
+                        e.involved_object.name.as_deref() == Some(name)
+                            && e.type_.as_deref() == Some("Warning")
+                            && e.reason.as_deref() == Some(reason)
+                            && e.message.as_deref().is_some_and(|m| m.contains(part))
+                    })
+                    .then_some(())
+            }
+        },
+    )
+    .await;
+}
+
 /// The next minute boundary after `t`.
 fn next_minute(t: DateTime<Utc>) -> DateTime<Utc> {
     t.duration_trunc(TimeDelta::minutes(1)).unwrap_or(t) + TimeDelta::minutes(1)
@@ -375,26 +400,7 @@ async fn an_invalid_schedule_is_reported_and_recovers_when_fixed() {
             },
         )
         .await;
-        let events: Api<Event> = Api::namespaced(client.clone(), &ns.name);
-        eventually(
-            &format!("{name}: a Warning Event {reason}"),
-            Duration::from_secs(30),
-            || {
-                let events = events.clone();
-                async move {
-                    let list = events.list(&ListParams::default()).await.ok()?;
-                    list.items
-                        .iter()
-                        .any(|e| {
-                            e.involved_object.name.as_deref() == Some(name)
-                                && e.type_.as_deref() == Some("Warning")
-                                && e.reason.as_deref() == Some(reason)
-                        })
-                        .then_some(())
-                }
-            },
-        )
-        .await;
+        warning_event(&client, &ns.name, name, reason, "").await;
         assert_eq!(
             action_status(&client, &ns.name, name).await.next_run_at,
             None
@@ -427,4 +433,93 @@ async fn an_invalid_schedule_is_reported_and_recovers_when_fixed() {
         assert!(next > Utc::now(), "next run is in the future: {next}");
         assert!(runs_of(&client, &ns.name, name).await.is_empty());
     }
+}
+
+/// A broken template is found when the Action is saved, not at its next run: Ready is False
+/// with every problem of the Action in its message, TemplatesValid is False with reason
+/// InvalidTemplate and a Warning Event; `kubectl get actions` shows READY and a NEXT RUN that
+/// explains itself.
+#[tokio::test]
+async fn every_problem_of_an_action_is_reported_at_once_and_shown_by_kubectl() {
+    let (client, ns) = setup("e2e-problems").await;
+    let _op = Operator::start("problems", &ns.name, &[]);
+    create_action(
+        &client,
+        &ns.name,
+        "broken",
+        json!({"cronExpression": "0 9 * * *", "timezone": "Mars/Olympus",
+               "endpoint": "nowhere", "payload": {"text": "{{ nope }}"}}),
+    )
+    .await;
+    for (name, spec) in [
+        ("on-demand", json!({"scheduleType": "manual"})),
+        (
+            "paused",
+            json!({"cronExpression": "0 9 * * *", "enabled": false}),
+        ),
+        ("fine", json!({"cronExpression": "0 9 * * *"})),
+    ] {
+        create_action(&client, &ns.name, name, spec).await;
+    }
+    let broken = status_when(&client, &ns.name, "broken", |s| {
+        s.conditions.iter().any(|c| c.type_ == "Ready")
+    })
+    .await;
+    let ready = broken
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Ready")
+        .unwrap();
+    assert_eq!(
+        (ready.status.as_str(), ready.reason.as_str()),
+        ("False", "InvalidTimezone")
+    );
+    for part in [
+        "Mars/Olympus",
+        "undefined variable `nope`",
+        "\"nowhere\" not found",
+    ] {
+        assert!(
+            ready.message.contains(part),
+            "{part} in {:?}",
+            ready.message
+        );
+    }
+    let templates = broken
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "TemplatesValid")
+        .unwrap();
+    assert_eq!(
+        (templates.status.as_str(), templates.reason.as_str()),
+        ("False", "InvalidTemplate")
+    );
+    warning_event(&client, &ns.name, "broken", "InvalidTemplate", "nope").await;
+    for name in ["on-demand", "paused", "fine"] {
+        status_when(&client, &ns.name, name, |s| s.next_run.is_some()).await;
+    }
+    let table = kubectl_ok(&["get", "actions", "-n", &ns.name], None);
+    let header = table.lines().next().unwrap_or_default();
+    let titles = ["READY", "NEXT RUN", "LAST STATUS", "RUNS", "AGE"];
+    let starts: Vec<usize> = titles
+        .iter()
+        .map(|t| header.find(t).unwrap_or_else(|| panic!("{t} in {header}")))
+        .collect();
+    // Columns are aligned to the header; an empty cell is blank.
+    let cells = |name: &str| -> Vec<String> {
+        let line = table
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(name))
+            .unwrap_or_else(|| panic!("{name} in {table}"));
+        starts
+            .windows(2)
+            .map(|w| line.get(w[0]..w[1]).unwrap_or_default().trim().to_string())
+            .collect()
+    };
+    assert_eq!(cells("broken"), ["False", "invalid", "", "0"]);
+    assert_eq!(cells("paused"), ["True", "disabled", "", "0"]);
+    let fine = cells("fine");
+    assert_eq!(fine[0], "True");
+    assert!(fine[1].ends_with("T09:00:00Z"), "{fine:?}");
+    assert_eq!(cells("on-demand"), ["True", "manual", "", "0"]);
 }

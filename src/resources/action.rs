@@ -29,8 +29,10 @@ use super::{JsonObject, object_schema};
     printcolumn = r#"{"name": "Schedule", "type": "string", "jsonPath": ".spec.cronExpression"}"#,
     printcolumn = r#"{"name": "Timezone", "type": "string", "jsonPath": ".spec.timezone"}"#,
     printcolumn = r#"{"name": "Enabled", "type": "boolean", "jsonPath": ".spec.enabled"}"#,
+    printcolumn = r#"{"name": "Ready", "type": "string", "jsonPath": ".status.conditions[?(@.type==\"Ready\")].status"}"#,
     // A string, not a date: kubectl renders a future `date` as `<invalid>` (it shows ages only).
-    printcolumn = r#"{"name": "Next Run", "type": "string", "jsonPath": ".status.nextRunAt"}"#,
+    // `nextRun` is the instant or a word saying why there is none.
+    printcolumn = r#"{"name": "Next Run", "type": "string", "jsonPath": ".status.nextRun"}"#,
     printcolumn = r#"{"name": "Last Status", "type": "string", "jsonPath": ".status.lastRunStatus"}"#,
     printcolumn = r#"{"name": "Runs", "type": "integer", "jsonPath": ".status.totalRuns"}"#,
     printcolumn = r#"{"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}"#
@@ -94,6 +96,7 @@ pub struct ActionSpec {
 
     /// How the conversation thread of each run is chosen: `new_each_run` (a fresh UUID per run),
     /// `fixed` (always `threadId`) or `template` (render `threadIdTemplate` per run).
+    /// Defaults to `new_each_run`.
     #[serde(default)]
     pub thread_mode: ThreadMode,
 
@@ -116,11 +119,13 @@ pub struct ActionSpec {
 
     /// The JSON object sent as the request body. String values anywhere inside may be templates
     /// (`{{ run_id }}`, `{{ date }}`, ...), rendered per run. At most 256 KiB.
+    /// Defaults to `{}`.
     #[serde(default)]
     #[schemars(schema_with = "object_schema")]
     pub payload: JsonObject,
 
     /// What the Action does. Only `trigger` (invoke the endpoint) exists today.
+    /// Defaults to `trigger`.
     #[serde(default)]
     pub action_type: ActionType,
 
@@ -146,6 +151,7 @@ pub struct ActionSpec {
     pub scheduled_at: Option<DateTime<Utc>>,
 
     /// IANA timezone the cron expression is evaluated in, e.g. `Europe/Berlin`.
+    /// Defaults to `UTC`.
     #[serde(default = "default_timezone")]
     #[schemars(length(
         min = ActionSpec::TIMEZONE_LENGTH.min,
@@ -154,6 +160,7 @@ pub struct ActionSpec {
     pub timezone: String,
 
     /// Retries after a failed attempt: a run makes at most 1 + maxRetries attempts.
+    /// Defaults to `0`.
     #[serde(default)]
     #[schemars(range(
         min = ActionSpec::MAX_RETRIES_RANGE.min,
@@ -162,6 +169,7 @@ pub struct ActionSpec {
     pub max_retries: i32,
 
     /// Seconds to wait between attempts.
+    /// Defaults to `60`.
     #[serde(default = "default_retry_delay_seconds")]
     #[schemars(range(
         min = ActionSpec::RETRY_DELAY_SECONDS_RANGE.min,
@@ -171,6 +179,7 @@ pub struct ActionSpec {
 
     /// When false the schedule is paused: no new slots fire, and slots that pass while paused are
     /// not started later. Manual triggers still work, and runs already created continue.
+    /// Defaults to `true`.
     #[serde(default = "default_true")]
     pub enabled: bool,
 
@@ -184,16 +193,19 @@ pub struct ActionSpec {
 
     /// What a due slot does while a run of this Action is still active: `Allow` starts another,
     /// `Forbid` skips the slot (counted in skippedRuns), `Replace` cancels the active run first.
+    /// Defaults to `Allow`.
     #[serde(default)]
     pub concurrency_policy: ConcurrencyPolicy,
 
     /// A slot that cannot be started within this many seconds of its time (controller down,
     /// API server unavailable) is not started; it is counted in missedRuns.
+    /// Defaults to `300`.
     #[serde(default = "default_starting_deadline_seconds")]
     #[schemars(range(min = ActionSpec::MIN_STARTING_DEADLINE_SECONDS))]
     pub starting_deadline_seconds: i64,
 
     /// Number of succeeded ActionRuns to keep; older ones are deleted after being counted.
+    /// Defaults to `10`.
     #[serde(default = "default_history_limit")]
     #[schemars(range(
         min = ActionSpec::HISTORY_LIMIT_RANGE.min,
@@ -203,6 +215,7 @@ pub struct ActionSpec {
 
     /// Number of failed (or cancelled) ActionRuns to keep; older ones are deleted after being
     /// counted.
+    /// Defaults to `10`.
     #[serde(default = "default_history_limit")]
     #[schemars(range(
         min = ActionSpec::HISTORY_LIMIT_RANGE.min,
@@ -272,7 +285,8 @@ pub struct ActionStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
 
-    /// `Ready` summarises the others: `ScheduleValid`, `EndpointResolved`, `Suspended`.
+    /// `Ready` summarises the others and names every problem at once: `ScheduleValid`,
+    /// `TemplatesValid` (reason `InvalidTemplate`), `EndpointResolved`, `Suspended`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(schema_with = "super::conditions_schema")]
     pub conditions: Vec<Condition>,
@@ -281,6 +295,13 @@ pub struct ActionStatus {
     /// Actions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_run_at: Option<DateTime<Utc>>,
+
+    /// `nextRunAt` as `kubectl get` shows it (the NEXT RUN column): the instant (RFC 3339), or
+    /// why there is none: `manual` (fires only when triggered), `disabled` (enabled is false),
+    /// `done` (a one_time Action whose slot was handled), `invalid` (see the Ready condition),
+    /// `never` (the evaluator found no future match within its search bound).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_run: Option<String>,
 
     /// Nominal instant of the last slot handled, whether it fired, was skipped or was missed.
     #[serde(default, skip_serializing_if = "Option::is_none")]

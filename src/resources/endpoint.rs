@@ -37,6 +37,7 @@ pub struct ActionEndpointSpec {
     pub service: Option<ServiceTarget>,
 
     /// HTTP method of the request.
+    /// Defaults to `POST`.
     #[serde(default)]
     pub method: HttpMethod,
 
@@ -52,6 +53,7 @@ pub struct ActionEndpointSpec {
     pub auth: Option<EndpointAuth>,
 
     /// Default per-attempt HTTP timeout in seconds, used when the Action sets none.
+    /// Defaults to `30`.
     #[serde(default = "default_timeout_seconds")]
     #[schemars(range(min = 1, max = 3600))]
     pub timeout_seconds: i32,
@@ -68,6 +70,7 @@ pub struct ServiceTarget {
     #[schemars(range(min = 1, max = 65535))]
     pub port: i32,
     /// Request path, starting with `/`.
+    /// Defaults to `/`.
     #[serde(default = "default_path")]
     #[schemars(length(min = 1, max = 2048), regex(pattern = r"^/"))]
     pub path: String,
@@ -100,6 +103,7 @@ pub struct EndpointAuth {
     /// to any status, event or log.
     pub secret_ref: SecretKeyRef,
     /// The scheme before the credential in the Authorization header.
+    /// Defaults to `Bearer`.
     #[serde(default = "default_scheme")]
     #[schemars(
         length(min = 1, max = 64),

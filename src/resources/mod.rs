@@ -87,6 +87,49 @@ mod tests {
         );
     }
 
+    /// kubectl explain prints a field's description but not its schema default, so every
+    /// defaulted field says its default in words ("Defaults to `X`.").
+    #[test]
+    fn every_defaulted_field_names_its_default_in_its_description() {
+        fn walk(path: &str, schema: &serde_json::Value, missing: &mut Vec<String>) {
+            let Some(props) = schema.get("properties").and_then(|p| p.as_object()) else {
+                if let Some(items) = schema.get("items") {
+                    walk(&format!("{path}[]"), items, missing);
+                }
+                return;
+            };
+            for (name, prop) in props {
+                let here = format!("{path}.{name}");
+                if let (true, Some(default)) = (here.contains(".spec."), prop.get("default")) {
+                    let shown = match default {
+                        serde_json::Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    };
+                    let description = prop["description"].as_str().unwrap_or_default();
+                    if !description.contains(&format!("Defaults to `{shown}`")) {
+                        missing.push(format!("{here} (default {shown})"));
+                    }
+                }
+                walk(&here, prop, missing);
+            }
+        }
+        let mut missing = Vec::new();
+        for crd in crds() {
+            for version in &crd.spec.versions {
+                let schema = version
+                    .schema
+                    .as_ref()
+                    .and_then(|s| s.open_api_v3_schema.as_ref());
+                let schema = serde_json::to_value(schema).unwrap();
+                walk(&crd.spec.names.kind, &schema, &mut missing);
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "say \"Defaults to `X`.\" in: {missing:#?}"
+        );
+    }
+
     #[test]
     fn schedule_type_inference() {
         let mut spec: ActionSpec = serde_json::from_value(serde_json::json!({

@@ -43,6 +43,7 @@ pub struct ActionRunSpec {
     pub scheduled_at: Option<DateTime<Utc>>,
 
     /// The payload sent, with every template already rendered.
+    /// Defaults to `{}`.
     #[serde(default)]
     #[schemars(schema_with = "object_schema")]
     pub resolved_payload: JsonObject,
@@ -55,6 +56,16 @@ pub struct ActionRunSpec {
     /// `template_error` without calling the endpoint.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolve_error: Option<String>,
+
+    /// Extra template variables a manual trigger gave this run (name to value), beside the
+    /// built-in ones; kept so that a rerun can render with them again.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub variables: std::collections::BTreeMap<String, String>,
+
+    /// The run this one re-runs (`POST .../runs/{run_id}/rerun`), in the same namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253))]
+    pub rerun_of: Option<String>,
 
     /// The agent platform's memory namespace, copied from the Action.
     #[schemars(length(min = 1, max = 255))]

@@ -21,7 +21,7 @@ use super::{
     ActionPath, ActionView, Admitted, AppState, FIELD_MANAGER, Scope, wait_gone, wait_seen,
 };
 use crate::resources::{Action, ActionEndpoint, ActionRun, ActionSpec, RunPhase};
-use crate::runspec::{Trigger, build_run, execution_id};
+use crate::runspec::{Overrides, Trigger, build_run_with, execution_id};
 
 const RESOURCE: &str = "actions";
 
@@ -100,7 +100,7 @@ pub async fn list(
         actions: page
             .items
             .iter()
-            .map(|a| ActionView::from_resource(a))
+            .map(|a| ActionView::current(a, Utc::now()))
             .collect(),
     }))
 }
@@ -113,7 +113,7 @@ pub async fn get(
     let Admitted { target: action, .. } = state
         .admit(&headers, "get", RESOURCE, &path, Ok(()))
         .await?;
-    Ok(Json(ActionView::from_resource(&action)))
+    Ok(Json(ActionView::current(&action, Utc::now())))
 }
 
 pub async fn create(
@@ -171,7 +171,7 @@ pub async fn create(
                 wait_seen(&state.actions, &created).await;
                 return Ok((
                     StatusCode::CREATED,
-                    Json(ActionView::from_resource(&created)),
+                    Json(ActionView::current(&created, Utc::now())),
                 )
                     .into_response());
             }
@@ -201,10 +201,8 @@ pub async fn update(
     let mut spec = current.spec.clone();
     validate::apply(&mut spec, &input).map_err(|e| ApiError::Internal(format!("apply: {e}")))?;
     check(&state, &path.scope.workspace_id, &spec, &input).await?;
-    let patch = validate::spec_patch(&spec, &input);
-    write_spec(&state, &current, Value::Object(patch))
-        .await
-        .map(Json)
+    let ops = validate::spec_ops(&current.spec, &spec, &input);
+    write_spec(&state, &current, ops).await.map(Json)
 }
 
 pub async fn enable(
@@ -234,19 +232,19 @@ async fn set_enabled(
     } = state
         .admit(&headers, "update", RESOURCE, &path, Ok(()))
         .await?;
-    write_spec(&state, &current, json!({ "enabled": enabled }))
-        .await
-        .map(Json)
+    let ops = vec![json!({"op": "add", "path": "/spec/enabled", "value": enabled})];
+    write_spec(&state, &current, ops).await.map(Json)
 }
 
-/// A JSON merge patch of `spec` fields, guarded by the resourceVersion the change was validated
-/// against, then waits until the cache has it. The controller's status writes also move the
+/// A JSON Patch of `spec` fields (`validate::spec_ops`), guarded by the resourceVersion the
+/// change was validated against (the patched object carries it, so the API server answers 409
+/// when the object moved on), then waits until the cache has it. The controller's status writes also move the
 /// resourceVersion; when only they intervened (the spec is unchanged) the patch is retried with
 /// the fresh version, and only a concurrent change of the spec is a 409.
 async fn write_spec(
     state: &AppState,
     current: &Action,
-    spec_patch: Value,
+    spec_ops: Vec<Value>,
 ) -> Result<ActionView, ApiError> {
     let name = current.metadata.name.clone().unwrap_or_default();
     let namespace = current.metadata.namespace.clone().unwrap_or_default();
@@ -257,14 +255,16 @@ async fn write_spec(
     };
     let mut version = current.metadata.resource_version.clone();
     for _ in 0..3 {
-        let patch = json!({
-            "metadata": { "resourceVersion": version },
-            "spec": spec_patch,
-        });
-        match api.patch(&name, &params, &Patch::Merge(&patch)).await {
+        let mut ops = vec![json!({
+            "op": "replace", "path": "/metadata/resourceVersion", "value": version,
+        })];
+        ops.extend(spec_ops.iter().cloned());
+        let patch: json_patch::Patch = serde_json::from_value(Value::Array(ops))
+            .map_err(|e| ApiError::Internal(format!("json patch: {e}")))?;
+        match api.patch(&name, &params, &Patch::<()>::Json(patch)).await {
             Ok(updated) => {
                 wait_seen(&state.actions, &updated).await;
-                return Ok(ActionView::from_resource(&updated));
+                return Ok(ActionView::current(&updated, Utc::now()));
             }
             Err(kube::Error::Api(s)) if s.code == 404 => {
                 return Err(ApiError::action_not_found(&name));
@@ -351,23 +351,51 @@ pub async fn trigger(
     State(state): State<AppState>,
     ApiPath(path): ApiPath<ActionPath>,
     headers: HeaderMap,
+    QueryPairs(query): QueryPairs,
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
-    let payload = validate::parse_trigger_body(body.as_ref());
+    // FastAPI reports the query's errors before the body's.
+    let input = match (
+        validate::parse_dry_run(&query),
+        validate::parse_trigger_body(body.as_ref()),
+    ) {
+        (Ok(dry_run), Ok(input)) => Ok((dry_run, input)),
+        (q, b) => Err([q.err(), b.err()].into_iter().flatten().flatten().collect()),
+    };
     let Admitted {
         target: action,
-        input: payload,
+        input: (dry_run, input),
         ..
     } = state
-        .admit(&headers, "create", "actionruns", &path, payload)
+        .admit(&headers, "create", "actionruns", &path, input)
         .await?;
-    let run = build_run(
+    let overrides = Overrides {
+        payload: input.payload,
+        thread_id: input.thread_id,
+        variables: input.variables,
+        rerun_of: None,
+    };
+    let run = build_run_with(
         &action,
         Trigger::Manual,
         Utc::now(),
         uuid::Uuid::new_v4(),
-        payload.as_ref(),
+        &overrides,
     );
+    if dry_run {
+        let answer = super::dry_run::dry_run(&state, &run).await?;
+        return Ok(Json(answer).into_response());
+    }
+    create_run(&state, &path, run).await
+}
+
+/// Creates a manual run and answers as a trigger does (202, the run pending), once the cache
+/// has it (read-your-writes).
+pub(super) async fn create_run(
+    state: &AppState,
+    path: &ActionPath,
+    run: ActionRun,
+) -> Result<Response, ApiError> {
     let api: Api<ActionRun> = Api::namespaced(state.client.clone(), &path.scope.workspace_id);
     let params = PostParams {
         field_manager: Some(FIELD_MANAGER.to_string()),

@@ -87,7 +87,11 @@ impl AppState {
 
     /// The Action, if it is in this workspace and app. A wrong org or a missing workspace is
     /// the same 404 as a missing Action, so that nothing about other orgs leaks.
-    fn find_action(&self, scope: &Scope, action_id: &str) -> Result<Arc<Action>, ApiError> {
+    pub(super) fn find_action(
+        &self,
+        scope: &Scope,
+        action_id: &str,
+    ) -> Result<Arc<Action>, ApiError> {
         if !self.workspace_in_org(&scope.org_id, &scope.workspace_id) {
             return Err(ApiError::action_not_found(action_id));
         }

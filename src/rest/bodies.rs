@@ -125,8 +125,18 @@ impl JsonSchema for ActionUpdate {
 #[derive(JsonSchema)]
 pub struct TriggerRequest {
     /// Replaces the Action's payload for this run only (same rules: at most 256 KiB, string
-    /// values may be templates).
+    /// values may be templates, which may also use `variables`).
     pub payload: Option<JsonObject>,
+    /// The conversation thread of this run, whatever the Action's thread mode.
+    #[schemars(length(
+        min = crate::resources::ActionSpec::THREAD_ID_LENGTH.min,
+        max = crate::resources::ActionSpec::THREAD_ID_LENGTH.max
+    ))]
+    pub thread_id: Option<String>,
+    /// Extra template variables for this run's payload and thread templates: names are
+    /// identifiers (not a built-in variable such as `date`), values strings; at most 64.
+    #[schemars(extend("maxProperties" = 64, "propertyNames" = {"pattern": "^[A-Za-z_][A-Za-z0-9_]{0,63}$"}))]
+    pub variables: Option<std::collections::BTreeMap<String, String>>,
 }
 
 #[cfg(test)]

@@ -4,7 +4,8 @@
 //! - `model`: the JSON views of Actions and runs
 //! - `admission`: the checks every request passes, in their order, before a handler acts; the
 //!   route paths
-//! - `actions`, `runs`: the handlers, one module per resource
+//! - `actions`, `runs`: the handlers, one module per resource; `run_actions`: cancel and rerun;
+//!   `schedule`: schedule previews; `dry_run`: a trigger's request without the trigger
 //! - `validate`, `cursor`, `error`, `extract`: pure input checking, list paging, error bodies
 //! - `auth`: TokenReview / SubjectAccessReview with a short cache
 //! - `openapi`: the OpenAPI 3.1 document at `/openapi.json`; `bodies`: the request bodies as
@@ -17,11 +18,14 @@ pub mod admission;
 pub mod auth;
 pub mod bodies;
 pub mod cursor;
+pub mod dry_run;
 pub mod error;
 pub mod extract;
 pub mod model;
 pub mod openapi;
+pub mod run_actions;
 pub mod runs;
+pub mod schedule;
 pub mod ui;
 pub mod validate;
 
@@ -197,7 +201,17 @@ pub fn router(state: AppState) -> Router {
         .route("/actions/{action_id}/enable", post(actions::enable))
         .route("/actions/{action_id}/disable", post(actions::disable))
         .route("/actions/{action_id}/runs", get(runs::list))
-        .route("/actions/{action_id}/runs/{run_id}", get(runs::get));
+        .route("/actions/{action_id}/runs/{run_id}", get(runs::get))
+        .route(
+            "/actions/{action_id}/runs/{run_id}/cancel",
+            post(run_actions::cancel),
+        )
+        .route(
+            "/actions/{action_id}/runs/{run_id}/rerun",
+            post(run_actions::rerun),
+        )
+        .route("/actions/{action_id}/upcoming", get(schedule::of_action))
+        .route("/schedule-preview", get(schedule::preview));
     Router::new()
         .nest(PREFIX, api)
         .merge(ui::routes(PREFIX))

@@ -26,7 +26,7 @@ pub const CREATED_BY_ANNOTATION: &str = "punctual.dev/created-by";
 
 /// The Action fields a REST client writes, in the order of the reference (and of a body's
 /// errors), each with its `ActionSpec` key, its kind with the bounds declared next to the spec,
-/// and its presence. Reading bodies, applying them, the update's merge patch and the OpenAPI
+/// and its presence. Reading bodies, applying them, the update's patch and the OpenAPI
 /// body schemas follow this table; `ActionView` shows each field, and a test checks every row
 /// against the CRD (docs/rest.md, "Where a field's rules live").
 pub const ACTION_FIELDS: &[BodyField] = &[
@@ -273,7 +273,20 @@ pub struct RunView {
 }
 
 impl ActionView {
-    /// The REST view of an Action resource.
+    /// The view every route answers with: `from_resource`, except that while the status still
+    /// describes an older generation of the spec (just created, enabled, disabled or edited,
+    /// and not yet reconciled) the fields computed from the spec and the clock are computed here,
+    /// as the controller will, so a write's answer already shows what the next read shows.
+    pub fn current(action: &Action, now: DateTime<Utc>) -> Self {
+        let mut view = Self::from_resource(action);
+        let observed = action.status.as_ref().and_then(|s| s.observed_generation);
+        if observed.is_none() || observed != action.metadata.generation {
+            view.next_run_at = crate::scheduler::timing::expected_next_run(action, now);
+        }
+        view
+    }
+
+    /// The REST view of an Action resource, as its status has it.
     pub fn from_resource(action: &Action) -> Self {
         let spec = &action.spec;
         let status = action.status.clone().unwrap_or_default();

@@ -12,9 +12,11 @@ use serde_json::{Map, Value, json};
 
 use super::actions::{ActionList, TriggerResponse};
 use super::bodies::{ActionCreate, ActionUpdate, TriggerRequest};
+use super::dry_run::DryRun;
 use super::error::{HttpValidationError, PlatformError};
 use super::runs::RunList;
-use super::validate::{DEFAULT_LIMIT, MAX_LIMIT, path_grammar};
+use super::schedule::UpcomingList;
+use super::validate::{DEFAULT_COUNT, DEFAULT_LIMIT, MAX_COUNT, MAX_LIMIT, path_grammar};
 use super::{ActionView, RunView};
 use crate::resources::RunPhase;
 
@@ -78,6 +80,34 @@ pub const ROUTES: &[(&str, &str, &str, &str, u16)] = &[
         "Disable Action",
         200,
     ),
+    (
+        "post",
+        "/actions/{action_id}/runs/{run_id}/cancel",
+        "cancel_action_run",
+        "Cancel an active run",
+        200,
+    ),
+    (
+        "post",
+        "/actions/{action_id}/runs/{run_id}/rerun",
+        "rerun_action_run",
+        "Re-run a run as a new manual run",
+        202,
+    ),
+    (
+        "get",
+        "/actions/{action_id}/upcoming",
+        "list_upcoming_fire_instants",
+        "List the Action's next fire instants",
+        200,
+    ),
+    (
+        "get",
+        "/schedule-preview",
+        "preview_schedule",
+        "Preview an unsaved schedule's fire instants",
+        200,
+    ),
 ];
 
 /// The document never changes while the process runs: build it (schema generation included)
@@ -114,6 +144,8 @@ fn schemas() -> Map<String, Value> {
     responses.subschema_for::<RunView>();
     responses.subschema_for::<RunList>();
     responses.subschema_for::<TriggerResponse>();
+    responses.subschema_for::<UpcomingList>();
+    responses.subschema_for::<DryRun>();
     responses.subschema_for::<HttpValidationError>();
     responses.subschema_for::<PlatformError>();
     // The dashboard's read-only routes (`rest::ui::views`).
@@ -203,8 +235,10 @@ fn operation(method: &str, path: &str, id: &str, summary: &str, success: u16) ->
     let success_schema = match id {
         "list_actions" => Some(ref_to::<ActionList>()),
         "list_action_runs" => Some(ref_to::<RunList>()),
-        "get_action_run" => Some(ref_to::<RunView>()),
+        "get_action_run" | "cancel_action_run" => Some(ref_to::<RunView>()),
+        "rerun_action_run" => Some(ref_to::<TriggerResponse>()),
         "trigger_action" => Some(ref_to::<TriggerResponse>()),
+        "list_upcoming_fire_instants" | "preview_schedule" => Some(ref_to::<UpcomingList>()),
         "delete_action" => None,
         _ => Some(ref_to::<ActionView>()),
     };
@@ -219,6 +253,32 @@ fn operation(method: &str, path: &str, id: &str, summary: &str, success: u16) ->
                 "description": "Filter by status", "schema": ref_to::<RunPhase>()}));
             params.extend(paging);
         }
+        "rerun_action_run" => {
+            params.push(json!({"name": "render", "in": "query", "required": false,
+                "description": "`same`: the original's resolved payload and thread; `fresh`: the Action's templates rendered again with the original's variables",
+                "schema": {"type": "string", "enum": ["same", "fresh"], "default": "same"}}));
+        }
+        "trigger_action" => {
+            params.push(json!({"name": "dry_run", "in": "query", "required": false,
+                "description": "Answer 200 with the exact request the runner would send (credential redacted) and create nothing",
+                "schema": {"type": "boolean", "default": false}}));
+        }
+        "list_upcoming_fire_instants" | "preview_schedule" => {
+            params.push(json!({"name": "count", "in": "query", "required": false,
+                "description": format!("How many instants to list (1-{MAX_COUNT})"),
+                "schema": {"type": "integer", "minimum": 1, "maximum": MAX_COUNT, "default": DEFAULT_COUNT}}));
+            if id == "preview_schedule" {
+                params.push(json!({"name": "cron_expression", "in": "query", "required": false,
+                    "description": "Five-field cron expression (Vixie cron semantics); this or scheduled_at is required",
+                    "schema": {"type": "string", "minLength": 1}}));
+                params.push(json!({"name": "scheduled_at", "in": "query", "required": false,
+                    "description": "The instant of a one_time schedule (when cron_expression is absent)",
+                    "schema": {"type": "string", "format": "date-time"}}));
+                params.push(json!({"name": "timezone", "in": "query", "required": false,
+                    "description": "IANA zone the expression is evaluated in",
+                    "schema": {"type": "string", "default": "UTC"}}));
+            }
+        }
         _ => {}
     }
     let mut responses = serde_json::Map::new();
@@ -228,6 +288,20 @@ fn operation(method: &str, path: &str, id: &str, summary: &str, success: u16) ->
         None => json!({"description": "Deleted; no body"}),
     };
     responses.insert(success.to_string(), success_body);
+    if id == "cancel_action_run" {
+        responses.insert(
+            "202".into(),
+            json!({"description": "Cancel requested; the runner has not recorded it yet (the run as it is)",
+                   "content": {"application/json": {"schema": ref_to::<RunView>()}}}),
+        );
+    }
+    if id == "trigger_action" {
+        responses.insert(
+            "200".into(),
+            json!({"description": "Dry run (`dry_run=true`): the request, nothing created",
+                   "content": {"application/json": {"schema": ref_to::<DryRun>()}}}),
+        );
+    }
     for (code, description) in [
         ("401", "Missing or invalid bearer token"),
         ("403", "The token's user lacks the RBAC permission"),

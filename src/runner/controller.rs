@@ -31,7 +31,7 @@ use super::target::ServiceMode;
 use crate::cache::{Caches, Change};
 use crate::metrics::{ErrorLabels, Metrics};
 use crate::resources::{Action, ActionRun, RunPhase, TriggerType};
-use crate::runspec::GENERATION_ANNOTATION;
+use crate::runspec::{CANCEL_ANNOTATION, GENERATION_ANNOTATION};
 use crate::{Clock, Error, Result};
 
 /// Field manager of every write the runner makes.
@@ -248,6 +248,9 @@ async fn reconcile(run: Arc<ActionRun>, ctx: Arc<Context>) -> Result<Requeue> {
     if !phase.is_active() {
         return Ok(Requeue::await_change()); // counted and cleaned up by the Action controller
     }
+    if let Some(reason) = run.annotations().get(CANCEL_ANNOTATION) {
+        return cancel_requested(&ctx, &run, reason).await;
+    }
     let action = live_action(&ctx, &run).await?;
     match busy(&ctx.in_flight, &run) {
         Busy::No => {}
@@ -294,6 +297,35 @@ async fn reconcile(run: Arc<ActionRun>, ctx: Arc<Context>) -> Result<Requeue> {
         }
         Step::Finished => Ok(Requeue::await_change()),
     }
+}
+
+/// A cancel asked for by annotation: the request in flight here is aborted and the run ends
+/// `cancelled`, by the same guarded write as every other cancel (a run that finished meanwhile
+/// keeps its outcome: the write is conditional on the version read).
+async fn cancel_requested(
+    ctx: &Arc<Context>,
+    run: &Arc<ActionRun>,
+    reason: &str,
+) -> Result<Requeue> {
+    if abort(&ctx.in_flight, &run.uid().unwrap_or_default()) {
+        info!("cancel requested: the request in flight was aborted");
+    }
+    let reason = if reason.trim().is_empty() {
+        "cancelled on request".to_string()
+    } else {
+        format!("cancelled on request: {reason}")
+    };
+    let cancelled = outcome::cancel(
+        &run.status.clone().unwrap_or_default(),
+        &reason,
+        ctx.clock.now(),
+    );
+    match write_status(ctx, run, &cancelled).await {
+        Ok(_) => record_outcome(ctx, run, &cancelled),
+        Err(Error::Kube(kube::Error::Api(e))) if e.code == 404 => {}
+        Err(e) => return Err(e),
+    }
+    Ok(Requeue::await_change())
 }
 
 /// A scheduled run at its instant: the gate decides whether it starts (docs/write-path.md).

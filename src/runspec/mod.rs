@@ -5,6 +5,8 @@
 pub mod naming;
 pub mod template;
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use kube::Resource;
@@ -19,12 +21,30 @@ pub const ACTION_LABEL: &str = "punctual.dev/action";
 /// its slot whose Action has changed since is stale: it is replaced, never sent.
 pub const GENERATION_ANNOTATION: &str = "punctual.dev/action-generation";
 
+/// Annotation asking the runner to cancel an active run (set by the REST cancel route, or by
+/// hand: `kubectl annotate arun NAME punctual.dev/cancel="why"`). Its value is the reason
+/// recorded in the run's `errorMessage`.
+pub const CANCEL_ANNOTATION: &str = "punctual.dev/cancel";
+
 /// Why a run is created.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Trigger {
     /// The slot with this nominal instant.
     Scheduled(DateTime<Utc>),
     Manual,
+}
+
+/// What a manual trigger may change for its one run (docs/rest.md, "Trigger, dry run, rerun").
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Overrides {
+    /// Replaces the Action's payload (its string leaves are still templates).
+    pub payload: Option<crate::resources::JsonObject>,
+    /// The thread of this run, whatever the Action's thread mode.
+    pub thread_id: Option<String>,
+    /// Extra template variables, beside the built-in ones (which they may not shadow).
+    pub variables: BTreeMap<String, String>,
+    /// The run this one re-runs.
+    pub rerun_of: Option<String>,
 }
 
 /// The ActionRun for one execution of `action`, created at `now`. `random` makes manual names and
@@ -36,6 +56,21 @@ pub fn build_run(
     now: DateTime<Utc>,
     random: uuid::Uuid,
     payload_override: Option<&crate::resources::JsonObject>,
+) -> ActionRun {
+    let overrides = Overrides {
+        payload: payload_override.cloned(),
+        ..Overrides::default()
+    };
+    build_run_with(action, trigger, now, random, &overrides)
+}
+
+/// `build_run` with every override a trigger may give.
+pub fn build_run_with(
+    action: &Action,
+    trigger: Trigger,
+    now: DateTime<Utc>,
+    random: uuid::Uuid,
+    overrides: &Overrides,
 ) -> ActionRun {
     let action_name = action.metadata.name.clone().unwrap_or_default();
     let (name, trigger_type, scheduled_at) = match trigger {
@@ -54,15 +89,14 @@ pub fn build_run(
         }
     };
     let spec = &action.spec;
-    let payload = payload_override.unwrap_or(&spec.payload);
+    let payload = overrides.payload.as_ref().unwrap_or(&spec.payload);
     let resolved = resolve(
         action,
         &name,
-        trigger_type,
-        scheduled_at,
-        now,
+        (trigger_type, scheduled_at, now),
         random,
         payload,
+        overrides,
     );
     let (resolved_payload, resolved_thread_id, resolve_error) = match resolved {
         Ok((payload, thread)) => (payload, Some(thread), None),
@@ -70,10 +104,11 @@ pub fn build_run(
         // fails it with `template_error` without calling the endpoint.
         Err(e) => (
             payload.clone(),
-            match spec.thread_mode {
-                ThreadMode::NewEachRun => Some(random.to_string()),
-                ThreadMode::Fixed => spec.thread_id.clone(),
-                ThreadMode::Template => None,
+            match (&overrides.thread_id, spec.thread_mode) {
+                (Some(thread), _) => Some(thread.clone()),
+                (None, ThreadMode::NewEachRun) => Some(random.to_string()),
+                (None, ThreadMode::Fixed) => spec.thread_id.clone(),
+                (None, ThreadMode::Template) => None,
             },
             Some(e.to_string()),
         ),
@@ -97,6 +132,8 @@ pub fn build_run(
             resolved_payload,
             resolved_thread_id,
             resolve_error,
+            variables: overrides.variables.clone(),
+            rerun_of: overrides.rerun_of.clone(),
             namespace_id: spec.namespace_id.clone(),
             endpoint: spec.endpoint.clone(),
             max_retries: spec.max_retries,
@@ -105,6 +142,29 @@ pub fn build_run(
         },
         status: None,
     }
+}
+
+/// The variables a thread id template can use: those of `template_vars`.
+pub const THREAD_VARIABLES: &[&str] = &[
+    "action_id",
+    "action_name",
+    "app_id",
+    "date",
+    "namespace_id",
+    "now",
+    "run_id",
+    "scheduled_at",
+    "trigger_type",
+    "triggered_at",
+    "workspace_id",
+];
+
+/// The variables a payload template can use: the thread's, and the resolved `thread_id`.
+pub fn payload_variables() -> Vec<&'static str> {
+    let mut all: Vec<&'static str> = THREAD_VARIABLES.to_vec();
+    all.push("thread_id");
+    all.sort_unstable();
+    all
 }
 
 /// The template variables of a run (docs/runner.md, "The request"), without `thread_id`.
@@ -122,7 +182,7 @@ pub fn template_vars(
     let zone = crate::cron::parse_timezone(&action.spec.timezone).unwrap_or(chrono_tz::UTC);
     let day = scheduled_at.unwrap_or(now).with_timezone(&zone);
     let time = crate::time::format_time;
-    template::Vars::from([
+    let vars: [(&str, String); 11] = [
         (
             "action_id",
             action.metadata.name.clone().unwrap_or_default(),
@@ -150,33 +210,42 @@ pub fn template_vars(
         ("triggered_at", time(&now)),
         ("now", time(&now)),
         ("date", day.format("%Y-%m-%d").to_string()),
-    ])
+    ];
+    vars.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
 }
 
-/// The thread id, then the payload rendered with it.
+/// The thread id, then the payload rendered with it. A trigger's variables come first, so a
+/// built-in variable of the same name wins (the facade refuses such a name anyway).
 fn resolve(
     action: &Action,
     run_name: &str,
-    trigger_type: TriggerType,
-    scheduled_at: Option<DateTime<Utc>>,
-    now: DateTime<Utc>,
+    (trigger_type, scheduled_at, now): (TriggerType, Option<DateTime<Utc>>, DateTime<Utc>),
     random: uuid::Uuid,
     payload: &crate::resources::JsonObject,
+    overrides: &Overrides,
 ) -> Result<(crate::resources::JsonObject, String), template::TemplateError> {
     let env = template::environment();
-    let mut vars = template_vars(action, run_name, trigger_type, scheduled_at, now);
+    let mut vars = overrides.variables.clone();
+    vars.extend(template_vars(
+        action,
+        run_name,
+        trigger_type,
+        scheduled_at,
+        now,
+    ));
     let spec = &action.spec;
-    let thread = match spec.thread_mode {
-        ThreadMode::NewEachRun => random.to_string(),
-        ThreadMode::Fixed => spec.thread_id.clone().unwrap_or_default(),
-        ThreadMode::Template => template::render_str(
+    let thread = match (&overrides.thread_id, spec.thread_mode) {
+        (Some(thread), _) => thread.clone(),
+        (None, ThreadMode::NewEachRun) => random.to_string(),
+        (None, ThreadMode::Fixed) => spec.thread_id.clone().unwrap_or_default(),
+        (None, ThreadMode::Template) => template::render_str(
             &env,
             "threadIdTemplate",
             spec.thread_id_template.as_deref().unwrap_or_default(),
             &vars,
         )?,
     };
-    vars.insert("thread_id", thread.clone());
+    vars.insert("thread_id".to_string(), thread.clone());
     let mut rendered = crate::resources::JsonObject::new();
     for (key, value) in payload {
         let location = format!("payload.{key}");

@@ -115,8 +115,68 @@ fn a_syntax_error_is_an_error() {
     let a = action(json!({"payload": {"p": "{{ run_id "}}));
     let run = build_run(&a, Trigger::Manual, at(2026, 5, 4, 10, 0), RANDOM, None);
     assert!(run.spec.resolve_error.unwrap().contains("syntax"));
-    assert!(template::check_syntax("{% if %}").is_err());
-    assert!(template::check_syntax("{{ date }}").is_ok());
+}
+
+#[test]
+fn the_save_time_check_finds_what_a_run_would_fail_on() {
+    let check = |t: &str| template::check("p", t, &payload_variables()).map_err(|e| e.message);
+    assert_eq!(check("plain text"), Ok(()));
+    assert_eq!(
+        check("{{ date }} {{ thread_id | upper }} {{ range(3) | list }}"),
+        Ok(())
+    );
+    assert_eq!(
+        check("{% for x in [1] %}{{ loop.index }}{{ x }}{% endfor %}"),
+        Ok(())
+    );
+    assert!(check("{% if %}").unwrap_err().contains("syntax"));
+    let undefined =
+        check("{{ nope }} and {% if trigger_type == 'manual' %}{{ zed }}{% endif %}").unwrap_err();
+    assert!(
+        undefined.starts_with("undefined variables `nope`, `zed` (available: action_id,"),
+        "{undefined}"
+    );
+    // A branch only a manual run takes is rendered too.
+    let manual_only = check("{% if trigger_type == 'manual' %}{{ zed }}{% endif %}").unwrap_err();
+    assert!(
+        manual_only.starts_with("undefined variable `zed`"),
+        "{manual_only}"
+    );
+    // A guarded name is a trigger's to fill.
+    assert_eq!(check("{{ topic | default('all') }}"), Ok(()));
+    assert_eq!(
+        check("{% if topic is defined %}{{ topic }}{% endif %}"),
+        Ok(())
+    );
+    assert!(
+        check("{{ date | no_such_filter }}")
+            .unwrap_err()
+            .contains("filter")
+    );
+    // thread_id is not available to the thread template itself.
+    assert!(
+        template::check("threadIdTemplate", "t-{{ thread_id }}", THREAD_VARIABLES)
+            .unwrap_err()
+            .message
+            .contains("`thread_id`")
+    );
+    let payload =
+        serde_json::from_value(json!({"a": ["ok", "{{ x }}"], "b": {"c": "{{ y"}})).unwrap();
+    let all = template::check_all(Some("{{ nope }}"), &payload, &[]);
+    let at: Vec<&str> = all.iter().map(|e| e.location.as_str()).collect();
+    assert_eq!(at, ["threadIdTemplate", "payload.a[1]", "payload.b.c"]);
+}
+
+#[test]
+fn the_variable_lists_name_exactly_what_a_run_provides() {
+    let a = action(json!({}));
+    let vars = template_vars(&a, "r", TriggerType::Manual, None, at(2026, 5, 4, 10, 0));
+    let names: Vec<&str> = vars.keys().map(String::as_str).collect();
+    assert_eq!(names, THREAD_VARIABLES);
+    let mut with_thread = names.clone();
+    with_thread.push("thread_id");
+    with_thread.sort();
+    assert_eq!(with_thread, payload_variables());
 }
 
 #[test]
@@ -157,4 +217,42 @@ fn a_payload_override_is_rendered_too() {
         serde_json::Value::Object(run.spec.resolved_payload),
         json!({"b": name})
     );
+}
+
+#[test]
+fn a_trigger_sets_the_thread_and_extra_variables_of_its_run() {
+    let a = action(
+        json!({"threadMode": "template", "threadIdTemplate": "t-{{ date }}",
+                          "payload": {"ask": "{{ topic }} in {{ thread_id }}"}}),
+    );
+    let overrides = Overrides {
+        thread_id: Some("support-42".into()),
+        variables: [("topic".to_string(), "billing".to_string())].into(),
+        ..Overrides::default()
+    };
+    let run = build_run_with(
+        &a,
+        Trigger::Manual,
+        at(2026, 5, 4, 10, 0),
+        RANDOM,
+        &overrides,
+    );
+    assert_eq!(run.spec.resolve_error, None);
+    assert_eq!(run.spec.resolved_thread_id.as_deref(), Some("support-42"));
+    assert_eq!(run.spec.resolved_payload["ask"], "billing in support-42");
+    assert_eq!(run.spec.variables, overrides.variables);
+    // A built-in wins over an extra variable of the same name.
+    let shadow = Overrides {
+        variables: [("date".to_string(), "not-a-date".to_string())].into(),
+        ..Overrides::default()
+    };
+    let plain = action(json!({"payload": {"d": "{{ date }}"}}));
+    let run = build_run_with(
+        &plain,
+        Trigger::Manual,
+        at(2026, 5, 4, 10, 0),
+        RANDOM,
+        &shadow,
+    );
+    assert_eq!(run.spec.resolved_payload["d"], "2026-05-04");
 }

@@ -5,11 +5,12 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 
 use super::plan::Note;
 use super::timing::{Invalid, Timing};
-use crate::resources::{Action, ActionStatus};
+use crate::resources::{Action, ActionStatus, ThreadMode};
 use crate::time::to_time;
 
-/// The conditions (`ScheduleValid`, `EndpointResolved`, `Suspended`, and `Ready` over them), with
-/// an Event for each transition that needs one.
+/// The conditions (`ScheduleValid`, `TemplatesValid`, `EndpointResolved`, `Suspended`, and
+/// `Ready` over them), with an Event for each transition that needs one. `Ready` names every
+/// problem at once (schedule, templates, endpoint), its reason that of the first.
 pub fn conditions(
     action: &Action,
     prev: &ActionStatus,
@@ -20,31 +21,18 @@ pub fn conditions(
 ) -> Vec<Condition> {
     let spec = &action.spec;
     let mut conditions = Conditions::new(&prev.conditions, action.metadata.generation, now);
-    match timing {
-        Ok(_) => {
-            let was_invalid = prev
-                .conditions
-                .iter()
-                .any(|c| c.type_ == "ScheduleValid" && c.status == "False");
-            conditions.set("ScheduleValid", true, "Valid", "the schedule is valid");
-            if was_invalid {
-                events.push(Note {
-                    warning: false,
-                    reason: "ScheduleValid",
-                    message: "the schedule is valid again".into(),
-                });
-            }
-        }
-        Err((reason, msg)) => {
-            if conditions.set("ScheduleValid", false, reason, msg) {
-                events.push(Note {
-                    warning: true,
-                    reason,
-                    message: msg.clone(),
-                });
-            }
-        }
-    }
+    let schedule = timing
+        .as_ref()
+        .err()
+        .map(|(reason, msg)| (*reason, msg.clone()));
+    conditions.validity("ScheduleValid", schedule, "the schedule is valid", events);
+    let templates = template_problems(action);
+    conditions.validity(
+        "TemplatesValid",
+        templates.clone().map(|msg| ("InvalidTemplate", msg)),
+        "every template is valid",
+        events,
+    );
     if endpoint_exists {
         conditions.set(
             "EndpointResolved",
@@ -75,17 +63,40 @@ pub fn conditions(
             "enabled is false: no new slots fire",
         );
     }
-    let ready = match (timing, endpoint_exists) {
-        (Err((reason, msg)), _) => (false, *reason, msg.clone()),
-        (Ok(_), false) => (
-            false,
+    let mut problems: Vec<(&str, String)> = Vec::new();
+    if let Err((reason, msg)) = timing {
+        problems.push((reason, msg.clone()));
+    }
+    if let Some(msg) = templates {
+        problems.push(("InvalidTemplate", msg));
+    }
+    if !endpoint_exists {
+        problems.push((
             "EndpointNotFound",
-            "the ActionEndpoint does not exist".into(),
-        ),
-        (Ok(_), true) => (true, "Ready", "the Action is ready".to_string()),
+            format!("ActionEndpoint {:?} not found", spec.endpoint),
+        ));
+    }
+    match problems.first() {
+        None => conditions.set("Ready", true, "Ready", "the Action is ready"),
+        Some((reason, _)) => {
+            let all: Vec<&str> = problems.iter().map(|(_, m)| m.as_str()).collect();
+            conditions.set("Ready", false, reason, &all.join("; "))
+        }
     };
-    conditions.set("Ready", ready.0, ready.1, &ready.2);
     conditions.into_vec()
+}
+
+/// Every template problem of the Action in one message, or None. The thread template counts
+/// only when `threadMode` is `template` (the runner renders it only then).
+fn template_problems(action: &Action) -> Option<String> {
+    let spec = &action.spec;
+    let thread = match spec.thread_mode {
+        ThreadMode::Template => spec.thread_id_template.as_deref(),
+        _ => None,
+    };
+    let errors = crate::runspec::template::check_all(thread, &spec.payload, &[]);
+    let all: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+    (!all.is_empty()).then(|| all.join("; "))
 }
 
 /// metav1.Conditions, keeping lastTransitionTime when a condition's status does not change.
@@ -124,6 +135,41 @@ impl<'a> Conditions<'a> {
             last_transition_time,
         });
         transitioned
+    }
+
+    /// A condition saying whether something is valid: True with reason `Valid`, or False with
+    /// the problem's reason and message. A Warning Event when it becomes invalid or the problem
+    /// changes (another mistake is news), a Normal one when it is valid again.
+    fn validity(
+        &mut self,
+        type_: &'static str,
+        problem: Option<(&'static str, String)>,
+        valid: &str,
+        events: &mut Vec<Note>,
+    ) {
+        let old = self.prev.iter().find(|c| c.type_ == type_);
+        match problem {
+            None => {
+                self.set(type_, true, "Valid", valid);
+                if old.is_some_and(|c| c.status == "False") {
+                    events.push(Note {
+                        warning: false,
+                        reason: type_,
+                        message: format!("{valid} again"),
+                    });
+                }
+            }
+            Some((reason, msg)) => {
+                let changed = old.is_none_or(|c| c.message != msg);
+                if self.set(type_, false, reason, &msg) || changed {
+                    events.push(Note {
+                        warning: true,
+                        reason,
+                        message: msg,
+                    });
+                }
+            }
+        }
     }
 
     fn into_vec(self) -> Vec<Condition> {

@@ -168,6 +168,10 @@ pub fn plan_staged(
         }
     }
     status.next_run_at = step.armed;
+    // Only a firing controller knows the next slot; one that does not fire leaves the text.
+    if staging.fire {
+        status.next_run = Some(super::timing::next_run_text(action, &timing, step.armed));
+    }
     status.upcoming = match (&timing, step.armed) {
         (Ok(t), Some(first)) => std::iter::successors(Some(first), |s| t.next_after(*s))
             .take(UPCOMING)
@@ -329,6 +333,7 @@ fn roll_up(status: &mut ActionStatus, live: &[&RunInfo]) {
 pub fn only_timing_changed(status: &ActionStatus, prev: &ActionStatus) -> bool {
     let strip = |s: &ActionStatus| ActionStatus {
         next_run_at: None,
+        next_run: None,
         last_schedule_time: None,
         upcoming: Vec::new(),
         ..s.clone()

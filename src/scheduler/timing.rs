@@ -23,7 +23,9 @@ pub enum Timing {
 pub type Invalid = (&'static str, String);
 
 impl Timing {
-    /// Compiles the Action's schedule; errors carry the condition reason.
+    /// Compiles the Action's schedule; errors carry the condition reason. A bad zone and a bad
+    /// expression are both reported (the zone's reason first), so one fix is not followed by
+    /// the news of the next.
     pub fn compile(action: &Action) -> Result<Timing, Invalid> {
         let spec = &action.spec;
         let tz = parse_timezone(&spec.timezone).map_err(|e| {
@@ -31,8 +33,8 @@ impl Timing {
                 "InvalidTimezone",
                 format!("timezone {:?}: {e}", spec.timezone),
             )
-        })?;
-        match spec.effective_schedule_type() {
+        });
+        let timing = |tz: Tz| match spec.effective_schedule_type() {
             ScheduleType::Manual => Ok(Timing::Manual),
             ScheduleType::OneTime => spec.scheduled_at.map(Timing::Once).ok_or((
                 "InvalidSchedule",
@@ -44,6 +46,13 @@ impl Timing {
                     .map(|c| Timing::Cron(c, tz))
                     .map_err(|e| ("InvalidSchedule", format!("cronExpression {expr:?}: {e}")))
             }
+        };
+        match (tz, timing(chrono_tz::UTC)) {
+            (Ok(tz), _) => timing(tz),
+            (Err((reason, zone)), Err((_, schedule))) => {
+                Err((reason, format!("{zone}; {schedule}")))
+            }
+            (Err(zone), Ok(_)) => Err(zone),
         }
     }
 
@@ -86,6 +95,39 @@ pub fn arm(
             (!handled).then_some(*at)
         }
         _ => timing.next_after(now),
+    }
+}
+
+/// The `nextRunAt` the Action controller arrives at for `action` at `now`, from its spec and last
+/// status alone: what the REST facade shows while the status still describes an older generation
+/// of the spec (a write's own answer, before the controller has reconciled it). A slot already
+/// due is being fired, so the answer is the one after it.
+pub fn expected_next_run(action: &Action, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    if !action.spec.enabled {
+        return None;
+    }
+    let timing = Timing::compile(action).ok()?;
+    let prev = action.status.clone().unwrap_or_default();
+    match (arm(&timing, &prev, &[], now), &timing) {
+        (Some(at), _) if at > now => Some(at),
+        (Some(_), Timing::Cron(..)) => timing.next_after(now),
+        _ => None,
+    }
+}
+
+/// `status.nextRun`: the armed slot, or the word for why there is none.
+pub fn next_run_text(
+    action: &Action,
+    timing: &Result<Timing, Invalid>,
+    armed: Option<DateTime<Utc>>,
+) -> String {
+    match (armed, timing) {
+        (Some(at), _) => crate::time::format_time(&at),
+        (None, Err(_)) => "invalid".into(),
+        (None, Ok(Timing::Manual)) => "manual".into(),
+        (None, Ok(_)) if !action.spec.enabled => "disabled".into(),
+        (None, Ok(Timing::Once(_))) => "done".into(),
+        (None, Ok(Timing::Cron(..))) => "never".into(),
     }
 }
 

@@ -293,3 +293,31 @@ pub async fn serve_on_free_port(app: axum::Router) -> std::net::SocketAddr {
     });
     addr
 }
+
+/// Reads one HTTP/1.1 request (head and as many body bytes as Content-Length says) from a test
+/// endpoint's connection: (head, body), or None when the client closed first.
+pub async fn read_request(conn: &mut tokio::net::TcpStream) -> Option<(String, String)> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = tokio::io::AsyncReadExt::read(conn, &mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        let text = String::from_utf8_lossy(&buf).to_string();
+        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+            let len = head
+                .lines()
+                .find_map(|l| {
+                    let (k, v) = l.split_once(':')?;
+                    k.eq_ignore_ascii_case("content-length")
+                        .then(|| v.trim().parse::<usize>().ok())?
+                })
+                .unwrap_or(0);
+            if body.len() >= len {
+                return Some((head.to_string(), body.to_string()));
+            }
+        }
+    }
+}

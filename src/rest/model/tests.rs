@@ -283,3 +283,60 @@ fn every_writable_field_is_shown_at_its_rest_name() {
         assert_eq!(view[field.rest], body[field.rest], "{}", field.rest);
     }
 }
+
+#[test]
+fn a_view_computes_next_run_at_until_the_status_observed_the_spec() {
+    let now: DateTime<Utc> = "2026-03-01T10:00:30Z".parse().unwrap();
+    let cron = json!({"cronExpression": "*/5 * * * *", "scheduleType": "cron"});
+    let at = |s: &str| Some(s.parse::<DateTime<Utc>>().unwrap());
+    let with_generation = |spec: Value, status: Value, generation: i64| {
+        let mut a = action(spec, status);
+        a.metadata.generation = Some(generation);
+        a
+    };
+
+    // Just created: no status yet, so the next slot is computed.
+    let created = with_generation(cron.clone(), Value::Null, 1);
+    assert_eq!(
+        ActionView::current(&created, now).next_run_at,
+        at("2026-03-01T10:05:00Z")
+    );
+    // Reconciled: the status is the truth (here it says another instant, and wins).
+    let observed = json!({"observedGeneration": 3, "nextRunAt": "2026-03-01T10:10:00Z"});
+    let reconciled = with_generation(cron.clone(), observed.clone(), 3);
+    assert_eq!(
+        ActionView::current(&reconciled, now).next_run_at,
+        at("2026-03-01T10:10:00Z")
+    );
+    // Disabled a moment ago: the old status still names a slot, the view does not.
+    let mut disabled = cron.clone();
+    disabled["enabled"] = json!(false);
+    let disabled = with_generation(disabled, observed.clone(), 4);
+    assert_eq!(ActionView::current(&disabled, now).next_run_at, None);
+    // Re-enabled after a disabled status (nextRunAt absent): the next slot from now.
+    let was_off = json!({"observedGeneration": 4});
+    let enabled = with_generation(cron.clone(), was_off, 5);
+    assert_eq!(
+        ActionView::current(&enabled, now).next_run_at,
+        at("2026-03-01T10:05:00Z")
+    );
+    // Manual and invalid schedules have none.
+    let manual = with_generation(json!({"scheduleType": "manual"}), Value::Null, 1);
+    assert_eq!(ActionView::current(&manual, now).next_run_at, None);
+    let broken = with_generation(
+        json!({"cronExpression": "61 * * * *", "scheduleType": "cron"}),
+        Value::Null,
+        1,
+    );
+    assert_eq!(ActionView::current(&broken, now).next_run_at, None);
+    // A one_time Action already handled does not come back.
+    let once = json!({"scheduleType": "one_time", "scheduledAt": "2026-03-01T12:00:00Z"});
+    let fresh = with_generation(once.clone(), Value::Null, 1);
+    assert_eq!(
+        ActionView::current(&fresh, now).next_run_at,
+        at("2026-03-01T12:00:00Z")
+    );
+    let done = json!({"observedGeneration": 1, "lastScheduleTime": "2026-03-01T12:00:00Z"});
+    let edited = with_generation(once, done, 2);
+    assert_eq!(ActionView::current(&edited, now).next_run_at, None);
+}

@@ -7,8 +7,10 @@
 //! - `precedence`: which check answers first (401, 403, path 422, 404, input 422), and the 404s
 //! - `invalid`: the exact 422 bodies of bad path ids, queries and bodies
 //! - `reads`: gets and lists rendered from the stores
+//! - `agent`: the routes beyond the reference API (previews, cancel, rerun, dry run)
 //! - `dashboard`: the pages at `/ui` and `/docs`, and the dashboard's JSON routes
 
+mod agent;
 mod dashboard;
 mod invalid;
 mod precedence;
@@ -106,7 +108,10 @@ fn daily_report() -> Action {
         )]
         .into(),
     );
+    // Reconciled (the status observed this generation), so views show the status as written.
+    a.metadata.generation = Some(2);
     a.status = serde_json::from_value(json!({
+        "observedGeneration": 2,
         "nextRunAt": "2026-03-02T08:00:00Z", "lastRunAt": "2026-03-01T08:00:00Z",
         "lastRunStatus": "succeeded", "totalRuns": 3, "successfulRuns": 2, "failedRuns": 1,
     }))

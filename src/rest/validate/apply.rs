@@ -1,4 +1,4 @@
-//! Sent fields onto a spec: the spec a create starts from, applying the input, and the merge
+//! Sent fields onto a spec: the spec a create starts from, applying the input, and the JSON
 //! patch of an update (docs/rest.md, "Reads and writes").
 
 use serde_json::{Map, Value, json};
@@ -32,15 +32,25 @@ pub fn apply(spec: &mut ActionSpec, input: &ActionInput) -> Result<(), serde_jso
     Ok(())
 }
 
-/// The spec fields (camelCase) an update changes, for a JSON merge patch that touches nothing
-/// else (fields set by kubectl and not sent stay as they are). Null removes a field.
-pub fn spec_patch(spec: &ActionSpec, input: &ActionInput) -> Map<String, Value> {
+/// The JSON Patch operations of an update, on the spec `stored` as it was read: each sent field
+/// replaces the stored value whole (`add` replaces an existing member), a null removes it, and
+/// nothing else is touched (fields set by kubectl and not sent stay). A JSON merge patch would
+/// merge objects key by key (an old payload key would survive a new payload) and could not store
+/// a null inside the payload.
+pub fn spec_ops(stored: &ActionSpec, spec: &ActionSpec, input: &ActionInput) -> Vec<Value> {
+    let stored = serde_json::to_value(stored).unwrap_or_default();
     let full = serde_json::to_value(spec).unwrap_or_default();
     input
         .sent()
-        .map(|(field, _)| {
-            let value = full.get(field.spec).cloned().unwrap_or(Value::Null);
-            (field.spec.to_string(), value)
+        .filter_map(|(field, _)| {
+            let path = format!("/spec/{}", field.spec);
+            match full.get(field.spec) {
+                Some(value) => Some(json!({"op": "add", "path": path, "value": value})),
+                // Removing an absent member fails the whole patch; absent is already removed.
+                None => stored
+                    .get(field.spec)
+                    .map(|_| json!({"op": "remove", "path": path})),
+            }
         })
         .collect()
 }
@@ -86,16 +96,28 @@ mod tests {
     }
 
     #[test]
-    fn update_patch_names_only_sent_fields_and_nulls_clear() {
-        let mut s = spec();
-        s.description = Some("old".into());
-        let input =
-            parse_action_body(&json!({"description": null, "is_enabled": false}), false).unwrap();
+    fn update_ops_replace_sent_fields_whole_and_nulls_clear() {
+        let mut stored = spec();
+        stored.description = Some("old".into());
+        stored.payload = serde_json::from_value(json!({"greeting": "hello", "keep": 1})).unwrap();
+        let input = parse_action_body(
+            &json!({"description": null, "thread_id": null, "is_enabled": false,
+                    "payload": {"greeting": "hi", "nothing": null, "deep": {"n": null}}}),
+            false,
+        )
+        .unwrap();
+        let mut s = stored.clone();
         apply(&mut s, &input).unwrap();
-        let patch = spec_patch(&s, &input);
+        let ops = spec_ops(&stored, &s, &input);
+        // thread_id was never set: no remove op for it (it would fail the patch).
         assert_eq!(
-            Value::Object(patch),
-            json!({"description": null, "enabled": false})
+            Value::Array(ops),
+            json!([
+                {"op": "remove", "path": "/spec/description"},
+                {"op": "add", "path": "/spec/payload",
+                 "value": {"greeting": "hi", "nothing": null, "deep": {"n": null}}},
+                {"op": "add", "path": "/spec/enabled", "value": false},
+            ])
         );
     }
 }

@@ -5,15 +5,14 @@ use chrono::{DateTime, Utc};
 use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde_json::Value;
 
-use super::checks::check_payload;
 use super::fields::Fields;
 use super::pydantic::not_an_object;
-use crate::resources::{JsonObject, Length, Range};
+use crate::resources::{Length, Range};
 use crate::rest::error::FieldError;
 use crate::rest::model::ACTION_FIELDS;
 
 /// One REST-writable Action field: a row of `model::ACTION_FIELDS`. Reading a body, applying it
-/// to the spec, the update's merge patch and the body schemas of the OpenAPI document all follow
+/// to the spec, the update's patch and the body schemas of the OpenAPI document all follow
 /// these rows (docs/rest.md, "Where a field's rules live").
 #[derive(Debug, Clone, Copy)]
 pub struct BodyField {
@@ -157,29 +156,6 @@ pub fn parse_action_body(body: &Value, create: bool) -> Result<ActionInput, Vec<
     }
 }
 
-/// The optional body of a trigger: `{"payload": {...}}` overrides the payload once.
-pub fn parse_trigger_body(body: Option<&Value>) -> Result<Option<JsonObject>, Vec<FieldError>> {
-    let Some(body) = body else { return Ok(None) };
-    let Some(obj) = body.as_object() else {
-        return Err(vec![not_an_object(body)]);
-    };
-    let mut errs = Vec::new();
-    let payload = Fields {
-        obj,
-        errs: &mut errs,
-    }
-    .nullable("payload", |v| v.dict("payload"))
-    .flatten();
-    if let Some(p) = &payload {
-        check_payload(p, &mut errs);
-    }
-    if errs.is_empty() {
-        Ok(payload)
-    } else {
-        Err(errs)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -258,18 +234,6 @@ mod tests {
         assert_eq!(
             kinds(&errs),
             vec![("model_attributes_type".into(), loc(&["body"]))]
-        );
-    }
-
-    #[test]
-    fn trigger_body_is_optional() {
-        assert_eq!(parse_trigger_body(None).unwrap(), None);
-        assert_eq!(parse_trigger_body(Some(&json!({}))).unwrap(), None);
-        let p = parse_trigger_body(Some(&json!({"payload": {"k": 1}}))).unwrap();
-        assert_eq!(p.unwrap()["k"], json!(1));
-        assert_eq!(
-            parse_trigger_body(Some(&json!({"payload": 3}))).unwrap_err()[0].kind,
-            "dict_type"
         );
     }
 }

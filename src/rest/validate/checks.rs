@@ -71,7 +71,7 @@ pub fn check_spec(spec: &ActionSpec, input: &ActionInput, now: DateTime<Utc>) ->
         _ => {}
     }
     if let Some(t) = &spec.thread_id_template
-        && let Some(e) = template_error(t)
+        && let Some(e) = template_error(t, crate::runspec::THREAD_VARIABLES)
     {
         errs.push(FieldError::value_error(
             loc(&["body", "thread_id_template"]),
@@ -79,11 +79,13 @@ pub fn check_spec(spec: &ActionSpec, input: &ActionInput, now: DateTime<Utc>) ->
             val(&spec.thread_id_template),
         ));
     }
-    check_payload(&spec.payload, &mut errs);
+    check_payload(&spec.payload, &[], &mut errs);
     errs
 }
 
-pub(super) fn check_payload(payload: &JsonObject, errs: &mut Vec<FieldError>) {
+/// The payload's size, and each string leaf as a template with the run's variables plus `extra`
+/// (a trigger's own variables).
+pub(super) fn check_payload(payload: &JsonObject, extra: &[&str], errs: &mut Vec<FieldError>) {
     let size = serde_json::to_vec(payload).map(|b| b.len()).unwrap_or(0);
     if size > ActionSpec::MAX_PAYLOAD_BYTES {
         errs.push(FieldError::value_error(
@@ -97,32 +99,39 @@ pub(super) fn check_payload(payload: &JsonObject, errs: &mut Vec<FieldError>) {
         return;
     }
     let mut path = loc(&["body", "payload"]);
+    let mut available = crate::runspec::payload_variables();
+    available.extend_from_slice(extra);
     for (k, v) in payload {
         path.push(json!(k));
-        check_leaves(v, &mut path, errs);
+        check_leaves(v, &mut path, &available, errs);
         path.pop();
     }
 }
 
-/// Every string leaf of a payload is a template; each must compile.
-fn check_leaves(value: &Value, path: &mut Vec<Value>, errs: &mut Vec<FieldError>) {
+/// Every string leaf of a payload is a template; each must render.
+fn check_leaves(
+    value: &Value,
+    path: &mut Vec<Value>,
+    available: &[&str],
+    errs: &mut Vec<FieldError>,
+) {
     match value {
         Value::String(s) => {
-            if let Some(e) = template_error(s) {
+            if let Some(e) = template_error(s, available) {
                 errs.push(FieldError::value_error(path.clone(), &e, value.clone()));
             }
         }
         Value::Array(items) => {
             for (i, item) in items.iter().enumerate() {
                 path.push(json!(i));
-                check_leaves(item, path, errs);
+                check_leaves(item, path, available, errs);
                 path.pop();
             }
         }
         Value::Object(map) => {
             for (k, item) in map {
                 path.push(json!(k));
-                check_leaves(item, path, errs);
+                check_leaves(item, path, available, errs);
                 path.pop();
             }
         }
@@ -130,9 +139,10 @@ fn check_leaves(value: &Value, path: &mut Vec<Value>, errs: &mut Vec<FieldError>
     }
 }
 
-/// Why `source` does not compile with the runner's template engine and settings, if it does not.
-pub fn template_error(source: &str) -> Option<String> {
-    crate::runspec::template::check_syntax(source)
+/// Why `source` would fail to render in a run (syntax, an undefined variable, an unknown filter),
+/// checked with the runner's own engine, settings and variables, if it would.
+pub fn template_error(source: &str, available: &[&str]) -> Option<String> {
+    crate::runspec::template::check("", source, available)
         .err()
         .map(|e| format!("invalid template: {}", e.message))
 }
@@ -157,7 +167,8 @@ mod tests {
         let input = parse_action_body(
             &json!({"cron_expression": "61 * * * *", "timezone": "Mars/Olympus",
                     "scheduled_at": "2020-01-01T00:00:00Z", "schedule_type": "cron",
-                    "thread_mode": "template", "payload": {"a": ["{{ date"]}}),
+                    "thread_mode": "template",
+                    "payload": {"a": ["{{ date"], "b": "{{ nope }}"}}),
             false,
         )
         .unwrap();
@@ -174,7 +185,16 @@ mod tests {
                     "value_error".into(),
                     vec![json!("body"), json!("payload"), json!("a"), json!(0)]
                 ),
+                (
+                    "value_error".into(),
+                    vec![json!("body"), json!("payload"), json!("b")]
+                ),
             ]
+        );
+        assert!(
+            errs[5].msg.contains("undefined variable `nope`"),
+            "{}",
+            errs[5].msg
         );
         assert!(
             errs[0]

@@ -4,7 +4,7 @@
 //!
 //! - `path`: the grammar of the path ids (`PATH_PARAMS`)
 //! - `body`, `fields`: create, update and trigger bodies into `ActionInput`
-//! - `apply`: the spec a create starts from, sent fields onto a spec, the merge patch of an update
+//! - `apply`: the spec a create starts from, sent fields onto a spec, the JSON Patch of an update
 //! - `checks`: cron, zone, templates, required-if rules and payload size on the resulting spec
 //! - `query`: the query of the list routes
 //! - `slug`: the `action_id` of a new Action
@@ -15,23 +15,24 @@ mod body;
 mod checks;
 mod fields;
 mod path;
+mod preview;
 mod pydantic;
 mod query;
 mod slug;
+mod trigger;
 
-pub use apply::{apply, new_spec, spec_patch};
-pub use body::{
-    ActionInput, BodyField, EnumKind, Kind, Presence, enum_values, parse_action_body,
-    parse_trigger_body,
-};
+pub use apply::{apply, new_spec, spec_ops};
+pub use body::{ActionInput, BodyField, EnumKind, Kind, Presence, enum_values, parse_action_body};
 pub use checks::{check_spec, template_error};
 pub use fields::parse_datetime;
 pub use path::{
     DNS_LABEL_PATTERN, DNS_SUBDOMAIN_PATTERN, LABEL_VALUE_PATTERN, PATH_PARAMS, PathGrammar,
     check_path, path_grammar,
 };
+pub use preview::{DEFAULT_COUNT, MAX_COUNT, PreviewQuery, parse_count, parse_preview};
 pub use query::{DEFAULT_LIMIT, ListQuery, MAX_LIMIT, parse_list_query};
 pub use slug::slug;
+pub use trigger::{MAX_VARIABLES, TriggerInput, parse_dry_run, parse_trigger_body};
 
 /// Helpers the tests of the submodules share.
 #[cfg(test)]

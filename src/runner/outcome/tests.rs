@@ -15,6 +15,8 @@ fn spec(max_retries: i32, delay: i32) -> ActionRunSpec {
         resolved_payload: Default::default(),
         resolved_thread_id: None,
         resolve_error: None,
+        variables: Default::default(),
+        rerun_of: None,
         namespace_id: "n".into(),
         endpoint: "e".into(),
         max_retries,

@@ -400,6 +400,74 @@ fn an_unknown_timezone_is_reported() {
 }
 
 #[test]
+fn every_problem_of_an_action_is_reported_at_once() {
+    let a = action(
+        json!({"cronExpression": "61 * * * *", "timezone": "Mars/Olympus",
+               "threadMode": "template", "threadIdTemplate": "t-{{ nope }}",
+               "payload": {"text": "{{ date | no_such_filter }}", "ok": "{{ date }}"}}),
+        Value::Null,
+    );
+    let p = plan(&a, &[], false, t("2026-03-02T10:00:00Z"));
+    let ready = condition(&p, "Ready");
+    assert_eq!(
+        (ready.status.as_str(), ready.reason.as_str()),
+        ("False", "InvalidTimezone")
+    );
+    for part in [
+        "timezone \"Mars/Olympus\"",
+        "cronExpression \"61 * * * *\"",
+        "threadIdTemplate: undefined variable `nope`",
+        "payload.text:",
+        "ActionEndpoint \"agent\" not found",
+    ] {
+        assert!(ready.message.contains(part), "{part} in {}", ready.message);
+    }
+    let templates = condition(&p, "TemplatesValid");
+    assert_eq!(
+        (templates.status.as_str(), templates.reason.as_str()),
+        ("False", "InvalidTemplate")
+    );
+    assert_eq!(
+        p.events
+            .iter()
+            .filter(|e| e.reason == "InvalidTemplate" && e.warning)
+            .count(),
+        1
+    );
+    // Nothing changed: no new Event. Fixed: an Event saying so, and Ready names what is left.
+    let again = plan(
+        &with_status(a.clone(), &p.status),
+        &[],
+        false,
+        t("2026-03-02T10:01:00Z"),
+    );
+    assert!(again.events.iter().all(|e| e.reason != "InvalidTemplate"));
+    let mut fixed = with_status(a, &p.status);
+    fixed.spec.thread_id_template = Some("t-{{ date }}".into());
+    fixed.spec.payload = serde_json::from_value(json!({"text": "{{ date }}"})).unwrap();
+    let fixed = plan(&fixed, &[], false, t("2026-03-02T10:02:00Z"));
+    assert_eq!(condition(&fixed, "TemplatesValid").status, "True");
+    assert!(
+        fixed
+            .events
+            .iter()
+            .any(|e| e.reason == "TemplatesValid" && !e.warning)
+    );
+    assert!(!condition(&fixed, "Ready").message.contains("Template"));
+}
+
+#[test]
+fn a_valid_action_has_valid_templates() {
+    let a = action(
+        json!({"cronExpression": "0 9 * * *", "payload": {"t": "{{ thread_id }} {{ date }}"}}),
+        Value::Null,
+    );
+    let p = plan(&a, &[], true, t("2026-03-02T10:00:00Z"));
+    assert_eq!(condition(&p, "TemplatesValid").status, "True");
+    assert_eq!(condition(&p, "Ready").status, "True");
+}
+
+#[test]
 fn a_missing_endpoint_is_reported_but_the_schedule_keeps_time() {
     let a = action(cron("0 * * * *"), Value::Null);
     let p = plan(&a, &[], false, t("2026-03-02T10:00:30Z"));
@@ -629,4 +697,34 @@ fn a_failure_after_success_and_the_recovery_are_the_only_run_events() {
             .iter()
             .any(|e| e.reason == "RunRecovered" && !e.warning)
     );
+}
+
+#[test]
+fn next_run_says_why_there_is_no_next_slot() {
+    let now = t("2026-03-02T10:00:30Z");
+    let text =
+        |spec: Value, status: Value| plan(&action(spec, status), &[], true, now).status.next_run;
+    assert_eq!(
+        text(cron("0 * * * *"), Value::Null).as_deref(),
+        Some("2026-03-02T11:00:00Z")
+    );
+    assert_eq!(
+        text(json!({"scheduleType": "manual"}), Value::Null).as_deref(),
+        Some("manual")
+    );
+    assert_eq!(
+        text(
+            json!({"cronExpression": "0 * * * *", "enabled": false}),
+            Value::Null
+        )
+        .as_deref(),
+        Some("disabled")
+    );
+    assert_eq!(
+        text(cron("61 * * * *"), Value::Null).as_deref(),
+        Some("invalid")
+    );
+    let once = json!({"scheduleType": "one_time", "scheduledAt": "2026-03-02T09:00:00Z"});
+    let handled = json!({"lastScheduleTime": "2026-03-02T09:00:00Z"});
+    assert_eq!(text(once, handled).as_deref(), Some("done"));
 }

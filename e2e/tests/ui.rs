@@ -24,8 +24,8 @@ const ORG: &str = "ui-org";
 const APP: &str = "app-1";
 
 /// A test endpoint: `/ok` 200, `/fail` 500, `/flaky` 500 for the first request of each
-/// Idempotency-Key then 200, `/slow` 200 after 75 s (longer than a minute, so that the next
-/// slot of a Forbid Action finds it active).
+/// Idempotency-Key then 200, `/slow` 200 after 10 minutes (so that the next slot of a Forbid
+/// Action finds it active, and the page can still cancel it).
 async fn endpoint() -> std::net::SocketAddr {
     let seen: Arc<Mutex<BTreeSet<String>>> = Arc::default();
     serve_on_free_port(Router::new().fallback(handle).with_state(seen)).await
@@ -52,7 +52,7 @@ async fn handle(
             }
         }
         "/slow" => {
-            tokio::time::sleep(Duration::from_secs(75)).await;
+            tokio::time::sleep(Duration::from_secs(600)).await;
             (StatusCode::OK, "{}")
         }
         _ => (StatusCode::NOT_FOUND, "no such path"),
@@ -135,7 +135,7 @@ async fn the_dashboard_and_the_docs_in_a_real_browser() {
         ),
         (
             "slow-crawl",
-            json!({"endpoint": "ep-slow", "concurrencyPolicy": "Forbid", "timeoutSeconds": 120}),
+            json!({"endpoint": "ep-slow", "concurrencyPolicy": "Forbid", "timeoutSeconds": 900}),
             true,
         ),
     ];
@@ -224,6 +224,17 @@ async fn the_dashboard_and_the_docs_in_a_real_browser() {
         .expect("the run triggered from the page exists");
     assert_eq!(run.spec.action, "nightly-report");
     assert_eq!(run.spec.trigger_type, TriggerType::Manual);
+    // And the run cancelled from the page is cancelled in the cluster.
+    let cancelled = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("CANCELLED "))
+        .expect("the page cancelled a run");
+    let run = Api::<ActionRun>::namespaced(client.clone(), &ns.name)
+        .get(cancelled.trim())
+        .await
+        .expect("the cancelled run exists");
+    let status = run.status.unwrap_or_default();
+    assert_eq!(status.status, punctual::resources::RunPhase::Cancelled);
     assert!(
         Api::<Action>::namespaced(client.clone(), &ns.name)
             .get("nightly-report")

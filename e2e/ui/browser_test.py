@@ -291,6 +291,17 @@ try:
 
     go(f"#/{ORG}/{WS}/{APP}/slow-crawl")
     check(int(text("#c-skipped .value") or 0) >= 1, "slow-crawl: skipped slots counted")
+    # Cancel the run still going (its endpoint takes minutes) from the page.
+    running = [r for r in d.find_elements(By.CSS_SELECTOR, "#runs tbody tr[data-run]") if "running" in r.text]
+    check(len(running) == 1, f"slow-crawl: one run still running ({len(running)})")
+    if running:
+        victim = running[0].get_attribute("data-run")
+        running[0].find_element(By.CSS_SELECTOR, "button.cancel").click()
+        wait_for(lambda: f"Cancel requested for run {victim}" in text("#action-status"), "cancel answered")
+        sel = f'#runs tr[data-run="{victim}"]'
+        wait_for(lambda: "cancelled" in text(sel), "the cancelled run shows cancelled")
+        check(not d.find_elements(By.CSS_SELECTOR, f"{sel} button.cancel"), "a cancelled run has no Cancel button")
+        print(f"CANCELLED {victim}", flush=True)
     skipped = d.find_elements(By.CSS_SELECTOR, "#timeline-chart rect.mark.skipped")
     check(len(skipped) >= 1, f"slow-crawl: the slot during the active run is marked skipped ({len(skipped)})")
     full_shot("action-skipped")

@@ -37,6 +37,8 @@ function svg(tag, attrs, ...children) {
   return node;
 }
 const enc = encodeURIComponent;
+// A message that outlives the re-render after a button changed something.
+let flash = null;
 function fmtTime(iso) {
   if (!iso) return "—";
   return iso.replace("T", " ").replace(/\.\d+Z$/, "Z");
@@ -342,7 +344,7 @@ function legend(marks) {
     el("span", { class: "swatch", style: `background: var(--${m})`, "aria-hidden": "true" }),
     `${MARK_LABEL[m]}: `, el("strong", {}, String(marks[m] || 0)))));
 }
-function runsTable(r, runs, detail) {
+function runsTable(r, runs, detail, onCancel) {
   const body = runs.map((run) => el("tr", { "data-run": run.run_id },
     el("td", { class: "mono" }, run.run_id),
     el("td", {}, run.trigger_type),
@@ -351,7 +353,11 @@ function runsTable(r, runs, detail) {
     el("td", { class: "mono hide-narrow" }, fmtTime(run.triggered_at)),
     el("td", { class: "num" }, fmtSecs(run.duration_seconds)),
     el("td", { class: "hide-narrow" }, run.error_code || ""),
-    el("td", {}, el("button", { type: "button", "aria-controls": "run-detail", onclick: () => showRun(r, run, detail) }, "Details"))));
+    el("td", { class: "row" },
+      el("button", { type: "button", "aria-controls": "run-detail", onclick: () => showRun(r, run, detail) }, "Details"),
+      ["pending", "running"].includes(run.status)
+        ? el("button", { type: "button", class: "cancel", "aria-label": `Cancel run ${run.run_id}`, onclick: (ev) => onCancel(run, ev.currentTarget) }, "Cancel")
+        : null)));
   return el("div", { class: "table-wrap" }, el("table", { id: "runs" },
     el("caption", { class: "skip" }, "Runs, newest first"),
     el("thead", {}, el("tr", {}, ["Run", "Trigger", "Status", "Attempts", "Triggered", "Duration", "Error", ""]
@@ -389,16 +395,43 @@ async function renderAction(r) {
   const hours = ["1", "24", "168"].includes(r.hours) ? Number(r.hours) : 24;
   const base = `${prefix(r)}/actions/${enc(r.action)}`;
   const [a, tl, runs] = await Promise.all([api(base), api(`${base}/timeline?hours=${hours}`), api(`${base}/runs?limit=50`)]);
-  const status = el("p", { class: "status", id: "action-status", role: "status", "aria-live": "polite" });
+  const status = el("p", { class: flash ? "status ok" : "status", id: "action-status", role: "status", "aria-live": "polite" }, flash);
+  flash = null;
   const detail = el("section", { id: "run-detail", class: "panel", "aria-live": "polite" }, el("p", { class: "muted" }, "Choose a run's Details to see its attempts."));
-  const runsBox = el("div", { id: "runs-box" }, runsTable(r, runs.runs, detail));
+  const runsBox = el("div", { id: "runs-box" });
   const runsTitle = el("h2", { id: "runs-h" }, `Runs (${runs.total})`);
+  const say = (cls, msg) => { status.className = `status ${cls}`; status.textContent = msg; };
+  const why = (e) => (e instanceof ApiError && e.status === 403
+    ? `your token lacks ${(e.body && e.body.details && e.body.details.required_permission) || "permission"}`
+    : e.message);
+  // Cancel goes through POST .../runs/{run}/cancel (update on actionruns), like any client.
+  const onCancel = async (run, button) => {
+    button.disabled = true;
+    say("", `Cancelling ${run.run_id}…`);
+    try {
+      await api(`${base}/runs/${enc(run.run_id)}/cancel`, "POST");
+      say("ok", `Cancel requested for run ${run.run_id}.`);
+      for (let i = 0; i < 10; i++) {
+        const fresh = await reloadRuns();
+        const mine = fresh.runs.find((x) => x.run_id === run.run_id);
+        if (!mine || !["pending", "running"].includes(mine.status)) break;
+        await new Promise((ok) => setTimeout(ok, 1000));
+      }
+      // The timeline, counters and last status change too.
+      flash = status.textContent;
+      render();
+    } catch (e) {
+      say("error", `Cancel failed: ${why(e)}.`);
+      button.disabled = false;
+    }
+  };
   const reloadRuns = async () => {
     const fresh = await api(`${base}/runs?limit=50`);
-    runsBox.replaceChildren(runsTable(r, fresh.runs, detail));
+    runsBox.replaceChildren(runsTable(r, fresh.runs, detail, onCancel));
     runsTitle.textContent = `Runs (${fresh.total})`;
     return fresh;
   };
+  runsBox.append(runsTable(r, runs.runs, detail, onCancel));
   const act = (label, path, done) => el("button", { type: "button", id: `btn-${path}`, onclick: async (ev) => {
     const b = ev.currentTarget;
     b.disabled = true;
@@ -417,13 +450,11 @@ async function renderAction(r) {
           await new Promise((ok) => setTimeout(ok, 2000));
         }
       } else {
+        flash = status.textContent;
         setTimeout(render, 600);
       }
     } catch (e) {
-      status.className = "status error";
-      status.textContent = e instanceof ApiError && e.status === 403
-        ? `Not allowed: your token lacks ${(e.body && e.body.details && e.body.details.required_permission) || "permission"}.`
-        : `${label} failed: ${e.message}`;
+      say("error", `${label} failed: ${why(e)}.`);
     } finally {
       b.disabled = false;
     }
@@ -472,6 +503,7 @@ async function render() {
   // data-ready: "true" once the page shows its answer (the browser test waits for it).
   document.getElementById("main").dataset.ready = "false";
   const r = parseRoute();
+  if (!r.action) flash = null;
   crumbs(r);
   session();
   try {

@@ -87,7 +87,8 @@ pub struct Metrics {
     pub namespace_slots_skipped: Family<NamespaceLabels, Counter>,
     /// The schedule lag by namespace.
     pub namespace_schedule_lag: Family<NamespaceLabels, Histogram, fn() -> Histogram>,
-    /// HTTP requests to endpoints in flight, and the cap on them (`--max-concurrent-requests`).
+    /// Attempts holding one of the runner's request permits (resolving the endpoint or waiting
+    /// for its answer), and the number of permits (`--max-concurrent-requests`).
     pub runner_requests_in_flight: Gauge,
     pub runner_max_concurrent_requests: Gauge,
     /// 1 while this process runs the controllers (it holds the Lease, or leader election is

@@ -31,7 +31,8 @@ fn triggered_at(run: &ActionRun, now: DateTime<Utc>) -> DateTime<Utc> {
 /// resourceVersion of the final write, if it was made.
 pub(super) async fn attempt(ctx: &Context, run: &ActionRun, n: i32) -> Result<Option<String>> {
     let permit = ctx.permits.clone().acquire_owned().await;
-    let _in_flight = ctx.metrics.request_in_flight();
+    // Counted while the permit is held, so that in flight equal to the cap means it is full.
+    let in_flight = ctx.metrics.request_in_flight();
     let uid = run.uid().unwrap_or_default();
     let execution_id = crate::runspec::execution_id(&uid, n as u32).to_string();
     let prev = run.status.clone().unwrap_or_default();
@@ -51,6 +52,7 @@ pub(super) async fn attempt(ctx: &Context, run: &ActionRun, n: i32) -> Result<Op
     };
     // The endpoint has answered: the next request may go while this one is recorded.
     drop(permit);
+    drop(in_flight);
     let now = ctx.clock.now();
     let (o, next) = classify_and_next(run, n, &result, now);
     let new = outcome::finish_attempt(&running, &o, next, now);

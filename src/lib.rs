@@ -14,6 +14,7 @@
 #![forbid(unsafe_code)]
 
 pub mod cache;
+pub mod callback;
 pub mod cron;
 pub mod leader;
 pub mod metrics;

@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -13,7 +14,7 @@ use punctual::scheduler::plan::Staging;
 use punctual::telemetry::{self, LogFormat};
 use punctual::{runner, scheduler};
 use tokio::sync::watch;
-use tracing::info;
+use tracing::{info, warn};
 
 #[derive(Parser)]
 #[command(
@@ -29,7 +30,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the operator: the scheduler and the runner, plus health and metrics endpoints.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Print the CustomResourceDefinitions (the YAML committed in crds/).
     Crds {
         /// Write one file per CRD into this directory instead of printing.
@@ -104,6 +105,18 @@ struct RunArgs {
     #[arg(long, env = "PUNCTUAL_FACADE_ADDR", default_value = "0.0.0.0:8080")]
     facade_addr: SocketAddr,
 
+    /// The facade's base URL as endpoints reach it, for the callback URL of an endpoint that
+    /// answers 202 (docs/agent-calls.md). Default: http://<facade-addr>, with 127.0.0.1 for an
+    /// unspecified address; in a cluster, the Service's URL (the chart sets it).
+    #[arg(long, env = "PUNCTUAL_PUBLIC_URL")]
+    public_url: Option<String>,
+
+    /// The key callback tokens are signed with: the same on every replica and across restarts
+    /// (the chart keeps it in a Secret). Without it, a random key per process: a callback then
+    /// fails after a restart.
+    #[arg(long, env = "PUNCTUAL_CALLBACK_KEY", hide_env_values = true)]
+    callback_key: Option<String>,
+
     /// How the facade checks callers: kube (TokenReview and SubjectAccessReview) or none (local
     /// development; refused unless --facade-addr is a loopback address).
     #[arg(long, env = "PUNCTUAL_AUTH", value_enum, default_value_t = AuthMode::Kube)]
@@ -127,7 +140,7 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Run(args) => {
             telemetry::init(args.log_format);
-            tokio::runtime::Runtime::new()?.block_on(run(args))
+            tokio::runtime::Runtime::new()?.block_on(run(*args))
         }
     }
 }
@@ -160,12 +173,14 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         info!("shutting down");
         let _ = stop_tx.send(true);
     });
+    let callbacks = Arc::new(callbacks(&args));
     let settings = Settings {
         namespace: args.watch_namespace.clone(),
         metrics_addr: args.metrics_addr,
         facade: args.facade.then_some(FacadeSettings {
             addr: args.facade_addr,
             auth: args.auth,
+            callbacks: callbacks.clone(),
         }),
         // The Action controller runs with either: it counts finished runs and writes the Action
         // status; --scheduler decides whether it also fires slots.
@@ -180,6 +195,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
             max_concurrent_requests: args.max_concurrent_requests,
             service_mode: runner::target::ServiceMode::detect(),
             running_after: Duration::from_millis(args.running_after_ms),
+            callbacks,
         }),
         leader: args.leader_election.then(|| LeaderSettings {
             identity: args.identity.clone().unwrap_or_else(default_identity),
@@ -189,6 +205,30 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         }),
     };
     operator::run(client, settings, stop_rx).await
+}
+
+/// The callback key and URL (docs/agent-calls.md).
+fn callbacks(args: &RunArgs) -> punctual::callback::Callbacks {
+    let key = match &args.callback_key {
+        Some(k) => k.as_bytes().to_vec(),
+        None => {
+            warn!(
+                "no --callback-key: a random one for this process; callbacks of 202 calls fail after a restart"
+            );
+            let random = [uuid::Uuid::new_v4(), uuid::Uuid::new_v4()];
+            random.iter().flat_map(|u| *u.as_bytes()).collect()
+        }
+    };
+    let public_url = args.public_url.clone().or_else(|| {
+        args.facade.then(|| {
+            let mut addr = args.facade_addr;
+            if addr.ip().is_unspecified() {
+                addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+            }
+            format!("http://{addr}")
+        })
+    });
+    punctual::callback::Callbacks::new(&key, public_url.as_deref())
 }
 
 fn default_identity() -> String {

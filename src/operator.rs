@@ -42,6 +42,8 @@ pub struct Settings {
 pub struct FacadeSettings {
     pub addr: SocketAddr,
     pub auth: AuthMode,
+    /// Checks the tokens of the callback route (the runner signs them with the same key).
+    pub callbacks: Arc<crate::callback::Callbacks>,
 }
 
 #[derive(Clone, Debug)]
@@ -148,7 +150,8 @@ async fn start_facade(
         settings.namespace.as_deref(),
         facade.auth,
         metrics,
-    );
+    )
+    .with_callbacks(facade.callbacks.clone());
     let listener = tokio::net::TcpListener::bind(facade.addr)
         .await
         .with_context(|| format!("bind {}", facade.addr))?;

@@ -8,12 +8,13 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::facade::Setup;
+use crate::facade::{Setup, http, wait_facade_ready};
 use crate::support::*;
 
 /// One request the endpoint received.
 #[derive(Clone, Debug)]
 struct Received {
+    method: String,
     headers: Vec<(String, String)>,
     body: Value,
 }
@@ -34,8 +35,9 @@ struct Log {
     aborted: usize,
 }
 
-/// An endpoint that answers 200 at once, or never when the body has `"hang": true` (it then
-/// waits for the client to close the connection and counts that as an abort).
+/// An endpoint that answers 200 at once; 500 when the body has `"fail": true`; 202 Accepted (and
+/// then the test reports as the agent would) for `"agent": true`; and never for `"hang": true`
+/// (it then waits for the client to close the connection and counts that as an abort).
 async fn recording_endpoint() -> (u16, Arc<Mutex<Log>>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -50,6 +52,11 @@ async fn recording_endpoint() -> (u16, Arc<Mutex<Log>>) {
                 let Some((head, body)) = read_request(&mut conn).await else {
                     return;
                 };
+                let method = head
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or_default()
+                    .to_string();
                 let headers = head
                     .lines()
                     .skip(1)
@@ -58,10 +65,12 @@ async fn recording_endpoint() -> (u16, Arc<Mutex<Log>>) {
                     .collect();
                 let body: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
                 let hang = body["hang"] == true;
-                log.lock()
-                    .unwrap()
-                    .received
-                    .push(Received { headers, body });
+                let agent = body["agent"] == true && method == "POST";
+                log.lock().unwrap().received.push(Received {
+                    method,
+                    headers,
+                    body,
+                });
                 if hang {
                     let mut byte = [0u8; 1];
                     // Returns when the client closes the connection (0 bytes, or an error).
@@ -72,12 +81,27 @@ async fn recording_endpoint() -> (u16, Arc<Mutex<Log>>) {
                     }
                     return;
                 }
-                let answer = "HTTP/1.1 200 OK\r\nContent-Length: 11\r\nConnection: close\r\n\r\n{\"ok\":true}";
+                let answer = if agent {
+                    "HTTP/1.1 202 Accepted\r\nContent-Length: 7\r\nConnection: close\r\n\r\nworking"
+                } else if body_fails(&log) {
+                    "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 16\r\nConnection: close\r\n\r\n{\"error\":\"boom\"}"
+                } else {
+                    "HTTP/1.1 200 OK\r\nContent-Length: 11\r\nConnection: close\r\n\r\n{\"ok\":true}"
+                };
                 let _ = conn.write_all(answer.as_bytes()).await;
             });
         }
     });
     (port, log)
+}
+
+/// Whether the latest request asked to fail (`"fail": true` in its body).
+fn body_fails(log: &Arc<Mutex<Log>>) -> bool {
+    log.lock()
+        .unwrap()
+        .received
+        .last()
+        .is_some_and(|r| r.body["fail"] == true)
 }
 
 fn received(log: &Arc<Mutex<Log>>) -> Vec<Received> {
@@ -327,6 +351,45 @@ async fn trigger_overrides_dry_run_rerun_and_cancel() {
     assert_eq!(action["is_running"], false);
     let cancelled = s.call("GET", &runs("cancelled"), None).await;
     assert_eq!(cancelled.json["total"], 2);
+
+    // The full view of a run that was retried: every attempt with what the endpoint said.
+    s.create(
+        json!({"name": "flaky", "endpoint_id": "recorder", "namespace_id": "m",
+                    "max_retries": 2, "retry_delay_seconds": 1, "payload": {"fail": true}}),
+    )
+    .await;
+    let t = s.call("POST", "/actions/flaky/trigger", None).await;
+    let id = t.json["run_id"].as_str().unwrap().to_string();
+    let path = format!("/actions/flaky/runs/{id}");
+    s.get_until("the flaky run failed", &path, |r| r["status"] == "failed")
+        .await;
+    let summary = s.call("GET", &path, None).await;
+    assert!(
+        summary.json.get("attempts").is_none(),
+        "the seed's shape by default"
+    );
+    let full = s.call("GET", &format!("{path}?view=full"), None).await;
+    assert_eq!(full.status, 200, "{}", full.text);
+    let attempts = full.json["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 3);
+    for (i, a) in attempts.iter().enumerate() {
+        assert_eq!(a["attempt"], i + 1);
+        assert_eq!(a["http_status"], 500);
+        assert_eq!(a["error_code"], "http_error");
+        assert_eq!(a["output"], "{\"error\":\"boom\"}");
+        assert!(a["completed_at"].as_str().is_some_and(|t| t.ends_with('Z')));
+    }
+    let execution_ids: std::collections::BTreeSet<&str> = attempts
+        .iter()
+        .map(|a| a["execution_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(execution_ids.len(), 3, "a new execution id per attempt");
+    assert_eq!(full.json["run_id"], id.as_str());
+    assert_eq!(full.json["status"], "failed");
+    let bad = s
+        .call("GET", &format!("{path}?view=everything"), None)
+        .await;
+    assert_eq!(bad.status, 422, "{}", bad.text);
 }
 
 #[tokio::test]
@@ -385,4 +448,310 @@ async fn upcoming_for_cron_in_a_dst_zone_one_time_and_manual() {
         )
         .await;
     assert_eq!(bad.status, 422, "{}", bad.text);
+}
+
+/// Reports to a callback URL as an agent does: POST with the attempt's token.
+async fn report(
+    port: u16,
+    url: &str,
+    token: &str,
+    suffix: &str,
+    body: Option<Value>,
+) -> crate::facade::Answer {
+    let path = url
+        .split_once("://")
+        .and_then(|(_, rest)| rest.find('/').map(|i| rest[i..].to_string()))
+        .expect("a callback URL with a path");
+    let bytes = body.map(|b| b.to_string().into_bytes());
+    http(
+        port,
+        "POST",
+        &format!("{path}{suffix}"),
+        Some(token),
+        bytes.as_deref(),
+    )
+    .await
+}
+
+/// Triggers and returns the run's id.
+async fn trigger(s: &Setup, path: &str) -> String {
+    let t = s.call("POST", path, None).await;
+    assert_eq!(t.status, 202, "{}", t.text);
+    t.json["run_id"].as_str().unwrap().to_string()
+}
+
+/// The callback URL and token of the `i`-th request the endpoint received.
+fn callback_of(got: &[Received], i: usize) -> (String, String) {
+    let url = got[i]
+        .header("X-Punctual-Callback-URL")
+        .expect("a callback URL")
+        .to_string();
+    let token = got[i]
+        .header("X-Punctual-Callback-Token")
+        .expect("a callback token")
+        .to_string();
+    (url, token)
+}
+
+#[tokio::test]
+async fn long_running_calls_report_by_callback() {
+    let key = "e2e-callback-key-0123456789abcdef0123456789";
+    let key_arg = format!("--callback-key={key}");
+    let mut s = Setup::with_args("agent-callback", &[&key_arg]).await;
+    let (port, log) = recording_endpoint().await;
+    let endpoint = json!({"apiVersion": "punctual.dev/v1alpha1", "kind": "ActionEndpoint",
+        "metadata": {"name": "agent-202"}, "spec": {"url": format!("http://127.0.0.1:{port}/")}});
+    kubectl_ok(
+        &["apply", "-n", &s.ns.name, "-f", "-"],
+        Some(&endpoint.to_string()),
+    );
+    s.create(
+        json!({"name": "long", "endpoint_id": "agent-202", "namespace_id": "m",
+                    "max_retries": 1, "retry_delay_seconds": 1, "payload": {"agent": true}}),
+    )
+    .await;
+    // Short completion timeouts for the timeout and heartbeat cases (kubectl: not on REST).
+    kubectl_ok(
+        &[
+            "patch",
+            "action",
+            "long",
+            "-n",
+            &s.ns.name,
+            "--type=merge",
+            "-p",
+            r#"{"spec": {"completionTimeoutSeconds": 4}}"#,
+        ],
+        None,
+    );
+    let facade = s.op.facade_port;
+
+    // 1. Succeeds by callback; a repeat is answered the same and changes nothing.
+    let run = trigger(&s, "/actions/long/trigger").await;
+    let got = until_received(&log, 1).await;
+    let (url, token) = callback_of(&got, 0);
+    assert!(
+        url.ends_with(&format!("/v1/callbacks/{}/{run}/1", s.ns.name)),
+        "{url}"
+    );
+    let path = format!("/actions/long/runs/{run}");
+    s.get_until("running while the agent works", &path, |r| {
+        r["status"] == "running"
+    })
+    .await;
+    let first = report(
+        facade,
+        &url,
+        &token,
+        "",
+        Some(json!({"status": "succeeded", "output": "42"})),
+    )
+    .await;
+    assert_eq!(first.status, 200, "{}", first.text);
+    assert_eq!(
+        (first.json["status"].clone(), first.json["recorded"].clone()),
+        (json!("succeeded"), json!(true))
+    );
+    let again = report(facade, &url, &token, "", Some(json!({"status": "failed"}))).await;
+    assert_eq!(again.status, 200, "{}", again.text);
+    assert_eq!(
+        (again.json["status"].clone(), again.json["recorded"].clone()),
+        (json!("succeeded"), json!(false))
+    );
+    let full = s.call("GET", &format!("{path}?view=full"), None).await;
+    assert_eq!(full.json["output"], "42");
+    assert_eq!(full.json["attempts"][0]["http_status"], 202);
+
+    // 2. Fails by callback: final, not retried.
+    let run2 = trigger(&s, "/actions/long/trigger").await;
+    let got = until_received(&log, 2).await;
+    let (url2, token2) = callback_of(&got, 1);
+    // A wrong token, and the first run's token: 401, and nothing changes.
+    let wrong = report(
+        facade,
+        &url2,
+        "bm9wZQ",
+        "",
+        Some(json!({"status": "succeeded"})),
+    )
+    .await;
+    assert_eq!(wrong.status, 401, "{}", wrong.text);
+    let others = report(
+        facade,
+        &url2,
+        &token,
+        "",
+        Some(json!({"status": "succeeded"})),
+    )
+    .await;
+    assert_eq!(others.status, 401, "{}", others.text);
+    let unknown = report(
+        facade,
+        &url2.replace(&run2, "no-such-run"),
+        &token2,
+        "",
+        Some(json!({"status": "succeeded"})),
+    )
+    .await;
+    assert_eq!(unknown.status, 404, "{}", unknown.text);
+    let bad = report(facade, &url2, &token2, "", Some(json!({"status": "done"}))).await;
+    assert_eq!(bad.status, 422, "{}", bad.text);
+    let path2 = format!("/actions/long/runs/{run2}");
+    assert_eq!(s.call("GET", &path2, None).await.json["status"], "running");
+    let failed = report(
+        facade,
+        &url2,
+        &token2,
+        "",
+        Some(json!({"status": "failed", "error_message": "tool crashed"})),
+    )
+    .await;
+    assert_eq!(failed.json["status"], "failed", "{}", failed.text);
+    let r2 = s.call("GET", &path2, None).await.json;
+    assert_eq!(
+        (
+            r2["error_code"].clone(),
+            r2["error_message"].clone(),
+            r2["attempt"].clone()
+        ),
+        (json!("reported_failure"), json!("tool crashed"), json!(1))
+    );
+
+    // 3. No report within completionTimeoutSeconds: a timeout, retried; attempt 2 is reported.
+    let run3 = trigger(&s, "/actions/long/trigger").await;
+    until_received(&log, 3).await;
+    let path3 = format!("/actions/long/runs/{run3}");
+    let got = until_received(&log, 4).await; // attempt 2, after the timeout and the retry delay
+    let (url3, token3) = callback_of(&got, 3);
+    assert!(url3.ends_with(&format!("/{run3}/2")), "{url3}");
+    let full3 = s
+        .call("GET", &format!("{path3}?view=full"), None)
+        .await
+        .json;
+    assert_eq!(full3["attempts"][0]["error_code"], "timeout");
+    // Attempt 1's token does not report attempt 2.
+    let (url3a, token3a) = callback_of(&got, 2);
+    let stale = report(
+        facade,
+        &url3,
+        &token3a,
+        "",
+        Some(json!({"status": "succeeded"})),
+    )
+    .await;
+    assert_eq!(stale.status, 401, "{}", stale.text);
+    let late = report(
+        facade,
+        &url3a,
+        &token3a,
+        "",
+        Some(json!({"status": "succeeded"})),
+    )
+    .await;
+    assert_eq!(
+        (late.status, late.json["recorded"].clone()),
+        (200, json!(false)),
+        "{}",
+        late.text
+    );
+    let ok3 = report(
+        facade,
+        &url3,
+        &token3,
+        "",
+        Some(json!({"status": "succeeded"})),
+    )
+    .await;
+    assert_eq!(ok3.json["status"], "succeeded", "{}", ok3.text);
+    assert_eq!(s.call("GET", &path3, None).await.json["attempt"], 2);
+
+    // 4. Heartbeats keep it alive past the deadline.
+    let run4 = trigger(&s, "/actions/long/trigger").await;
+    let got = until_received(&log, 5).await;
+    let (url4, token4) = callback_of(&got, 4);
+    for _ in 0..4 {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let beat = report(facade, &url4, &token4, "/heartbeat", None).await;
+        assert_eq!(beat.status, 200, "{}", beat.text);
+    }
+    // 8 s after the start, twice the timeout: still running on the heartbeats.
+    let path4 = format!("/actions/long/runs/{run4}");
+    assert_eq!(s.call("GET", &path4, None).await.json["status"], "running");
+    assert_eq!(received(&log).len(), 5, "no second attempt");
+    let ok4 = report(
+        facade,
+        &url4,
+        &token4,
+        "",
+        Some(json!({"status": "succeeded"})),
+    )
+    .await;
+    assert_eq!(ok4.json["status"], "succeeded", "{}", ok4.text);
+    let after = report(facade, &url4, &token4, "/heartbeat", None).await;
+    assert_eq!(
+        after.status, 409,
+        "a heartbeat for a finished attempt: {}",
+        after.text
+    );
+
+    // 5. A callback after an operator restart (the state is in the run; same key).
+    kubectl_ok(
+        &[
+            "patch",
+            "action",
+            "long",
+            "-n",
+            &s.ns.name,
+            "--type=merge",
+            "-p",
+            r#"{"spec": {"completionTimeoutSeconds": 600}}"#,
+        ],
+        None,
+    );
+    let run5 = trigger(&s, "/actions/long/trigger").await;
+    let got = until_received(&log, 6).await;
+    let (url5, token5) = callback_of(&got, 5);
+    let path5 = format!("/actions/long/runs/{run5}");
+    s.get_until("run 5 running", &path5, |r| r["status"] == "running")
+        .await;
+    s.op.kill();
+    s.op = Operator::start("agent-callback-2", &s.ns.name, &[&key_arg]);
+    wait_facade_ready(s.op.facade_port).await;
+    let ok5 = report(
+        s.op.facade_port,
+        &url5,
+        &token5,
+        "",
+        Some(json!({"status": "succeeded"})),
+    )
+    .await;
+    assert_eq!(ok5.status, 200, "{}", ok5.text);
+    assert_eq!(ok5.json["status"], "succeeded");
+
+    // 6. Cancel a run the agent is working on: it is told with a DELETE and X-Punctual-Cancel.
+    let run6 = trigger(&s, "/actions/long/trigger").await;
+    until_received(&log, 7).await;
+    let path6 = format!("/actions/long/runs/{run6}");
+    s.get_until("run 6 running", &path6, |r| r["status"] == "running")
+        .await;
+    let cancel = s.call("POST", &format!("{path6}/cancel"), None).await;
+    assert_eq!(cancel.json["status"], "cancelled", "{}", cancel.text);
+    let got = until_received(&log, 8).await;
+    assert_eq!(got[7].method, "DELETE");
+    assert_eq!(got[7].header("X-Punctual-Cancel"), Some("true"));
+    assert_eq!(got[7].header("X-Punctual-Run"), Some(run6.as_str()));
+
+    // The counters: runs 1, 3, 4, 5 succeeded; run 2 failed; run 6 cancelled (not counted).
+    let action = s
+        .get_until("counters settled", "/actions/long", |a| {
+            a["total_runs"] == 5
+        })
+        .await;
+    assert_eq!(
+        (
+            action["successful_runs"].clone(),
+            action["failed_runs"].clone()
+        ),
+        (json!(4), json!(1))
+    );
 }

@@ -120,10 +120,16 @@ async fn chart_with_default_values_renders_and_is_accepted() {
             "Deployment",
             "Role",
             "RoleBinding",
+            "Secret",
             "Service",
             "ServiceAccount"
         ],
         "ServiceMonitor, NetworkPolicy and PodDisruptionBudget are off by default"
+    );
+    assert_eq!(
+        container_env(&docs, "PUNCTUAL_PUBLIC_URL"),
+        Some(format!("http://punctual.{}.svc:8080", ns.name)),
+        "callbacks reach the facade through the Service"
     );
     assert_eq!(
         container_env(&docs, "PUNCTUAL_LEADER_ELECTION").as_deref(),
@@ -397,6 +403,16 @@ async fn the_binary_runs_with_the_environment_the_chart_sets() {
             // The downward API, as the kubelet would fill it in.
             "POD_NAMESPACE" => lease_ns.clone(),
             "POD_NAME" => "punctual-chart-0".to_string(),
+            // From the chart's Secret, as the kubelet would fill it in.
+            "PUNCTUAL_CALLBACK_KEY" => {
+                let secret = of_kind(&docs, "Secret")[0]["data"]["key"].as_str().expect("key");
+                let bytes = base64::Engine::decode(
+                    &base64::engine::general_purpose::STANDARD,
+                    secret,
+                )
+                .expect("base64");
+                String::from_utf8(bytes).expect("a text key")
+            }
             _ => var["value"].as_str().expect("env value").to_string(),
         };
         command.env(name, value);

@@ -76,7 +76,7 @@ pub(crate) struct Answer {
 }
 
 /// A minimal HTTP/1.0 client (one request per connection), enough for these tests.
-async fn http(
+pub(crate) async fn http(
     port: u16,
     method: &str,
     path: &str,
@@ -157,6 +157,11 @@ pub(crate) struct Setup {
 
 impl Setup {
     pub(crate) async fn new(prefix: &str) -> Self {
+        Self::with_args(prefix, &[]).await
+    }
+
+    /// `new`, with extra arguments for `punctual run`.
+    pub(crate) async fn with_args(prefix: &str, extra: &[&str]) -> Self {
         let client = client().await;
         install_crds(&client).await;
         let ns = TestNamespace::create(&client, prefix).await;
@@ -175,13 +180,8 @@ impl Setup {
             &["apply", "-n", &ns.name, "-f", "-"],
             Some(&endpoint.to_string()),
         );
-        let op = Operator::start(prefix, &ns.name, &[]);
-        let port = op.facade_port;
-        eventually("facade ready", Duration::from_secs(30), || async move {
-            let url = format!("http://127.0.0.1:{port}/readyz");
-            http_get(&url).await.filter(|b| b == "ok")
-        })
-        .await;
+        let op = Operator::start(prefix, &ns.name, extra);
+        wait_facade_ready(op.facade_port).await;
         Self {
             client,
             ns,
@@ -237,6 +237,15 @@ impl Setup {
         assert_eq!(a.status, 201, "create: {}", a.text);
         a.json
     }
+}
+
+/// Waits until the facade on `port` answers /readyz with ok.
+pub(crate) async fn wait_facade_ready(port: u16) {
+    eventually("facade ready", Duration::from_secs(30), || async move {
+        let url = format!("http://127.0.0.1:{port}/readyz");
+        http_get(&url).await.filter(|b| b == "ok")
+    })
+    .await;
 }
 
 /// The body without its timestamp (which varies), for exact comparison.

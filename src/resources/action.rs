@@ -191,6 +191,16 @@ pub struct ActionSpec {
     ))]
     pub timeout_seconds: Option<i32>,
 
+    /// How long, in seconds, an endpoint that answered `202 Accepted` has to report the outcome
+    /// to its callback URL (each heartbeat starts the wait again). Past it the attempt fails
+    /// with `timeout` and is retried like any timeout. Absent: 3600 (docs/agent-calls.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(
+        min = ActionSpec::COMPLETION_TIMEOUT_SECONDS_RANGE.min,
+        max = ActionSpec::COMPLETION_TIMEOUT_SECONDS_RANGE.max
+    ))]
+    pub completion_timeout_seconds: Option<i32>,
+
     /// What a due slot does while a run of this Action is still active: `Allow` starts another,
     /// `Forbid` skips the slot (counted in skippedRuns), `Replace` cancels the active run first.
     /// Defaults to `Allow`.
@@ -387,6 +397,11 @@ impl ActionSpec {
     pub const MAX_RETRIES_RANGE: Range = Range { min: 0, max: 100 };
     pub const RETRY_DELAY_SECONDS_RANGE: Range = Range { min: 0, max: 86400 };
     pub const TIMEOUT_SECONDS_RANGE: Range = Range { min: 1, max: 3600 };
+    /// A week: long agent pipelines, yet a forgotten callback ends some day.
+    pub const COMPLETION_TIMEOUT_SECONDS_RANGE: Range = Range {
+        min: 1,
+        max: 604_800,
+    };
     pub const MIN_STARTING_DEADLINE_SECONDS: i64 = 1;
     pub const HISTORY_LIMIT_RANGE: Range = Range { min: 0, max: 1000 };
     /// Largest payload, serialized as JSON (a CRD schema cannot bound an object's size, so the

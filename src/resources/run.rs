@@ -87,6 +87,12 @@ pub struct ActionRunSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 3600))]
     pub timeout_seconds: Option<i32>,
+
+    /// How long an endpoint that answered 202 has to report (copied from the Action; absent:
+    /// 3600 seconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 604800))]
+    pub completion_timeout_seconds: Option<i32>,
 }
 
 /// Why a run exists.
@@ -156,8 +162,10 @@ pub enum RunErrorCode {
     TemplateError,
     /// The operator stopped while the attempt was in flight.
     Interrupted,
-    /// Cancelled: concurrencyPolicy Replace, or the Action was deleted.
+    /// Cancelled: on request, concurrencyPolicy Replace, or the Action was deleted.
     Cancelled,
+    /// An endpoint that answered 202 reported `failed` to its callback URL.
+    ReportedFailure,
     /// A scheduled slot not started: concurrencyPolicy Forbid and another run active.
     Skipped,
     /// A scheduled slot not started: past its startingDeadlineSeconds at the instant.
@@ -176,6 +184,7 @@ impl RunErrorCode {
             RunErrorCode::TemplateError => "template_error",
             RunErrorCode::Interrupted => "interrupted",
             RunErrorCode::Cancelled => "cancelled",
+            RunErrorCode::ReportedFailure => "reported_failure",
             RunErrorCode::Skipped => "skipped",
             RunErrorCode::Missed => "missed",
         }
@@ -235,6 +244,11 @@ pub struct ActionRunStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_attempt_at: Option<DateTime<Utc>>,
 
+    /// Set while the endpoint, having answered `202 Accepted`, works on the current attempt:
+    /// the instant by which it must report to its callback URL (moved by heartbeats).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback_deadline: Option<DateTime<Utc>>,
+
     /// One entry per attempt, oldest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attempts: Vec<Attempt>,
@@ -259,4 +273,11 @@ pub struct Attempt {
     /// Error code of a failed attempt.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_code: Option<RunErrorCode>,
+    /// Human-readable detail of a failed attempt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_message: Option<String>,
+    /// The first 4 KiB of this attempt's response body.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 4096))]
+    pub output: Option<String>,
 }

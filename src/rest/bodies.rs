@@ -139,5 +139,17 @@ pub struct TriggerRequest {
     pub variables: Option<std::collections::BTreeMap<String, String>>,
 }
 
+/// The body of a callback report (docs/agent-calls.md).
+#[derive(JsonSchema)]
+pub struct CallbackReport {
+    /// How the call ended.
+    #[schemars(extend("enum" = ["succeeded", "failed"]))]
+    pub status: String,
+    /// What the agent answered (the first 4 KiB are kept).
+    pub output: Option<String>,
+    /// Why it failed (the first 1 KiB is kept).
+    pub error_message: Option<String>,
+}
+
 #[cfg(test)]
 mod tests;

@@ -5,7 +5,8 @@
 //! - `admission`: the checks every request passes, in their order, before a handler acts; the
 //!   route paths
 //! - `actions`, `runs`: the handlers, one module per resource; `run_actions`: cancel and rerun;
-//!   `schedule`: schedule previews; `dry_run`: a trigger's request without the trigger
+//!   `schedule`: schedule previews; `dry_run`: a trigger's request without the trigger;
+//!   `callback`: the reports of endpoints that answered 202
 //! - `validate`, `cursor`, `error`, `extract`: pure input checking, list paging, error bodies
 //! - `auth`: TokenReview / SubjectAccessReview with a short cache
 //! - `openapi`: the OpenAPI 3.1 document at `/openapi.json`; `bodies`: the request bodies as
@@ -17,7 +18,9 @@ pub mod actions;
 pub mod admission;
 pub mod auth;
 pub mod bodies;
+pub mod callback;
 pub mod cursor;
+pub mod detail;
 pub mod dry_run;
 pub mod error;
 pub mod extract;
@@ -73,6 +76,8 @@ pub struct AppState {
     pub namespaces: Store<Namespace>,
     pub auth: Arc<Authenticator>,
     pub metrics: Arc<Metrics>,
+    /// Checks callback tokens (docs/agent-calls.md).
+    pub callbacks: Arc<crate::callback::Callbacks>,
     ready: Arc<AtomicBool>,
 }
 
@@ -106,8 +111,19 @@ impl AppState {
             runs: caches.runs().clone(),
             namespaces,
             metrics,
+            // Replaced by `with_callbacks`; a key nobody knows accepts no token meanwhile.
+            callbacks: Arc::new(crate::callback::Callbacks::new(
+                uuid::Uuid::new_v4().as_bytes(),
+                None,
+            )),
             ready,
         }
+    }
+
+    /// The callback key shared with the runner.
+    pub fn with_callbacks(mut self, callbacks: Arc<crate::callback::Callbacks>) -> Self {
+        self.callbacks = callbacks;
+        self
     }
 
     /// Whether every watch cache has completed its first list.
@@ -215,6 +231,14 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .nest(PREFIX, api)
         .merge(ui::routes(PREFIX))
+        .route(
+            "/v1/callbacks/{workspace_id}/{run_id}/{attempt}",
+            post(callback::report),
+        )
+        .route(
+            "/v1/callbacks/{workspace_id}/{run_id}/{attempt}/heartbeat",
+            post(callback::heartbeat),
+        )
         .route("/openapi.json", get(openapi::serve))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))

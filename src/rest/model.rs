@@ -268,7 +268,7 @@ pub struct RunView {
     /// Human-readable detail of a failure.
     pub error_message: Option<String>,
     /// Why the run failed: `timeout`, `connection_error`, `http_error`, `endpoint_not_found`,
-    /// `secret_not_found`, `template_error`, `interrupted` or `cancelled`.
+    /// `secret_not_found`, `template_error`, `interrupted`, `cancelled` or `reported_failure`.
     pub error_code: Option<crate::resources::RunErrorCode>,
 }
 

@@ -12,6 +12,7 @@ use serde_json::{Map, Value, json};
 
 use super::actions::{ActionList, TriggerResponse};
 use super::bodies::{ActionCreate, ActionUpdate, TriggerRequest};
+use super::detail::RunDetail;
 use super::dry_run::DryRun;
 use super::error::{HttpValidationError, PlatformError};
 use super::runs::RunList;
@@ -146,6 +147,9 @@ fn schemas() -> Map<String, Value> {
     responses.subschema_for::<TriggerResponse>();
     responses.subschema_for::<UpcomingList>();
     responses.subschema_for::<DryRun>();
+    responses.subschema_for::<RunDetail>();
+    responses.subschema_for::<super::callback::CallbackAnswer>();
+    responses.subschema_for::<super::callback::HeartbeatAnswer>();
     responses.subschema_for::<HttpValidationError>();
     responses.subschema_for::<PlatformError>();
     // The dashboard's read-only routes (`rest::ui::views`).
@@ -158,6 +162,7 @@ fn schemas() -> Map<String, Value> {
     requests.subschema_for::<ActionCreate>();
     requests.subschema_for::<ActionUpdate>();
     requests.subschema_for::<TriggerRequest>();
+    requests.subschema_for::<super::bodies::CallbackReport>();
     let mut all = responses.take_definitions(true);
     for (name, schema) in requests.take_definitions(true) {
         // The enums both sides share must come out the same (a test calls this).
@@ -253,6 +258,11 @@ fn operation(method: &str, path: &str, id: &str, summary: &str, success: u16) ->
                 "description": "Filter by status", "schema": ref_to::<RunPhase>()}));
             params.extend(paging);
         }
+        "get_action_run" => {
+            params.push(json!({"name": "view", "in": "query", "required": false,
+                "description": "`summary` (the default): the Run object; `full`: a RunDetail, with every attempt and the endpoint's answers",
+                "schema": {"type": "string", "enum": ["summary", "full"], "default": "summary"}}));
+        }
         "rerun_action_run" => {
             params.push(json!({"name": "render", "in": "query", "required": false,
                 "description": "`same`: the original's resolved payload and thread; `fresh`: the Action's templates rendered again with the original's variables",
@@ -288,6 +298,10 @@ fn operation(method: &str, path: &str, id: &str, summary: &str, success: u16) ->
         None => json!({"description": "Deleted; no body"}),
     };
     responses.insert(success.to_string(), success_body);
+    if id == "get_action_run" {
+        responses["200"]["content"]["application/json"]["schema"] =
+            json!({"anyOf": [ref_to::<RunView>(), ref_to::<RunDetail>()]});
+    }
     if id == "cancel_action_run" {
         responses.insert(
             "202".into(),
@@ -362,6 +376,47 @@ pub fn document() -> Value {
             "responses": {"200": {"description": "OpenAPI 3.1 document",
                 "content": {"application/json": {"schema": {"type": "object"}}}}}}}),
     );
+    for (suffix, id, summary, answer) in [
+        (
+            "",
+            "report_callback",
+            "An endpoint that answered 202 reports the outcome",
+            ref_to::<super::callback::CallbackAnswer>(),
+        ),
+        (
+            "/heartbeat",
+            "heartbeat_callback",
+            "An endpoint that answered 202 is still working: the deadline moves",
+            ref_to::<super::callback::HeartbeatAnswer>(),
+        ),
+    ] {
+        let mut op = json!({"operationId": id, "summary": summary, "tags": ["Callbacks"],
+        "security": [{"callback": []}],
+        "parameters": [
+            path_param("workspace_id", "Workspace (the Kubernetes namespace) of the run"),
+            path_param("run_id", "The run (from X-Punctual-Callback-URL)"),
+            {"name": "attempt", "in": "path", "required": true, "description": "The attempt",
+             "schema": {"type": "integer", "minimum": 1}},
+        ],
+        "responses": {
+            "200": {"description": "Recorded (or a repeat: nothing changed)",
+                    "content": {"application/json": {"schema": answer}}},
+            "401": error_response("Missing token, or not this attempt's", ref_to::<PlatformError>()),
+            "404": error_response("No such run", ref_to::<PlatformError>()),
+            "409": error_response("The attempt is not awaiting a report", ref_to::<PlatformError>()),
+            "422": error_response("Validation Error", ref_to::<HttpValidationError>()),
+        }});
+        if suffix.is_empty() {
+            op["requestBody"] = json!({"required": true,
+                "content": {"application/json": {"schema": ref_to::<super::bodies::CallbackReport>()}}});
+            op["responses"]["202"] = json!({"description": "Handed to the runner, not yet recorded",
+                "content": {"application/json": {"schema": ref_to::<super::callback::CallbackAnswer>()}}});
+        }
+        paths.insert(
+            format!("/v1/callbacks/{{workspace_id}}/{{run_id}}/{{attempt}}{suffix}"),
+            json!({"post": op}),
+        );
+    }
     json!({
         "openapi": "3.1.0",
         "info": {
@@ -373,10 +428,12 @@ pub fn document() -> Value {
         "components": {
             "schemas": schemas(),
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
-                "description": "A Kubernetes token, verified with a TokenReview"}},
+                "description": "A Kubernetes token, verified with a TokenReview"},
+                "callback": {"type": "http", "scheme": "bearer",
+                "description": "The attempt's X-Punctual-Callback-Token"}},
         },
         "security": [{"bearer": []}],
-        "tags": [{"name": "Actions"},
+        "tags": [{"name": "Actions"}, {"name": "Callbacks"},
                  {"name": "Dashboard", "description": "Read-only views for the dashboard at /ui"}],
     })
 }

@@ -6,7 +6,10 @@ use axum::http::HeaderMap;
 use schemars::JsonSchema;
 use serde::Serialize;
 
+use axum::response::{IntoResponse, Response};
+
 use super::cursor::paginate;
+use super::detail::{RunDetail, View};
 use super::error::ApiError;
 use super::extract::{ApiPath, QueryPairs};
 use super::model::is_listed;
@@ -71,9 +74,16 @@ pub async fn get(
     State(state): State<AppState>,
     ApiPath(path): ApiPath<RunPath>,
     headers: HeaderMap,
-) -> Result<Json<RunView>, ApiError> {
-    let Admitted { target: run, .. } = state
-        .admit(&headers, "get", RESOURCE, &path, Ok(()))
-        .await?;
-    Ok(Json(RunView::from_resource(&run)))
+    QueryPairs(query): QueryPairs,
+) -> Result<Response, ApiError> {
+    let view = super::detail::parse_view(&query);
+    let Admitted {
+        target: run,
+        input: view,
+        ..
+    } = state.admit(&headers, "get", RESOURCE, &path, view).await?;
+    Ok(match view {
+        View::Summary => Json(RunView::from_resource(&run)).into_response(),
+        View::Full => Json(RunDetail::from_resource(&run)).into_response(),
+    })
 }

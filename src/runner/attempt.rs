@@ -43,7 +43,8 @@ pub(super) async fn attempt(ctx: &Context, run: &ActionRun, n: i32) -> Result<Op
     let result = match resolve(ctx, run).await {
         // Nothing is sent: one write records the attempt and its failure.
         Err((code, message)) => AttemptResult::NotSent { code, message },
-        Ok(target) => {
+        Ok(mut target) => {
+            target.headers.extend(callback_headers(ctx, run, n));
             match send(ctx, run, n, &execution_id, &target, &running, &mut current).await? {
                 Some(result) => result,
                 None => return Ok(None),
@@ -54,14 +55,42 @@ pub(super) async fn attempt(ctx: &Context, run: &ActionRun, n: i32) -> Result<Op
     drop(permit);
     drop(in_flight);
     let now = ctx.clock.now();
+    // 202 Accepted: the endpoint works on it and reports to its callback URL.
+    if let AttemptResult::Response { status: 202, body } = &result {
+        let output = Some(outcome::truncate(body, outcome::OUTPUT_LIMIT).to_string());
+        let timeout = super::awaiting::completion_timeout(run);
+        let waiting = super::awaiting::accepted(&running, output, timeout, now);
+        info!("202 Accepted: waiting for the endpoint's report");
+        return record(ctx, run, current, &waiting, &prev).await;
+    }
     let (o, next) = classify_and_next(run, n, &result, now);
     let new = outcome::finish_attempt(&running, &o, next, now);
     debug!(status = new.status.as_str(), error = ?new.error_code, "attempt ended");
     record(ctx, run, current, &new, &prev).await
 }
 
+/// Where and with what token the endpoint reports attempt `n` if it answers 202; none without a
+/// public URL for the facade.
+fn callback_headers(ctx: &Context, run: &ActionRun, n: i32) -> Vec<(String, String)> {
+    let ns = run.namespace().unwrap_or_default();
+    let name = run.name_any();
+    let Some(url) = ctx.callbacks.url(&ns, &name, n) else {
+        return Vec::new();
+    };
+    let token = ctx
+        .callbacks
+        .token(&ns, &name, &run.uid().unwrap_or_default(), n);
+    vec![
+        (crate::callback::URL_HEADER.to_string(), url),
+        (crate::callback::TOKEN_HEADER.to_string(), token),
+    ]
+}
+
 /// The endpoint to call, or why there is none (never retried).
-async fn resolve(ctx: &Context, run: &ActionRun) -> Result<target::Target, target::Unresolved> {
+pub(super) async fn resolve(
+    ctx: &Context,
+    run: &ActionRun,
+) -> Result<target::Target, target::Unresolved> {
     if let Some(e) = &run.spec.resolve_error {
         return Err((ErrorCode::TemplateError, e.clone()));
     }
@@ -206,24 +235,24 @@ const WRITE_TRIES: usize = 8;
 pub fn status_patch(status: &ActionRunStatus) -> Value {
     let mut v = serde_json::to_value(status).unwrap_or_else(|_| json!({}));
     if let Some(map) = v.as_object_mut() {
-        for key in [
-            "triggeredAt",
-            "startedAt",
-            "completedAt",
-            "durationSeconds",
-            "executionId",
-            "httpStatus",
-            "errorCode",
-            "errorMessage",
-            "output",
-            "nextAttemptAt",
-        ] {
-            map.entry(key).or_insert(Value::Null);
+        // Every field of the type, from its schema: a field added later is cleared too.
+        for key in STATUS_FIELDS.iter() {
+            map.entry(key.as_str()).or_insert(Value::Null);
         }
-        map.entry("attempts").or_insert(json!([]));
+        map.insert("attempts".into(), json!(status.attempts));
     }
     v
 }
+
+/// The serialized names of every `ActionRunStatus` field.
+static STATUS_FIELDS: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
+    let schema = schemars::schema_for!(ActionRunStatus);
+    schema
+        .get("properties")
+        .and_then(Value::as_object)
+        .map(|p| p.keys().cloned().collect())
+        .unwrap_or_default()
+});
 
 /// Metrics and a log line when a run reaches a final status. (Events are published by the Action
 /// controller, on transitions only: one per successful run would be a write per run.)
@@ -255,6 +284,7 @@ mod tests {
             "nextAttemptAt",
             "httpStatus",
             "output",
+            "callbackDeadline",
         ] {
             assert_eq!(patch[key], Value::Null, "{key}");
             assert!(

@@ -46,6 +46,8 @@ pub struct Config {
     /// An attempt whose request takes longer than this is written `running` (so a long agent call
     /// shows as running); a quicker one goes straight to its outcome.
     pub running_after: Duration,
+    /// Callback URLs and tokens for endpoints that answer 202 (docs/agent-calls.md).
+    pub callbacks: Arc<crate::callback::Callbacks>,
 }
 
 /// Attempts of this process, by run uid.
@@ -79,6 +81,7 @@ pub struct Context {
     retrigger: mpsc::UnboundedSender<ObjectRef<ActionRun>>,
     pub(super) service_mode: ServiceMode,
     pub(super) running_after: Duration,
+    pub(super) callbacks: Arc<crate::callback::Callbacks>,
 }
 
 pub(super) fn params() -> PatchParams {
@@ -114,6 +117,7 @@ pub async fn run(
         retrigger,
         service_mode: config.service_mode,
         running_after: config.running_after,
+        callbacks: config.callbacks.clone(),
     });
     // A run deleted while its request is in flight (its Action deleted, or by hand): abort.
     let runs = caches.subscribe_runs().filter_map(move |change| {
@@ -274,6 +278,9 @@ async fn reconcile(run: Arc<ActionRun>, ctx: Arc<Context>) -> Result<Requeue> {
         return Ok(Requeue::await_change());
     };
     let now = ctx.clock.now();
+    if let Some(requeue) = super::awaiting::reconcile(&ctx, &run, now).await? {
+        return Ok(requeue);
+    }
     let step = outcome::step(status.as_ref(), run.spec.scheduled_at, now);
     debug!(?step, phase = phase.as_str(), "runner reconcile");
     match step {
@@ -321,7 +328,17 @@ async fn cancel_requested(
         ctx.clock.now(),
     );
     match write_status(ctx, run, &cancelled).await {
-        Ok(_) => record_outcome(ctx, run, &cancelled),
+        Ok(_) => {
+            record_outcome(ctx, run, &cancelled);
+            // An endpoint working on a 202 is told; one with a request in flight saw it abort.
+            if run
+                .status
+                .as_ref()
+                .is_some_and(|s| s.callback_deadline.is_some())
+            {
+                super::awaiting::notify_cancel(ctx, run);
+            }
+        }
         Err(Error::Kube(kube::Error::Api(e))) if e.code == 404 => {}
         Err(e) => return Err(e),
     }

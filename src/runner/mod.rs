@@ -2,6 +2,7 @@
 //! Action's run counters exact. See docs/runner.md.
 
 mod attempt;
+pub mod awaiting;
 pub mod controller;
 pub mod http;
 pub mod outcome;

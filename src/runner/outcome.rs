@@ -142,6 +142,8 @@ pub fn finish_attempt(
         last.completed_at = Some(now);
         last.http_status = outcome.http_status.map(i32::from);
         last.error_code = outcome.error;
+        last.error_message = outcome.message.clone();
+        last.output = outcome.output.clone();
     }
     s.http_status = outcome.http_status.map(i32::from);
     s.error_code = outcome.error;
@@ -174,11 +176,13 @@ pub fn cancel(prev: &ActionRunStatus, reason: &str, now: DateTime<Utc>) -> Actio
     if let Some(last) = s.attempts.last_mut().filter(|a| a.completed_at.is_none()) {
         last.completed_at = Some(now);
         last.error_code = Some(ErrorCode::Cancelled);
+        last.error_message = Some(reason.to_string());
     }
     s.status = RunPhase::Cancelled;
     s.error_code = Some(ErrorCode::Cancelled);
     s.error_message = Some(reason.to_string());
     s.next_attempt_at = None;
+    s.callback_deadline = None;
     s.completed_at = Some(now);
     if let Some(started) = s.started_at {
         s.duration_seconds = Some((now - started).num_milliseconds() as f64 / 1000.0);

@@ -139,6 +139,7 @@ pub fn build_run_with(
             max_retries: spec.max_retries,
             retry_delay_seconds: spec.retry_delay_seconds,
             timeout_seconds: spec.timeout_seconds,
+            completion_timeout_seconds: spec.completion_timeout_seconds,
         },
         status: None,
     }

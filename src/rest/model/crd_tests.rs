@@ -12,9 +12,10 @@ use crate::rest::validate::{BodyField, Kind, Presence, new_spec, path_grammar};
 
 /// Spec fields the REST API does not write (the path gives `app`), each a decision: a new spec
 /// field must be added either to `ACTION_FIELDS` or here.
-const NOT_ON_REST: [&str; 6] = [
+const NOT_ON_REST: [&str; 7] = [
     "app",
     "timeoutSeconds",
+    "completionTimeoutSeconds",
     "concurrencyPolicy",
     "startingDeadlineSeconds",
     "successfulRunsHistoryLimit",

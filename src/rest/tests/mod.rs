@@ -32,6 +32,8 @@ use crate::rest::auth::{AuthMode, Authenticator};
 use crate::rest::*;
 
 const BASE: &str = "/v1/orgs/acme/workspaces/team-a/apps/support-bot";
+/// The callback key of the fixture's facade.
+const TEST_CALLBACK_KEY: &[u8] = b"test-callback-key-of-at-least-32-bytes";
 
 /// A store holding `objects`, filled the way a reflector's first list fills it.
 fn store_of<K>(objects: Vec<K>) -> Store<K>
@@ -216,6 +218,7 @@ fn fixture(auth: AuthMode) -> AppState {
         runs: store_of(runs),
         namespaces: store_of(namespaces),
         metrics: Arc::new(crate::metrics::Metrics::default()),
+        callbacks: Arc::new(crate::callback::Callbacks::new(TEST_CALLBACK_KEY, None)),
         ready: Arc::new(AtomicBool::new(true)),
     }
 }

@@ -22,6 +22,7 @@ fn spec(max_retries: i32, delay: i32) -> ActionRunSpec {
         max_retries,
         retry_delay_seconds: delay,
         timeout_seconds: None,
+        completion_timeout_seconds: None,
     }
 }
 

@@ -1,0 +1,322 @@
+//! The callback route of long-running agent calls (docs/agent-calls.md): an endpoint that answered
+//! `202 Accepted` reports the outcome (`POST /v1/callbacks/{workspace_id}/{run_id}/{attempt}`) or
+//! that it is still working (`.../heartbeat`), with the attempt's token as its bearer token. The
+//! facade checks the token and hands the report to the runner in an annotation; the runner, the
+//! only writer of run status, records it. Any replica takes a callback: the state is in the run.
+
+use std::time::{Duration, Instant};
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::reflector::ObjectRef;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::error::{ApiError, FieldError, loc};
+use super::extract::{ApiPath, JsonBody};
+use super::{AppState, FIELD_MANAGER, validate};
+use crate::callback::{
+    self, HEARTBEAT_ANNOTATION, Heartbeat, MESSAGE_LIMIT, OUTPUT_LIMIT, REPORT_ANNOTATION, Report,
+    Reported,
+};
+use crate::resources::{ActionRun, RunPhase};
+
+/// How long a report waits for the runner to record it before answering 202.
+const RECORD_WAIT: Duration = Duration::from_secs(10);
+
+#[derive(Deserialize, Clone, Debug)]
+pub struct CallbackPath {
+    pub workspace_id: String,
+    pub run_id: String,
+    pub attempt: String,
+}
+
+/// The answer to a report.
+#[derive(Serialize, JsonSchema, Debug)]
+pub struct CallbackAnswer {
+    /// The run reported on.
+    pub run_id: String,
+    /// The attempt reported on.
+    pub attempt: i32,
+    /// The run's status now: `succeeded` or `failed` once the report is recorded, or `running`
+    /// while the runner has not recorded it yet (then the answer is 202).
+    pub status: RunPhase,
+    /// False when this attempt had already been reported (or is no longer awaited): nothing
+    /// changed, the answer is the same as for the first report.
+    pub recorded: bool,
+}
+
+/// The answer to a heartbeat.
+#[derive(Serialize, JsonSchema, Debug)]
+pub struct HeartbeatAnswer {
+    pub run_id: String,
+    pub attempt: i32,
+    /// The new deadline for the report: the heartbeat plus completionTimeoutSeconds.
+    #[schemars(extend("format" = "date-time"))]
+    pub callback_deadline: String,
+}
+
+/// The run and attempt a callback names, once its path and token are checked: 422 for a bad
+/// path, 401 without a token, 404 for an unknown run, 401 for a token not of this attempt.
+fn admit(
+    state: &AppState,
+    headers: &HeaderMap,
+    path: &CallbackPath,
+) -> Result<(std::sync::Arc<ActionRun>, i32), ApiError> {
+    let mut errors = validate::check_path(&[
+        ("workspace_id", &path.workspace_id),
+        ("run_id", &path.run_id),
+    ]);
+    let attempt = path.attempt.parse::<i32>().ok().filter(|n| *n >= 1);
+    if attempt.is_none() {
+        errors.push(FieldError::new(
+            "int_parsing",
+            loc(&["path", "attempt"]),
+            "Input should be a valid integer of at least 1",
+            json!(path.attempt),
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    let attempt = attempt.unwrap_or(1);
+    let token = super::auth::bearer_token(headers).ok_or(ApiError::Unauthenticated)?;
+    let run = state
+        .runs
+        .get(&ObjectRef::new(&path.run_id).within(&path.workspace_id))
+        .ok_or_else(|| ApiError::NotFound {
+            resource_type: "run",
+            resource_id: path.run_id.clone(),
+        })?;
+    let uid = run.metadata.uid.clone().unwrap_or_default();
+    if !state
+        .callbacks
+        .verify(&path.workspace_id, &path.run_id, &uid, attempt, token)
+    {
+        return Err(ApiError::Unauthenticated);
+    }
+    Ok((run, attempt))
+}
+
+/// Whether the run still waits for the report of `attempt` (and it has not been handed over).
+fn awaiting(run: &ActionRun, attempt: i32) -> bool {
+    let status = run.status.clone().unwrap_or_default();
+    let reported: Option<Report> = callback::read(
+        run.metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(REPORT_ANNOTATION)),
+    );
+    status.attempt == attempt
+        && status.callback_deadline.is_some()
+        && status.status == RunPhase::Running
+        && reported.is_none_or(|r| r.attempt != attempt)
+}
+
+/// Reads `{status: succeeded|failed, output?, error_message?}`; text beyond the limits is cut.
+fn parse_report(body: Option<&Value>, attempt: i32) -> Result<Report, Vec<FieldError>> {
+    let empty = serde_json::Map::new();
+    let Some(obj) = body.map_or(Some(&empty), Value::as_object) else {
+        return Err(vec![FieldError::new(
+            "model_attributes_type",
+            loc(&["body"]),
+            "Input should be a valid dictionary or object to extract fields from",
+            body.cloned().unwrap_or(Value::Null),
+        )]);
+    };
+    let mut errs = Vec::new();
+    let status = match obj.get("status") {
+        None => {
+            errs.push(FieldError::missing(
+                loc(&["body", "status"]),
+                Value::Object(obj.clone()),
+            ));
+            None
+        }
+        Some(v) => match serde_json::from_value::<Reported>(v.clone()) {
+            Ok(s) => Some(s),
+            Err(_) => {
+                errs.push(
+                    FieldError::new(
+                        "enum",
+                        loc(&["body", "status"]),
+                        "Input should be 'succeeded' or 'failed'",
+                        v.clone(),
+                    )
+                    .with_ctx(json!({"expected": "'succeeded' or 'failed'"})),
+                );
+                None
+            }
+        },
+    };
+    let mut text = |field: &str, limit: usize| match obj.get(field) {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(crate::runner::outcome::truncate(s, limit).to_string()),
+        Some(other) => {
+            errs.push(FieldError::new(
+                "string_type",
+                loc(&["body", field]),
+                "Input should be a valid string",
+                other.clone(),
+            ));
+            None
+        }
+    };
+    let output = text("output", OUTPUT_LIMIT);
+    let error_message = text("error_message", MESSAGE_LIMIT);
+    match (status, errs.is_empty()) {
+        (Some(status), true) => Ok(Report {
+            attempt,
+            status,
+            output,
+            error_message,
+            at: Utc::now(),
+        }),
+        _ => Err(errs),
+    }
+}
+
+fn annotate_params() -> PatchParams {
+    PatchParams {
+        field_manager: Some(FIELD_MANAGER.to_string()),
+        ..PatchParams::default()
+    }
+}
+
+pub async fn report(
+    State(state): State<AppState>,
+    ApiPath(path): ApiPath<CallbackPath>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody,
+) -> Result<Response, ApiError> {
+    let (run, attempt) = admit(&state, &headers, &path)?;
+    let report = parse_report(body.as_ref(), attempt).map_err(ApiError::Validation)?;
+    let answer = |run: &ActionRun, recorded: bool| CallbackAnswer {
+        run_id: path.run_id.clone(),
+        attempt,
+        status: run.status.clone().unwrap_or_default().status,
+        recorded,
+    };
+    if !awaiting(&run, attempt) {
+        // A repeat (or a late report): answered as the first was, nothing changes.
+        return Ok(Json(answer(&run, false)).into_response());
+    }
+    let api: Api<ActionRun> = Api::namespaced(state.client.clone(), &path.workspace_id);
+    let value =
+        serde_json::to_string(&report).map_err(|e| ApiError::Internal(format!("report: {e}")))?;
+    // Guarded by the version read: of two concurrent reports one is handed over, the other
+    // finds it there and is a repeat.
+    let patch = json!({"metadata": {
+        "resourceVersion": run.metadata.resource_version,
+        "annotations": {REPORT_ANNOTATION: value},
+    }});
+    match api
+        .patch(&path.run_id, &annotate_params(), &Patch::Merge(&patch))
+        .await
+    {
+        Ok(_) => {}
+        Err(kube::Error::Api(s)) if s.code == 409 => {
+            let fresh = api.get_opt(&path.run_id).await?;
+            let fresh = fresh.ok_or_else(|| ApiError::NotFound {
+                resource_type: "run",
+                resource_id: path.run_id.clone(),
+            })?;
+            if !awaiting(&fresh, attempt) {
+                return Ok(Json(answer(&fresh, false)).into_response());
+            }
+            return Err(ApiError::Conflict(
+                "The run changed while the report was handed over; send it again".into(),
+            ));
+        }
+        Err(kube::Error::Api(s)) if s.code == 404 => {
+            return Err(ApiError::NotFound {
+                resource_type: "run",
+                resource_id: path.run_id.clone(),
+            });
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let key = ObjectRef::<ActionRun>::new(&path.run_id).within(&path.workspace_id);
+    let deadline = Instant::now() + RECORD_WAIT;
+    loop {
+        let seen = state.runs.get(&key);
+        let recorded = seen.as_ref().is_some_and(|r| {
+            let s = r.status.clone().unwrap_or_default();
+            s.attempt != attempt || s.callback_deadline.is_none()
+        });
+        if recorded || Instant::now() >= deadline {
+            let current = seen.unwrap_or(run.clone());
+            let code = if recorded {
+                StatusCode::OK
+            } else {
+                StatusCode::ACCEPTED
+            };
+            return Ok((code, Json(answer(&current, true))).into_response());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+pub async fn heartbeat(
+    State(state): State<AppState>,
+    ApiPath(path): ApiPath<CallbackPath>,
+    headers: HeaderMap,
+) -> Result<Json<HeartbeatAnswer>, ApiError> {
+    let (run, attempt) = admit(&state, &headers, &path)?;
+    if !awaiting(&run, attempt) {
+        return Err(ApiError::Conflict(format!(
+            "Attempt {attempt} of run '{}' is not awaiting a report",
+            path.run_id
+        )));
+    }
+    let now = Utc::now();
+    let beat = serde_json::to_string(&Heartbeat { attempt, at: now })
+        .map_err(|e| ApiError::Internal(format!("heartbeat: {e}")))?;
+    let patch = json!({"metadata": {
+        "uid": run.metadata.uid,
+        "annotations": {HEARTBEAT_ANNOTATION: beat},
+    }});
+    let api: Api<ActionRun> = Api::namespaced(state.client.clone(), &path.workspace_id);
+    api.patch(&path.run_id, &annotate_params(), &Patch::Merge(&patch))
+        .await?;
+    let deadline = now + crate::runner::awaiting::completion_timeout(&run);
+    Ok(Json(HeartbeatAnswer {
+        run_id: path.run_id.clone(),
+        attempt,
+        callback_deadline: crate::time::format_time(&deadline),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_report_is_read_strictly_and_cut_to_its_limits() {
+        let r = parse_report(
+            Some(&json!({"status": "failed", "error_message": "x".repeat(5000)})),
+            2,
+        )
+        .unwrap();
+        assert_eq!((r.attempt, r.status), (2, Reported::Failed));
+        assert_eq!(r.error_message.unwrap().len(), MESSAGE_LIMIT);
+        let kinds = |body: Value| -> Vec<String> {
+            parse_report(Some(&body), 1)
+                .unwrap_err()
+                .iter()
+                .map(|e| e.kind.clone())
+                .collect()
+        };
+        assert_eq!(kinds(json!({})), ["missing"]);
+        assert_eq!(
+            kinds(json!({"status": "done", "output": 5})),
+            ["enum", "string_type"]
+        );
+        assert_eq!(kinds(json!([1])), ["model_attributes_type"]);
+    }
+}

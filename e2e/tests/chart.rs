@@ -405,12 +405,12 @@ async fn the_binary_runs_with_the_environment_the_chart_sets() {
             "POD_NAME" => "punctual-chart-0".to_string(),
             // From the chart's Secret, as the kubelet would fill it in.
             "PUNCTUAL_CALLBACK_KEY" => {
-                let secret = of_kind(&docs, "Secret")[0]["data"]["key"].as_str().expect("key");
-                let bytes = base64::Engine::decode(
-                    &base64::engine::general_purpose::STANDARD,
-                    secret,
-                )
-                .expect("base64");
+                let secret = of_kind(&docs, "Secret")[0]["data"]["key"]
+                    .as_str()
+                    .expect("key");
+                let bytes =
+                    base64::Engine::decode(&base64::engine::general_purpose::STANDARD, secret)
+                        .expect("base64");
                 String::from_utf8(bytes).expect("a text key")
             }
             _ => var["value"].as_str().expect("env value").to_string(),

@@ -17,6 +17,7 @@ lint: ## rustfmt and clippy, as CI runs them
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
 	cargo clippy --test e2e -- -D warnings # the end-to-end target is not in --all-targets (test = false)
+	cargo clippy --test faults -- -D warnings # nor is the control-plane fault target
 
 fmt:
 	cargo fmt

@@ -10,6 +10,10 @@
 #   e2e/cluster.sh env          print `export KUBECONFIG=...` (and the limited users', and KUBECTL)
 #   e2e/cluster.sh kubectl ...  run the matching kubectl against this cluster
 #   e2e/cluster.sh kubectl-path print the path of that kubectl
+#   e2e/cluster.sh signal NAME SIG  send SIG (KILL, STOP, CONT, TERM) to one component
+#   e2e/cluster.sh restart NAME     stop one component (if running) and start it again with the
+#                               same ports, certificates and data; waits until it is ready
+#   (NAME: etcd, apiserver or controller-manager; the fault tests use these)
 #
 # Binaries are cached outside the repository, keyed by version, so every clone on this machine
 # reuses them: ${PUNCTUAL_BIN_CACHE:-$HOME/.cache/punctual/bin}.
@@ -160,8 +164,11 @@ pid_alive() {
 start_process() {
   local name="$1"
   shift
-  # setsid: the process must outlive the shell that started it (make targets, tests).
-  setsid "$@" >"$STATE/logs/$name.log" 2>&1 </dev/null &
+  # Kept so that `restart` starts the same command (same ports, certificates, data).
+  printf '%q ' "$@" >"$STATE/$name.cmd"
+  # setsid: the process must outlive the shell that started it (make targets, tests). Appended,
+  # so a restarted component's log follows the first one's.
+  setsid "$@" >>"$STATE/logs/$name.log" 2>&1 </dev/null &
   echo $! >"$STATE/$name.pid"
 }
 
@@ -177,6 +184,7 @@ fail_with_log() {
 wait_ready() {
   local name="$1" url="$2"
   shift 2
+  printf '%q ' "$url" "$@" >"$STATE/$name.ready"
   local deadline=$((SECONDS + READY_TIMEOUT))
   while ((SECONDS < deadline)); do
     pid_alive "$name" || fail_with_log "$name" "exited during startup"
@@ -305,25 +313,67 @@ cmd_up() {
   log "up in $((SECONDS - start)) s; kubeconfig: $STATE/kubeconfig (limited users: $STATE/kubeconfig-user, $STATE/kubeconfig-operator)"
 }
 
+# TERM, then KILL after 10 s. CONT first: a process frozen by `signal NAME STOP` (a fault test
+# that failed midway) cannot act on TERM until it runs again.
+stop_pid() {
+  local pid="$1"
+  kill -CONT "$pid" 2>/dev/null || true
+  kill "$pid" 2>/dev/null || true
+  for _ in $(seq 1 50); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.2
+  done
+  kill -9 "$pid" 2>/dev/null || true
+}
+
 cmd_down() {
   local name pid stopped=0
   for name in kube-controller-manager kube-apiserver etcd; do
     [[ -f "$STATE/$name.pid" ]] || continue
     pid="$(cat "$STATE/$name.pid")"
     if kill -0 "$pid" 2>/dev/null; then
-      kill "$pid" 2>/dev/null || true
-      for _ in $(seq 1 50); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.2
-      done
-      kill -9 "$pid" 2>/dev/null || true
+      stop_pid "$pid"
       stopped=$((stopped + 1))
     fi
     rm -f "$STATE/$name.pid"
   done
   rm -rf "$STATE/etcd" "$STATE/pki" "$STATE/kubeconfig" "$STATE/kubeconfig-user" \
-    "$STATE/kubeconfig-operator" "$STATE/server"
+    "$STATE/kubeconfig-operator" "$STATE/server" "$STATE"/*.cmd "$STATE"/*.ready
   log "down ($stopped processes stopped); logs kept in $STATE/logs"
+}
+
+# The component's name in pid files and logs.
+component() {
+  case "$1" in
+  etcd) echo etcd ;;
+  apiserver | kube-apiserver) echo kube-apiserver ;;
+  controller-manager | kube-controller-manager) echo kube-controller-manager ;;
+  *) die "unknown component $1 (etcd, apiserver, controller-manager)" ;;
+  esac
+}
+
+cmd_signal() {
+  local name sig="${2:-}"
+  name="$(component "${1:-}")"
+  [[ -n "$sig" ]] || die "usage: signal NAME SIG"
+  pid_alive "$name" || die "$name is not running"
+  kill -s "$sig" "$(cat "$STATE/$name.pid")"
+  log "sent SIG$sig to $name (pid $(cat "$STATE/$name.pid"))"
+}
+
+cmd_restart() {
+  local name
+  name="$(component "${1:-}")"
+  [[ -f "$STATE/$name.cmd" && -f "$STATE/$name.ready" ]] || die "$name was never started here"
+  if pid_alive "$name"; then
+    stop_pid "$(cat "$STATE/$name.pid")"
+  fi
+  local start=$SECONDS cmd ready
+  cmd="$(cat "$STATE/$name.cmd")"
+  ready="$(cat "$STATE/$name.ready")"
+  eval "start_process $name $cmd"
+  eval "wait_ready $name $ready"
+  log "$name restarted (pid $(cat "$STATE/$name.pid")) and ready in $((SECONDS - start)) s"
 }
 
 cmd_status() {
@@ -353,6 +403,8 @@ up) cmd_up ;;
 down) cmd_down ;;
 status) cmd_status ;;
 kubeconfig) printf '%s\n' "$STATE/kubeconfig" ;;
+signal) cmd_signal "${2:-}" "${3:-}" ;;
+restart) cmd_restart "${2:-}" ;;
 kubectl-path) printf '%s\n' "$K8S_BIN/kubectl" ;;
 env)
   printf 'export KUBECONFIG=%q\nexport PUNCTUAL_USER_KUBECONFIG=%q\nexport PUNCTUAL_OPERATOR_KUBECONFIG=%q\nexport KUBECTL=%q\n' \
@@ -363,7 +415,7 @@ kubectl)
   exec "$K8S_BIN/kubectl" --kubeconfig "$STATE/kubeconfig" "$@"
   ;;
 *)
-  echo "usage: $0 {build|up|down|status|kubeconfig|env|kubectl ARGS...|kubectl-path}" >&2
+  echo "usage: $0 {build|up|down|status|kubeconfig|env|kubectl ARGS...|kubectl-path|signal NAME SIG|restart NAME}" >&2
   exit 2
   ;;
 esac

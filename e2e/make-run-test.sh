@@ -61,6 +61,21 @@ for _ in $(seq 1 60); do
 done
 ((ok)) || fail "the triggered run did not succeed within 60 s: $runs"
 
+echo "[make-run-test] a long-running agent call: 202, then the endpoint reports by callback"
+trigger="$(curl -sf -X POST "${auth[@]}" -H 'Content-Type: application/json' \
+  -d '{"variables": {"topic": "the payment outage"}}' "$api/actions/research/trigger")" ||
+  fail "trigger of research failed"
+run_id="$(python3 -c 'import json,sys; print(json.load(sys.stdin)["run_id"])' <<<"$trigger")"
+ok=0
+for _ in $(seq 1 60); do
+  run="$(curl -sf "${auth[@]}" "$api/actions/research/runs/$run_id?view=full" || true)"
+  if [[ "$run" == *'"status":"succeeded"'* ]]; then ok=1; break; fi
+  sleep 1
+done
+((ok)) || fail "the research run did not succeed by callback within 60 s: $run"
+[[ "$run" == *'"http_status":202'* && "$run" == *'done'* ]] ||
+  fail "the research run does not show the 202 and the reported output: $run"
+
 echo "[make-run-test] stopping make run"
 stop
 # Every process of the group, not only make: run.sh stops the control plane after make is gone.

@@ -83,6 +83,11 @@ The REST API (token of ServiceAccount demo-client, valid 24 h):
   curl -s -H "Authorization: Bearer \$TOKEN" \$API/actions/ask-ops/runs
   curl -s http://127.0.0.1:8080/openapi.json
 
+A long-running agent call (202 Accepted, then a report to the callback URL; docs/agent-calls.md):
+  curl -s -X POST -H "Authorization: Bearer \$TOKEN" -H 'Content-Type: application/json' \
+    -d '{"variables": {"topic": "the payment outage"}}' \$API/actions/research/trigger
+  curl -s -H "Authorization: Bearer \$TOKEN" "\$API/actions/research/runs/<run_id>?view=full"
+
 Metrics: curl -s http://127.0.0.1:9090/metrics | grep punctual_
 The example endpoint logs every invocation here (also on its own: curl http://127.0.0.1:8088/_invocations).
 Press Ctrl-C to stop everything this command started.

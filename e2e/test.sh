@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # `make test`: unit tests, then the end-to-end tests on a fresh local control plane, which is
 # torn down afterwards, also when tests fail.
-#   e2e/test.sh [all|unit|e2e] [extra cargo test args...]
+#   e2e/test.sh [all|unit|e2e|faults] [extra cargo test args...]
+# `e2e` runs the end-to-end suite and then the control-plane fault stage (skipped when extra
+# args select a subset of the suite); `faults` runs only the fault stage.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -36,6 +38,24 @@ if [[ "$what" == all || "$what" == unit ]]; then
   bash e2e/openapi-check.sh
 fi
 
+# The control-plane faults (docs/faults.md) kill and freeze the API server and etcd, so they get
+# a control plane of their own, started after the shared one is down.
+fault_stage() {
+  local start=$SECONDS
+  echo "== control-plane faults (own local control plane in $PUNCTUAL_CLUSTER_DIR-faults)"
+  cargo test --test faults --no-run
+  (
+    export PUNCTUAL_CLUSTER_DIR="$PUNCTUAL_CLUSTER_DIR-faults"
+    export PUNCTUAL_FAULTS_CLUSTER=1
+    trap 'e2e/cluster.sh down' EXIT
+    e2e/cluster.sh up
+    eval "$(e2e/cluster.sh env)"
+    operator_rbac
+    cargo test --test faults "$@"
+  )
+  echo "== control-plane faults done in $((SECONDS - start)) s"
+}
+
 if [[ "$what" == all || "$what" == e2e ]]; then
   echo "== end-to-end tests (local control plane in $PUNCTUAL_CLUSTER_DIR)"
   # Build first, so compile time does not count against the control plane's uptime.
@@ -54,10 +74,19 @@ if [[ "$what" == all || "$what" == e2e ]]; then
   cargo test --test e2e "$@"
   e2e/cluster.sh down
   trap - EXIT
+  if (($# == 0)); then
+    fault_stage
+  fi
   # PUNCTUAL_E2E_NO_MAKE_RUN=1 skips this step, for running a subset of the suite while a
   # `make run` (which owns ports 8080, 8088 and 9090) is up.
   if [[ "${PUNCTUAL_E2E_NO_MAKE_RUN:-0}" != 1 ]]; then
     echo "== make run, as a newcomer runs it"
     bash e2e/make-run-test.sh
   fi
+fi
+
+if [[ "$what" == faults ]]; then
+  HELM="$(e2e/tools.sh helm)"
+  export HELM
+  fault_stage "$@"
 fi

@@ -96,10 +96,15 @@ enum Behaviour {
     Flaky(u32),
     Sleep(Duration),
     Big,
+    /// Answer 202 Accepted, then report `succeeded` to the callback URL after this long, as a
+    /// long-running agent does.
+    Agent(Duration),
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    // reqwest (for /agent's callbacks) is built without a default TLS crypto provider.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let args = Args::parse();
     init_logging(args.log_format);
     match serve(args).await {
@@ -243,6 +248,7 @@ impl App {
                 let body = json!({"ok": false, "invocation": inv.n, "error": error});
                 reply(StatusCode::BAD_REQUEST, body)
             }
+            (_, Ok(Behaviour::Agent(after))) => agent(after, headers, &inv),
             (_, Ok(behaviour)) => self.respond(behaviour, &inv).await,
         };
         let header = |name: &str| inv.headers.get(name).map_or("-", String::as_str).to_owned();
@@ -320,6 +326,8 @@ impl App {
                 echo(inv)
             }
             Behaviour::Big => big(inv.n),
+            // Answered by `agent` in `handle`, which has the request's headers.
+            Behaviour::Agent(_) => echo(inv),
         }
     }
 }
@@ -353,6 +361,12 @@ fn behaviour_for(path: &str) -> Result<Behaviour, String> {
             _ => Err(format!("sleep seconds must be a number >= 0, not {secs:?}")),
         },
         ["big"] => Ok(Behaviour::Big),
+        ["agent", secs] => match secs.parse::<f64>() {
+            Ok(s) if s.is_finite() && s >= 0.0 => Ok(Behaviour::Agent(Duration::from_secs_f64(
+                s.min(MAX_SLEEP_SECS),
+            ))),
+            _ => Err(format!("agent seconds must be a number >= 0, not {secs:?}")),
+        },
         _ => Ok(Behaviour::Echo),
     }
 }
@@ -384,7 +398,53 @@ fn big(n: u64) -> Response {
         .into_response()
 }
 
-/// The headers worth inspecting; the Authorization value is never stored.
+/// 202 Accepted now; `succeeded` reported to `X-Punctual-Callback-URL` with the request's
+/// `X-Punctual-Callback-Token` after `after`, from a task of its own (docs/agent-calls.md).
+fn agent(after: Duration, headers: &HeaderMap, inv: &Invocation) -> Response {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let (Some(url), Some(token)) = (
+        header("x-punctual-callback-url"),
+        header("x-punctual-callback-token"),
+    ) else {
+        let error = "no X-Punctual-Callback-URL / X-Punctual-Callback-Token to report to";
+        return reply(
+            StatusCode::BAD_REQUEST,
+            json!({"ok": false, "error": error}),
+        );
+    };
+    let n = inv.n;
+    tokio::spawn(async move {
+        tokio::time::sleep(after).await;
+        let report = json!({"status": "succeeded", "output": format!("invocation {n} done")});
+        let sent = reqwest::Client::new()
+            .post(&url)
+            .bearer_auth(token)
+            .header("content-type", "application/json")
+            .body(report.to_string())
+            .send()
+            .await;
+        match sent {
+            Ok(r) => info!(
+                n,
+                status = r.status().as_u16(),
+                "reported to the callback URL"
+            ),
+            Err(e) => error!(n, "could not report to the callback URL: {e}"),
+        }
+    });
+    reply(
+        StatusCode::ACCEPTED,
+        json!({"ok": true, "invocation": n, "accepted": true}),
+    )
+}
+
+/// The headers worth inspecting; the Authorization value and the callback token are never
+/// stored.
 fn recorded_headers(headers: &HeaderMap) -> BTreeMap<String, String> {
     let wanted = |name: &str| name.starts_with("x-") || RECORDED_HEADERS.contains(&name);
     let value = |name: &str| {
@@ -400,7 +460,9 @@ fn recorded_headers(headers: &HeaderMap) -> BTreeMap<String, String> {
         .keys()
         .map(|name| name.as_str())
         .filter_map(|name| match name {
-            "authorization" => Some((name.to_owned(), "<redacted>".to_owned())),
+            "authorization" | "x-punctual-callback-token" => {
+                Some((name.to_owned(), "<redacted>".to_owned()))
+            }
             _ if wanted(name) => Some((name.to_owned(), value(name))),
             _ => None,
         })

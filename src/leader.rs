@@ -5,16 +5,16 @@
 //! Safety does not rest on this alone: run names are deterministic, so even two leaders at once
 //! (a paused process that has not noticed it lost the lease) cannot create a slot's run twice.
 
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
-use kube::Client;
 use kube::api::{Api, PostParams};
+use kube::{Client, ResourceExt};
 use tracing::{info, warn};
 
-use crate::{Error, Result};
+use crate::{Clock, Error, Result};
 
 /// One candidate for the lease.
 pub struct LeaderElector {
@@ -22,6 +22,47 @@ pub struct LeaderElector {
     name: String,
     identity: String,
     duration: Duration,
+    /// Wall clock for the timestamps written into the Lease (informational only: expiry is never
+    /// judged from them, so a skewed clock cannot take a live leader's lease).
+    clock: Arc<dyn Clock>,
+    /// The lease record as this candidate last saw it change, and when (monotonic clock).
+    observed: Mutex<Option<Observation>>,
+}
+
+/// What identifies one version of the lease record: any renewal or takeover changes it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Record {
+    pub holder: String,
+    pub renew_time: Option<String>,
+    pub resource_version: Option<String>,
+}
+
+impl Record {
+    pub fn of(lease: &Lease) -> Self {
+        let spec = lease.spec.clone().unwrap_or_default();
+        Self {
+            holder: spec.holder_identity.unwrap_or_default(),
+            renew_time: spec.renew_time.map(|t| t.0.to_string()),
+            resource_version: lease.resource_version(),
+        }
+    }
+}
+
+/// The lease record this candidate last saw change, and the instant (on this process's monotonic
+/// clock) it first saw that version.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Observation {
+    pub record: Record,
+    pub at: Instant,
+}
+
+/// Pure: the observation after reading `record` at `now`. The instant moves only when the
+/// record changed, so "unchanged for a lease duration" is measured on this replica's own clock.
+pub fn observe(prev: Option<&Observation>, record: Record, now: Instant) -> Observation {
+    match prev {
+        Some(p) if p.record == record => p.clone(),
+        _ => Observation { record, at: now },
+    }
 }
 
 /// What the candidate should do with a lease it read.
@@ -35,19 +76,27 @@ pub enum Decision {
     Wait,
 }
 
-/// Pure rule: renew our own lease, take a free or expired one, otherwise wait.
-pub fn decide(spec: &LeaseSpec, identity: &str, now: DateTime<Utc>) -> Decision {
+/// Pure rule, as client-go's: renew our own lease; take a free one, or one whose record this
+/// replica has not seen change for a whole lease duration (the record's, else `fallback`);
+/// otherwise wait. The holder's `renewTime` is never compared with the local wall clock, which
+/// may be skewed either way.
+pub fn decide(
+    spec: &LeaseSpec,
+    identity: &str,
+    observed: &Observation,
+    now: Instant,
+    fallback: Duration,
+) -> Decision {
     let holder = spec.holder_identity.as_deref().unwrap_or_default();
     if holder == identity {
         return Decision::Renew;
     }
-    let duration = i64::from(spec.lease_duration_seconds.unwrap_or(0));
-    let renewed = spec
-        .renew_time
-        .as_ref()
-        .map(|t| t.0.as_second())
-        .unwrap_or(0);
-    if holder.is_empty() || renewed + duration < now.timestamp() {
+    let duration = spec
+        .lease_duration_seconds
+        .and_then(|s| u64::try_from(s).ok())
+        .filter(|s| *s > 0)
+        .map_or(fallback, Duration::from_secs);
+    if holder.is_empty() || now.saturating_duration_since(observed.at) >= duration {
         Decision::Take
     } else {
         Decision::Wait
@@ -61,12 +110,15 @@ impl LeaderElector {
         name: &str,
         identity: &str,
         duration: Duration,
+        clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
             api: Api::namespaced(client, namespace),
             name: name.into(),
             identity: identity.into(),
             duration,
+            clock,
+            observed: Mutex::new(None),
         }
     }
 
@@ -122,8 +174,16 @@ impl LeaderElector {
         }
     }
 
+    /// The observation after reading `lease` now.
+    fn observe(&self, lease: &Lease) -> Observation {
+        let mut observed = self.observed.lock().unwrap_or_else(|e| e.into_inner());
+        let next = observe(observed.as_ref(), Record::of(lease), Instant::now());
+        *observed = Some(next.clone());
+        next
+    }
+
     async fn try_acquire_or_renew(&self) -> Result<bool> {
-        let now = Utc::now();
+        let now = self.clock.now();
         let micro_now = MicroTime(
             k8s_openapi::jiff::Timestamp::from_millisecond(now.timestamp_millis())
                 .unwrap_or_default(),
@@ -146,11 +206,19 @@ impl LeaderElector {
             };
             return conflict_is_false(self.api.create(&PostParams::default(), &lease).await);
         };
+        let observed = self.observe(&lease);
         let spec = lease.spec.get_or_insert_with(LeaseSpec::default);
-        match decide(spec, &self.identity, now) {
+        match decide(
+            spec,
+            &self.identity,
+            &observed,
+            Instant::now(),
+            self.duration,
+        ) {
             Decision::Wait => return Ok(false),
             Decision::Renew => spec.renew_time = Some(micro_now),
             Decision::Take => {
+                info!(lease = %self.name, previous = ?spec.holder_identity, "taking the lease: free, or unchanged for a lease duration");
                 spec.holder_identity = Some(self.identity.clone());
                 spec.lease_duration_seconds = Some(seconds);
                 spec.acquire_time = Some(micro_now.clone());
@@ -179,6 +247,9 @@ fn conflict_is_false(result: Result<Lease, kube::Error>) -> Result<bool> {
 mod tests {
     use super::*;
 
+    const FALLBACK: Duration = Duration::from_secs(15);
+
+    /// A lease held by `holder` with `renewTime` at wall-clock second `renewed`.
     fn spec(holder: Option<&str>, renewed: i64, duration: i32) -> LeaseSpec {
         LeaseSpec {
             holder_identity: holder.map(Into::into),
@@ -190,32 +261,149 @@ mod tests {
         }
     }
 
-    fn at(secs: i64) -> DateTime<Utc> {
-        DateTime::from_timestamp(secs, 0).unwrap()
+    fn record(holder: &str, renewed: i64, rv: &str) -> Record {
+        Record {
+            holder: holder.into(),
+            renew_time: Some(renewed.to_string()),
+            resource_version: Some(rv.into()),
+        }
     }
 
+    /// Each row: the lease as read, how long ago (this replica's monotonic clock) its record was
+    /// first seen unchanged, and the decision. The wall clock of this replica plays no part: rows
+    /// marked "old rule" are those where comparing `renewTime` with a skewed local clock decided
+    /// the opposite.
     #[test]
-    fn renews_its_own_lease() {
-        assert_eq!(
-            decide(&spec(Some("a"), 100, 15), "a", at(200)),
-            Decision::Renew
-        );
+    fn expiry_is_judged_by_when_this_replica_saw_the_record_change() {
+        let base = Instant::now();
+        let rows: &[(&str, LeaseSpec, u64, u64, Decision)] = &[
+            (
+                "own lease",
+                spec(Some("a"), 100, 15),
+                0,
+                100,
+                Decision::Renew,
+            ),
+            (
+                "own lease, long unchanged",
+                spec(Some("a"), 100, 15),
+                0,
+                1000,
+                Decision::Renew,
+            ),
+            ("free lease", spec(None, 100, 15), 0, 0, Decision::Take),
+            (
+                "empty holder",
+                spec(Some(""), 100, 15),
+                5,
+                5,
+                Decision::Take,
+            ),
+            (
+                "fresh holder",
+                spec(Some("b"), 100, 15),
+                10,
+                14,
+                Decision::Wait,
+            ),
+            // Old rule: renewTime 100 + 15 < a local clock 30 s ahead (145) -> Take.
+            (
+                "renewTime far behind our clock, just seen",
+                spec(Some("b"), 100, 15),
+                20,
+                20,
+                Decision::Wait,
+            ),
+            (
+                "unchanged for exactly a lease duration",
+                spec(Some("b"), 100, 15),
+                0,
+                15,
+                Decision::Take,
+            ),
+            (
+                "unchanged for longer",
+                spec(Some("b"), 100, 15),
+                0,
+                40,
+                Decision::Take,
+            ),
+            // Old rule: a renewTime in our future (leader clock ahead) -> Wait forever.
+            (
+                "renewTime in the future, but a dead holder",
+                spec(Some("b"), 10_000, 15),
+                0,
+                16,
+                Decision::Take,
+            ),
+            (
+                "record's duration wins over ours",
+                spec(Some("b"), 100, 60),
+                0,
+                30,
+                Decision::Wait,
+            ),
+            (
+                "no duration in the record: ours",
+                spec(Some("b"), 100, 0),
+                0,
+                15,
+                Decision::Take,
+            ),
+        ];
+        for (what, spec, seen, now, want) in rows {
+            let observed = Observation {
+                record: record("b", 100, "1"),
+                at: base + Duration::from_secs(*seen),
+            };
+            let now = base + Duration::from_secs(*now);
+            assert_eq!(&decide(spec, "a", &observed, now, FALLBACK), want, "{what}");
+        }
     }
 
+    /// The observation instant moves only when holder, renewTime or resourceVersion change.
     #[test]
-    fn waits_while_another_holder_is_fresh() {
-        assert_eq!(
-            decide(&spec(Some("b"), 100, 15), "a", at(115)),
-            Decision::Wait
-        );
+    fn the_observation_moves_only_when_the_record_changes() {
+        let base = Instant::now();
+        let at = |s: u64| base + Duration::from_secs(s);
+        let first = observe(None, record("b", 100, "1"), at(0));
+        assert_eq!(first.at, at(0));
+        let same = observe(Some(&first), record("b", 100, "1"), at(10));
+        assert_eq!(same.at, at(0), "unchanged record: still the first sighting");
+        for changed in [
+            record("b", 101, "1"),
+            record("b", 100, "2"),
+            record("c", 100, "1"),
+        ] {
+            let next = observe(Some(&same), changed.clone(), at(12));
+            assert_eq!((next.at, next.record), (at(12), changed));
+        }
     }
 
+    /// A live leader renewing every few seconds, watched by a follower whose wall clock is 30 s
+    /// ahead: the follower never takes it; once renewals stop, it takes it one duration later.
     #[test]
-    fn takes_an_expired_or_released_lease() {
-        assert_eq!(
-            decide(&spec(Some("b"), 100, 15), "a", at(116)),
-            Decision::Take
-        );
-        assert_eq!(decide(&spec(None, 100, 15), "a", at(101)), Decision::Take);
+    fn a_follower_with_a_skewed_clock_waits_for_a_live_leader() {
+        let base = Instant::now();
+        let mut observed: Option<Observation> = None;
+        for tick in 0..40u64 {
+            // The leader renews every 2 s until second 30 (its renewTime is its own wall clock).
+            let renewed = 1_000 + tick.min(30) / 2 * 2;
+            let rv = format!("{}", tick.min(30) / 2);
+            let now = base + Duration::from_secs(tick);
+            let o = observe(observed.as_ref(), record("b", renewed as i64, &rv), now);
+            let d = decide(&spec(Some("b"), renewed as i64, 6), "a", &o, now, FALLBACK);
+            let expired = tick >= 30 + 6;
+            assert_eq!(
+                d,
+                if expired {
+                    Decision::Take
+                } else {
+                    Decision::Wait
+                },
+                "tick {tick}"
+            );
+            observed = Some(o);
+        }
     }
 }

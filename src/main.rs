@@ -122,6 +122,17 @@ struct RunArgs {
     #[arg(long, env = "PUNCTUAL_AUTH", value_enum, default_value_t = AuthMode::Kube)]
     auth: AuthMode,
 
+    /// For tests only: seconds added to this process's wall clock wherever it reads "now" (Lease
+    /// timestamps, slots, retries), to run a replica with a skewed clock. Never set in production.
+    #[arg(
+        long,
+        env = "PUNCTUAL_CLOCK_OFFSET_SECONDS",
+        default_value_t = 0,
+        hide = true,
+        allow_hyphen_values = true
+    )]
+    clock_offset_seconds: i64,
+
     /// Log format: json (structured, the default) or text (for a terminal).
     #[arg(long, env = "PUNCTUAL_LOG_FORMAT", value_enum, default_value_t = LogFormat::Json)]
     log_format: LogFormat,
@@ -203,6 +214,8 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
             lease_name: args.lease_name.clone(),
             lease_duration: Duration::from_secs(args.lease_duration_seconds.max(2)),
         }),
+        clock_offset: chrono::TimeDelta::try_seconds(args.clock_offset_seconds)
+            .context("--clock-offset-seconds is out of range")?,
     };
     operator::run(client, settings, stop_rx).await
 }

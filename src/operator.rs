@@ -3,7 +3,7 @@
 //! turns flags into `Settings`.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -18,7 +18,7 @@ use crate::cache::Caches;
 use crate::leader::LeaderElector;
 use crate::metrics::Metrics;
 use crate::rest::auth::{self, AuthMode};
-use crate::{SystemClock, runner, scheduler};
+use crate::{Clock, runner, scheduler};
 
 /// How long the controllers get to finish their reconciles once the process is asked to stop.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -36,6 +36,9 @@ pub struct Settings {
     pub runner: Option<runner::controller::Config>,
     /// With leader election, only the Lease holder runs the controllers.
     pub leader: Option<LeaderSettings>,
+    /// Added to the system clock wherever this process reads "now" for a decision (Lease
+    /// timestamps, slots, retries): zero except in tests that start a replica with a skewed clock.
+    pub clock_offset: chrono::Duration,
 }
 
 #[derive(Clone, Debug)]
@@ -60,22 +63,32 @@ pub async fn run(
     settings: Settings,
     stop: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
+    // Without its policy (no redirects, no proxies) the endpoint client must not run at all.
+    let http = match settings.runner {
+        Some(_) => {
+            Some(runner::http::client().context("cannot build the HTTP client for endpoints")?)
+        }
+        None => None,
+    };
+    let clock: Arc<dyn Clock> = Arc::new(OffsetClock(settings.clock_offset));
     let metrics = Arc::new(Metrics::default());
     // One watch cache per resource for the whole process (scheduler, runner, facade).
     let caches = Caches::start(&client, settings.namespace.as_deref());
-    let server = health_server(
-        settings.metrics_addr,
-        metrics.clone(),
-        caches.clone(),
-        &stop,
-    )
-    .await?;
+    // Set once the facade serves; readiness waits for it when the facade is on.
+    let facade_state: Arc<OnceLock<crate::rest::AppState>> = Arc::default();
+    let readiness = Readiness {
+        caches: caches.clone(),
+        facade: settings.facade.as_ref().map(|_| facade_state.clone()),
+    };
+    let server = health_server(settings.metrics_addr, metrics.clone(), readiness, &stop).await?;
     if let Some(facade) = &settings.facade {
-        start_facade(&client, &caches, &settings, facade, metrics.clone(), &stop).await?;
+        let state =
+            start_facade(&client, &caches, &settings, facade, metrics.clone(), &stop).await?;
+        let _ = facade_state.set(state);
     }
     if settings.actions.is_some() || settings.runner.is_some() {
         let leader_gauge = metrics.clone();
-        let work = controllers(&client, &caches, &settings, metrics, &stop);
+        let work = controllers(&client, &caches, &settings, http, metrics, &clock, &stop);
         // A controller still waiting for its first list (an unreachable API server) does not
         // notice the stop; a stopping process must not hang on it.
         let grace = async {
@@ -92,7 +105,7 @@ pub async fn run(
             }
         };
         match &settings.leader {
-            Some(leader) => lead(&client, &caches, leader, work, &stop).await?,
+            Some(leader) => lead(&client, &caches, leader, clock.clone(), work, &stop).await?,
             None => work.await,
         }
     }
@@ -100,12 +113,38 @@ pub async fn run(
     Ok(())
 }
 
-/// `/healthz` (the process is up), `/readyz` (every cache it serves from has listed) and
-/// `/metrics`.
+/// What `/readyz` waits for: every cache the process serves from has listed, and the facade, if
+/// it is on, is serving (bound, with its namespace cache listed too).
+#[derive(Clone)]
+struct Readiness {
+    caches: Caches,
+    facade: Option<Arc<OnceLock<crate::rest::AppState>>>,
+}
+
+impl Readiness {
+    fn check(&self) -> Result<(), &'static str> {
+        let facade = self
+            .facade
+            .as_ref()
+            .map(|f| f.get().is_some_and(|state| state.is_ready()));
+        ready(self.caches.is_ready(), facade)
+    }
+}
+
+/// The readiness rule (pure): caches listed, and the facade (None: off) serving.
+fn ready(caches_listed: bool, facade_serving: Option<bool>) -> Result<(), &'static str> {
+    match (caches_listed, facade_serving) {
+        (false, _) => Err("caches not listed yet"),
+        (true, Some(false)) => Err("the REST facade is not serving yet"),
+        (true, _) => Ok(()),
+    }
+}
+
+/// `/healthz` (the process is up; cheap, for liveness), `/readyz` (`Readiness`) and `/metrics`.
 async fn health_server(
     addr: SocketAddr,
     metrics: Arc<Metrics>,
-    caches: Caches,
+    readiness: Readiness,
     stop: &watch::Receiver<bool>,
 ) -> anyhow::Result<tokio::task::JoinHandle<std::io::Result<()>>> {
     let listener = tokio::net::TcpListener::bind(addr)
@@ -113,12 +152,11 @@ async fn health_server(
         .with_context(|| format!("bind {addr}"))?;
     info!(%addr, "serving /healthz, /readyz, /metrics");
     let ready = move || {
-        let caches = caches.clone();
+        let readiness = readiness.clone();
         async move {
-            if caches.is_ready() {
-                (StatusCode::OK, "ok")
-            } else {
-                (StatusCode::SERVICE_UNAVAILABLE, "caches not listed yet")
+            match readiness.check() {
+                Ok(()) => (StatusCode::OK, "ok"),
+                Err(why) => (StatusCode::SERVICE_UNAVAILABLE, why),
             }
         }
     };
@@ -142,7 +180,7 @@ async fn start_facade(
     facade: &FacadeSettings,
     metrics: Arc<Metrics>,
     stop: &watch::Receiver<bool>,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<crate::rest::AppState> {
     auth::check_mode(facade.auth, facade.addr).map_err(anyhow::Error::msg)?;
     let state = crate::rest::AppState::start(
         client.clone(),
@@ -156,14 +194,14 @@ async fn start_facade(
         .await
         .with_context(|| format!("bind {}", facade.addr))?;
     info!(addr = %facade.addr, auth = ?facade.auth, "serving the REST facade");
-    let server = axum::serve(listener, crate::rest::router(state))
+    let server = axum::serve(listener, crate::rest::router(state.clone()))
         .with_graceful_shutdown(stopped(stop.clone()));
     tokio::spawn(async move {
         if let Err(e) = server.await {
             error!(error = %e, "REST facade stopped");
         }
     });
-    Ok(())
+    Ok(state)
 }
 
 /// The Action controller and the runner, as configured, until `stop`.
@@ -171,10 +209,12 @@ async fn controllers(
     client: &kube::Client,
     caches: &Caches,
     settings: &Settings,
+    http: Option<reqwest::Client>,
     metrics: Arc<Metrics>,
+    clock: &Arc<dyn Clock>,
     stop: &watch::Receiver<bool>,
 ) {
-    let clock = || -> Arc<dyn crate::Clock> { Arc::new(SystemClock) };
+    let clock = || clock.clone();
     let actions = async {
         if let Some(config) = settings.actions {
             let (c, m, s) = (client.clone(), metrics.clone(), stopped(stop.clone()));
@@ -182,9 +222,9 @@ async fn controllers(
         }
     };
     let runner = async {
-        if let Some(config) = settings.runner.clone() {
+        if let (Some(config), Some(http)) = (settings.runner.clone(), http) {
             let (c, m, s) = (client.clone(), metrics.clone(), stopped(stop.clone()));
-            runner::controller::run(c, caches.clone(), config, m, clock(), s).await;
+            runner::controller::run(c, caches.clone(), config, http, m, clock(), s).await;
         }
     };
     tokio::join!(actions, runner);
@@ -195,6 +235,7 @@ async fn lead(
     client: &kube::Client,
     caches: &Caches,
     leader: &LeaderSettings,
+    clock: Arc<dyn Clock>,
     work: impl std::future::Future<Output = ()>,
     stop: &watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
@@ -204,6 +245,7 @@ async fn lead(
         &leader.lease_name,
         &leader.identity,
         leader.lease_duration,
+        clock,
     );
     tokio::select! {
         acquired = elector.acquire() => acquired?,
@@ -225,7 +267,33 @@ async fn lead(
     Ok(())
 }
 
+/// The system clock moved by a fixed offset (`--clock-offset-seconds`, for tests).
+struct OffsetClock(chrono::Duration);
+
+impl Clock for OffsetClock {
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        chrono::Utc::now() + self.0
+    }
+}
+
 /// Resolves once the stop flag is set.
 async fn stopped(mut rx: watch::Receiver<bool>) {
     let _ = rx.wait_for(|stop| *stop).await;
+}
+
+#[cfg(test)]
+mod readiness_tests {
+    use super::ready;
+
+    #[test]
+    fn ready_only_when_the_caches_listed_and_the_facade_serves() {
+        assert_eq!(ready(false, None), Err("caches not listed yet"));
+        assert_eq!(ready(false, Some(true)), Err("caches not listed yet"));
+        assert_eq!(
+            ready(true, Some(false)),
+            Err("the REST facade is not serving yet")
+        );
+        assert_eq!(ready(true, Some(true)), Ok(()));
+        assert_eq!(ready(true, None), Ok(()), "no facade: the caches decide");
+    }
 }

@@ -3,8 +3,10 @@
 
 mod agent_runs;
 mod chart;
+mod endpoint_faults;
 mod facade;
 mod foundation;
+mod leader;
 mod runner;
 mod scheduler;
 mod support;

@@ -296,16 +296,7 @@ async fn two_replicas_fire_each_slot_once_and_fail_over() {
     // The Lease namespace may be shared (the chart's release namespace): the name is per test.
     let lease_ns = lease_namespace(&ns.name);
     let lease_name = format!("punctual-leader-{}", ns.name);
-    let election = [
-        "--leader-election",
-        "true",
-        "--lease-namespace",
-        &lease_ns,
-        "--lease-name",
-        &lease_name,
-        "--lease-duration-seconds",
-        "6",
-    ];
+    let election = election_flags(&lease_ns, &lease_name);
     let mut a = Operator::start(
         "replica-a",
         &ns.name,

@@ -6,7 +6,7 @@ use kube::ResourceExt;
 use kube::api::{Api, Patch};
 use kube::runtime::reflector::ObjectRef;
 use serde_json::{Value, json};
-use tracing::{debug, info};
+use tracing::{debug, info, warn};
 
 use super::controller::{Context, classify_and_next, params};
 use super::outcome::{self, AttemptResult, ErrorCode};
@@ -66,7 +66,36 @@ pub(super) async fn attempt(ctx: &Context, run: &ActionRun, n: i32) -> Result<Op
     let (o, next) = classify_and_next(run, n, &result, now);
     let new = outcome::finish_attempt(&running, &o, next, now);
     debug!(status = new.status.as_str(), error = ?new.error_code, "attempt ended");
-    record(ctx, run, current, &new, &prev).await
+    record_until_written(ctx, run, current, &new, &prev).await
+}
+
+/// Longest wait between two tries of an outcome write that keeps failing.
+const RECORD_BACKOFF_MAX: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// `record`, tried again until the API server takes the write: the endpoint has answered, and
+/// giving the result up would send the attempt again (docs/faults.md). An API server that has
+/// just restarted answers 403 until its RBAC cache is filled, and one that is down refuses
+/// connections for longer than `write_status`'s own retries last.
+async fn record_until_written(
+    ctx: &Context,
+    run: &ActionRun,
+    current: ActionRun,
+    new: &ActionRunStatus,
+    prev: &ActionRunStatus,
+) -> Result<Option<String>> {
+    let mut delay = std::time::Duration::from_millis(500);
+    loop {
+        match record(ctx, run, current.clone(), new, prev).await {
+            Ok(written) => return Ok(written),
+            // The run is gone (its Action deleted): nothing to record it on.
+            Err(Error::Kube(kube::Error::Api(e))) if e.code == 404 => return Ok(None),
+            Err(e) => {
+                warn!(error = %e, retry_in = ?delay, "the attempt's outcome is not written yet; trying again");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(RECORD_BACKOFF_MAX);
+            }
+        }
+    }
 }
 
 /// Where and with what token the endpoint reports attempt `n` if it answers 202; none without a
@@ -127,23 +156,62 @@ async fn send(
     let result = tokio::select! {
         result = &mut send => result,
         _ = tokio::time::sleep(ctx.running_after) => {
-            // A long call: show it as running while it goes on.
-            match write_status(ctx, current, running).await {
-                Ok(written) => *current = written,
-                // Cancelled meanwhile: dropping the request aborts it.
-                Err(e) if e.is_conflict() => {
-                    info!("run changed during the attempt; request aborted");
-                    return Ok(None);
+            // A long call: show it as running while it goes on. The request keeps going while
+            // the write waits for the API server (which may be down or frozen).
+            let mut early = None;
+            let written = {
+                let write = write_status(ctx, current, running);
+                tokio::pin!(write);
+                loop {
+                    tokio::select! {
+                        written = &mut write => break written,
+                        result = &mut send, if early.is_none() => early = Some(result),
+                    }
                 }
-                Err(e) => return Err(e),
+            };
+            match written {
+                Ok(written) => *current = written,
+                // A 409 after a retried write may be that write itself, which landed although
+                // its answer was lost (etcd frozen): then go on. Anything else (cancelled
+                // meanwhile): dropping the request aborts it.
+                Err(e) if e.is_conflict() => match own_running_write(ctx, run, running).await {
+                    Some(fresh) => *current = fresh,
+                    None => {
+                        info!("run changed during the attempt; request aborted");
+                        return Ok(None);
+                    }
+                },
+                // Not shown as running; the outcome write carries the attempt all the same.
+                // (Aborting here would send the attempt again: docs/faults.md.)
+                Err(e) => warn!(error = %e, "could not write the run as running; the request goes on"),
             }
-            (&mut send).await
+            match early {
+                Some(result) => result,
+                None => (&mut send).await,
+            }
         }
     };
     ctx.metrics
         .attempt_duration
         .observe(clock.elapsed().as_secs_f64());
     Ok(Some(result))
+}
+
+/// The run as the API server has it, if it shows exactly this attempt's `running` write.
+async fn own_running_write(
+    ctx: &Context,
+    run: &ActionRun,
+    running: &ActionRunStatus,
+) -> Option<ActionRun> {
+    let api: Api<ActionRun> =
+        Api::namespaced(ctx.client.clone(), &run.namespace().unwrap_or_default());
+    let fresh = api.get_opt(&run.name_any()).await.ok().flatten()?;
+    let s = fresh.status.as_ref()?;
+    let ours = fresh.uid() == run.uid()
+        && s.status == RunPhase::Running
+        && s.attempt == running.attempt
+        && s.execution_id == running.execution_id;
+    ours.then_some(fresh)
 }
 
 /// Writes the attempt's outcome, conditional on `current`. A 409 is checked against a fresh

@@ -57,14 +57,29 @@ type InFlight = Arc<Mutex<HashMap<String, Slot>>>;
 enum Slot {
     /// Its task is running.
     Running(AbortHandle),
-    /// Its task wrote this resourceVersion and ended. Until the cache shows that version the
-    /// cached run is older than the task's last write, so acting on it would only conflict.
-    Settled(String, std::time::Instant),
+    /// Its task ended. Until the cache shows the version it wrote (if any) the cached run is
+    /// older than the task's last write, so acting on it would only conflict.
+    Settled(Settled),
 }
 
-/// How long a settled attempt waits for the cache to show its write before the cache is
-/// trusted again (the conditional writes keep even a stale decision harmless).
+struct Settled {
+    /// The resourceVersion the task's last write made, if it made one.
+    written: Option<String>,
+    /// The resourceVersion of the run the attempt was decided from. A cache that still shows it
+    /// is behind for sure, however long that lasts (a watch reconnecting after an API server
+    /// restart): acting on it would send the attempt again, and only the write after the request
+    /// would be refused.
+    from: Option<String>,
+    at: std::time::Instant,
+}
+
+/// How long a settled attempt waits for the cache to show its write before a cached run of
+/// another version is trusted again (the conditional writes make a decision from it harmless:
+/// it can only be a write, which fails).
 const SETTLE: Duration = Duration::from_secs(2);
+/// How long a cache that still shows the version an attempt was decided from is taken to be
+/// behind (a bound on memory only: a watch catches up long before).
+const SETTLE_MAX: Duration = Duration::from_secs(600);
 
 /// What every reconcile shares.
 pub struct Context {
@@ -96,6 +111,7 @@ pub async fn run(
     client: Client,
     caches: Caches,
     config: Config,
+    http: reqwest::Client,
     metrics: Arc<Metrics>,
     clock: Arc<dyn Clock>,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
@@ -107,7 +123,7 @@ pub async fn run(
         .set(config.max_concurrent_requests.max(1) as i64);
     let ctx = Arc::new(Context {
         client: client.clone(),
-        http: super::http::client(),
+        http,
         caches: caches.clone(),
         metrics: metrics.clone(),
         clock,
@@ -180,7 +196,8 @@ enum Busy {
     CacheBehind,
 }
 
-/// Forgets a settled attempt once the cache shows its write (or after `SETTLE`).
+/// Forgets a settled attempt once the cache shows its write (or after `SETTLE`, unless the
+/// cache still shows the version the attempt started from).
 fn busy(in_flight: &InFlight, run: &ActionRun) -> Busy {
     let uid = run.uid().unwrap_or_default();
     let Ok(mut map) = in_flight.lock() else {
@@ -189,8 +206,11 @@ fn busy(in_flight: &InFlight, run: &ActionRun) -> Busy {
     match map.get(&uid) {
         None => Busy::No,
         Some(Slot::Running(_)) => Busy::Running,
-        Some(Slot::Settled(rv, at)) => {
-            if run.resource_version().as_ref() == Some(rv) || at.elapsed() >= SETTLE {
+        Some(Slot::Settled(settled)) => {
+            let rv = run.resource_version();
+            let caught_up = settled.written.is_some() && rv == settled.written;
+            let surely_behind = rv == settled.from && settled.at.elapsed() < SETTLE_MAX;
+            if caught_up || (settled.at.elapsed() >= SETTLE && !surely_behind) {
                 map.remove(&uid);
                 Busy::No
             } else {
@@ -456,8 +476,8 @@ pub(super) fn classify_and_next(
     (o, next)
 }
 
-/// Starts attempt `n` in its own task. When the task ends it leaves the resourceVersion it wrote
-/// (if its final write succeeded) and asks for the run to be reconciled again.
+/// Starts attempt `n` in its own task. When the task ends it leaves what it wrote (`Settled`)
+/// and asks for the run to be reconciled again.
 fn spawn_attempt(ctx: &Arc<Context>, run: Arc<ActionRun>, n: i32) {
     let uid = run.uid().unwrap_or_default();
     let task_ctx = ctx.clone();
@@ -470,16 +490,20 @@ fn spawn_attempt(ctx: &Arc<Context>, run: Arc<ActionRun>, n: i32) {
         async move {
             let ctx = task_ctx;
             let uid = run.uid().unwrap_or_default();
-            let written = match attempt(&ctx, &run, n).await {
-                Ok(rv) => rv,
+            let settled = match attempt(&ctx, &run, n).await {
+                Ok(written) => Some(Settled {
+                    written,
+                    from: run.resource_version(),
+                    at: std::time::Instant::now(),
+                }),
                 Err(e) => {
                     warn!(error = %e, "attempt could not be recorded; it will be retried");
                     None
                 }
             };
             if let Ok(mut m) = ctx.in_flight.lock() {
-                match written {
-                    Some(rv) => m.insert(uid, Slot::Settled(rv, std::time::Instant::now())),
+                match settled {
+                    Some(settled) => m.insert(uid, Slot::Settled(settled)),
                     None => m.remove(&uid),
                 };
             }
@@ -490,4 +514,88 @@ fn spawn_attempt(ctx: &Arc<Context>, run: Arc<ActionRun>, n: i32) {
         .instrument(span),
     );
     map.insert(uid, Slot::Running(handle.abort_handle()));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run_at(rv: &str) -> ActionRun {
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "punctual.dev/v1alpha1", "kind": "ActionRun",
+            "metadata": {"name": "r", "uid": "u1", "resourceVersion": rv},
+            "spec": {"action": "a", "triggerType": "manual", "namespaceId": "n",
+                     "endpoint": "e", "maxRetries": 0, "retryDelaySeconds": 1}
+        }))
+        .expect("run")
+    }
+
+    fn settled(written: Option<&str>, from: &str, ago: Duration) -> InFlight {
+        let map: InFlight = Arc::default();
+        map.lock().expect("lock").insert(
+            "u1".into(),
+            Slot::Settled(Settled {
+                written: written.map(Into::into),
+                from: Some(from.into()),
+                at: std::time::Instant::now() - ago,
+            }),
+        );
+        map
+    }
+
+    /// A cache still showing the version an attempt started from is behind however long the
+    /// watch takes (after an API server restart it took longer than `SETTLE`, and the runner
+    /// sent the slot again and again); any other version is trusted after `SETTLE`.
+    #[test]
+    fn a_cache_showing_the_attempts_starting_version_is_behind_past_settle() {
+        let long = SETTLE * 5;
+        let rows = [
+            (
+                "cache shows our write",
+                settled(Some("3"), "1", Duration::ZERO),
+                "3",
+                false,
+            ),
+            (
+                "cache at the start, just now",
+                settled(Some("3"), "1", Duration::ZERO),
+                "1",
+                true,
+            ),
+            (
+                "cache at the start, long after",
+                settled(Some("3"), "1", long),
+                "1",
+                true,
+            ),
+            (
+                "no write of ours, cache at the start",
+                settled(None, "1", long),
+                "1",
+                true,
+            ),
+            (
+                "another version, within SETTLE",
+                settled(Some("3"), "1", Duration::ZERO),
+                "2",
+                true,
+            ),
+            (
+                "another version, past SETTLE",
+                settled(Some("3"), "1", long),
+                "2",
+                false,
+            ),
+            (
+                "at the start, past the memory bound",
+                settled(Some("3"), "1", SETTLE_MAX),
+                "1",
+                false,
+            ),
+        ];
+        for (what, map, rv, behind) in rows {
+            let got = busy(&map, &run_at(rv));
+            assert_eq!(matches!(got, Busy::CacheBehind), behind, "{what}");
+        }
+    }
 }

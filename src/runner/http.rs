@@ -145,23 +145,74 @@ fn describe(e: reqwest::Error) -> String {
 }
 
 /// The shared HTTP client: no redirects (an endpoint redirect is answered as its 3xx), no
-/// proxies from the environment, connection pooling across runs.
-pub fn client() -> reqwest::Client {
+/// proxies from the environment, connection pooling across runs. An error when that client
+/// cannot be built: a default client instead would follow redirects and use proxies, the
+/// opposite of docs/runner.md, so the operator refuses to start.
+pub fn client() -> Result<reqwest::Client, reqwest::Error> {
     // rustls needs a process-wide crypto provider; ring is the one kube already uses. A second
     // install (tests, another module) is harmless.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
+    with_policy(reqwest::Client::builder()).build()
+}
+
+/// The policy every endpoint request is sent under.
+fn with_policy(builder: reqwest::ClientBuilder) -> reqwest::ClientBuilder {
+    builder
         .redirect(reqwest::redirect::Policy::none())
         .no_proxy()
         .user_agent(concat!("punctual/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .unwrap_or_else(|_| reqwest::Client::new())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// A builder that cannot be built is an error, never a client without the policy (which
+    /// would follow redirects and read proxy variables).
+    #[test]
+    fn a_client_that_cannot_be_built_is_an_error() {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let impossible = reqwest::Client::builder()
+            .min_tls_version(reqwest::tls::Version::TLS_1_3)
+            .max_tls_version(reqwest::tls::Version::TLS_1_2);
+        assert!(with_policy(impossible).build().is_err());
+        assert!(client().is_ok());
+    }
+
+    /// The client built for endpoints answers a redirect with the 3xx itself.
+    #[tokio::test]
+    async fn the_client_follows_no_redirect() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        async fn serve(answer: &'static str) -> std::net::SocketAddr {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            tokio::spawn(async move {
+                while let Ok((mut s, _)) = listener.accept().await {
+                    let mut buf = [0u8; 4096];
+                    let _ = s.read(&mut buf).await;
+                    let _ = s.write_all(answer.as_bytes()).await;
+                }
+            });
+            addr
+        }
+        let ok = "HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok";
+        let target = serve(ok).await;
+        let redirect: &'static str = Box::leak(
+            format!(
+                "HTTP/1.1 302 Found\r\nlocation: http://{target}/\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+            )
+            .into_boxed_str(),
+        );
+        let redirecting = serve(redirect).await;
+        let http = client().expect("client");
+        let r = http
+            .get(format!("http://{redirecting}/"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 302, "the redirect is not followed");
+    }
 
     #[test]
     fn every_spec_header_is_set_and_scheduled_at_only_when_scheduled() {

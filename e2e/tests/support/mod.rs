@@ -179,6 +179,11 @@ impl Operator {
         }
     }
 
+    /// Whether the process is still running (it has not exited on its own).
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
     /// SIGKILL: no graceful shutdown, as in a crash or an evicted pod.
     pub fn kill(&mut self) {
         let _ = self.child.kill();
@@ -202,6 +207,21 @@ impl Drop for Operator {
 /// (PUNCTUAL_LEASE_NAMESPACE, set by `make e2e`), else the test's own namespace.
 pub fn lease_namespace(test_namespace: &str) -> String {
     std::env::var("PUNCTUAL_LEASE_NAMESPACE").unwrap_or_else(|_| test_namespace.to_string())
+}
+
+/// The flags that turn leader election on for a test's replicas: the Lease `lease_name` in
+/// `lease_ns`, lasting 6 s (so a takeover fits in a test). Each replica adds its `--identity`.
+pub fn election_flags<'a>(lease_ns: &'a str, lease_name: &'a str) -> [&'a str; 8] {
+    [
+        "--leader-election",
+        "true",
+        "--lease-namespace",
+        lease_ns,
+        "--lease-name",
+        lease_name,
+        "--lease-duration-seconds",
+        "6",
+    ]
 }
 
 /// A free TCP port on loopback.
@@ -251,6 +271,105 @@ pub async fn create_test_action(
         .expect("create action")
 }
 
+/// One request a [`delivery_endpoint`] received.
+#[derive(Clone, Debug)]
+pub struct Delivery {
+    /// `X-Punctual-Action`.
+    pub action: String,
+    /// `X-Scheduled-At`: the slot's nominal instant.
+    pub scheduled_at: String,
+    pub received_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Requests a [`delivery_endpoint`] received.
+#[derive(Clone, Default)]
+pub struct Deliveries(std::sync::Arc<std::sync::Mutex<Vec<Delivery>>>);
+
+impl Deliveries {
+    /// How many requests came for each (Action, nominal instant).
+    pub fn counts(&self) -> std::collections::BTreeMap<(String, String), usize> {
+        let mut m = std::collections::BTreeMap::new();
+        for d in self.all() {
+            *m.entry((d.action, d.scheduled_at)).or_default() += 1;
+        }
+        m
+    }
+
+    pub fn all(&self) -> Vec<Delivery> {
+        self.0.lock().map(|v| v.clone()).unwrap_or_default()
+    }
+}
+
+/// A real HTTP endpoint on a free loopback port that answers 200 to everything (after 3 s under
+/// `/slow`, longer than `--running-after-ms`, so the run is written `running` first) and records
+/// which Action and slot each request was for.
+pub async fn delivery_endpoint() -> (std::net::SocketAddr, Deliveries) {
+    let deliveries = Deliveries::default();
+    let d = deliveries.clone();
+    let app = axum::Router::new().fallback(
+        move |uri: axum::http::Uri, headers: axum::http::HeaderMap| {
+            let d = d.clone();
+            async move {
+                if uri.path().starts_with("/slow") {
+                    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+                }
+                let get = |k: &str| {
+                    headers
+                        .get(k)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default()
+                        .to_string()
+                };
+                let delivery = Delivery {
+                    action: get("x-punctual-action"),
+                    scheduled_at: get("x-scheduled-at"),
+                    received_at: chrono::Utc::now(),
+                };
+                if let Ok(mut v) = d.0.lock() {
+                    v.push(delivery);
+                }
+                "ok"
+            }
+        },
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind the delivery endpoint");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (addr, deliveries)
+}
+
+/// Reads one HTTP/1.1 request (head and as many body bytes as Content-Length says) from a test
+/// endpoint's connection: (head, body), or None when the client closed first.
+pub async fn read_request(conn: &mut tokio::net::TcpStream) -> Option<(String, String)> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = tokio::io::AsyncReadExt::read(conn, &mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        let text = String::from_utf8_lossy(&buf).to_string();
+        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+            let len = head
+                .lines()
+                .find_map(|l| {
+                    let (k, v) = l.split_once(':')?;
+                    k.eq_ignore_ascii_case("content-length")
+                        .then(|| v.trim().parse::<usize>().ok())?
+                })
+                .unwrap_or(0);
+            if body.len() >= len {
+                return Some((head.to_string(), body.to_string()));
+            }
+        }
+    }
+}
+
 /// The token in a kubeconfig written by e2e/cluster.sh.
 pub fn token_of(var: &str) -> String {
     let path = std::env::var(var).unwrap_or_else(|_| panic!("{var} is not set"));
@@ -292,32 +411,4 @@ pub async fn serve_on_free_port(app: axum::Router) -> std::net::SocketAddr {
         let _ = axum::serve(listener, app).await;
     });
     addr
-}
-
-/// Reads one HTTP/1.1 request (head and as many body bytes as Content-Length says) from a test
-/// endpoint's connection: (head, body), or None when the client closed first.
-pub async fn read_request(conn: &mut tokio::net::TcpStream) -> Option<(String, String)> {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    loop {
-        let n = tokio::io::AsyncReadExt::read(conn, &mut chunk).await.ok()?;
-        if n == 0 {
-            return None;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-        let text = String::from_utf8_lossy(&buf).to_string();
-        if let Some((head, body)) = text.split_once("\r\n\r\n") {
-            let len = head
-                .lines()
-                .find_map(|l| {
-                    let (k, v) = l.split_once(':')?;
-                    k.eq_ignore_ascii_case("content-length")
-                        .then(|| v.trim().parse::<usize>().ok())?
-                })
-                .unwrap_or(0);
-            if body.len() >= len {
-                return Some((head.to_string(), body.to_string()));
-            }
-        }
-    }
 }

@@ -65,6 +65,10 @@ if [[ "$what" == all || "$what" == e2e ]]; then
   # helm, built from its Go module and cached; the chart tests render with it.
   HELM="$(e2e/tools.sh helm)"
   export HELM
+  # The browser test (e2e/tests/ui.rs): Debian's chromium and chromium-driver, installed when
+  # missing, and Selenium in a cached venv.
+  PUNCTUAL_UI_PYTHON="$(bash e2e/ui/setup.sh)"
+  export PUNCTUAL_UI_PYTHON
   trap 'e2e/cluster.sh down' EXIT
   e2e/cluster.sh up
   eval "$(e2e/cluster.sh env)"

@@ -119,19 +119,6 @@ pub(crate) async fn http(
     }
 }
 
-/// The token in a kubeconfig written by e2e/cluster.sh.
-fn token_of(var: &str) -> String {
-    let path = std::env::var(var).unwrap_or_else(|_| panic!("{var} is not set"));
-    let text = std::fs::read_to_string(&path).expect("kubeconfig");
-    text.lines()
-        .find_map(|l| {
-            l.trim()
-                .strip_prefix("token:")
-                .map(|t| t.trim().to_string())
-        })
-        .expect("a token in the kubeconfig")
-}
-
 /// Top-level keys of a JSON text, in order.
 fn keys_in_order(text: &str) -> Vec<String> {
     struct Keys(Vec<String>);
@@ -1257,19 +1244,7 @@ async fn facade_authentication_and_rbac() {
     );
 
     // Allowed in this workspace only.
-    let role = json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
-        "metadata": {"name": "actions-reader"},
-        "rules": [{"apiGroups": ["punctual.dev"], "resources": ["actions", "actionruns"], "verbs": ["get", "list"]}]});
-    let binding = json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
-        "metadata": {"name": "actions-reader"},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "actions-reader"},
-        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "punctual-user"}]});
-    for doc in [role, binding] {
-        kubectl_ok(
-            &["apply", "-n", &s.ns.name, "-f", "-"],
-            Some(&doc.to_string()),
-        );
-    }
+    allow_user_to_read(&s.ns.name);
     let port = s.op.facade_port;
     let allowed = eventually(
         "RBAC applies (after the cache)",

@@ -10,3 +10,4 @@ mod leader;
 mod runner;
 mod scheduler;
 mod support;
+mod ui;

@@ -46,14 +46,7 @@ impl Recorder {
 async fn endpoint() -> (SocketAddr, Recorder) {
     let recorder = Recorder::default();
     let app = Router::new().fallback(handle).with_state(recorder.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind test endpoint");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    (addr, recorder)
+    (serve_on_free_port(app).await, recorder)
 }
 
 async fn handle(

@@ -12,6 +12,8 @@
 //! - `auth`: TokenReview / SubjectAccessReview with a short cache
 //! - `openapi`: the OpenAPI 3.1 document at `/openapi.json`; `bodies`: the request bodies as
 //!   types for its schemas
+//! - `ui`: the dashboard at `/ui`, the API docs at `/docs`, and the dashboard's read-only JSON
+//!   routes
 
 pub mod actions;
 pub mod admission;
@@ -29,6 +31,7 @@ pub mod pyjson;
 pub mod run_actions;
 pub mod runs;
 pub mod schedule;
+pub mod ui;
 pub mod validate;
 
 use std::sync::Arc;
@@ -229,6 +232,7 @@ pub fn router(state: AppState) -> Router {
         .route("/schedule-preview", get(schedule::preview));
     Router::new()
         .nest(PREFIX, api)
+        .merge(ui::routes(PREFIX))
         .route(
             "/v1/callbacks/{workspace_id}/{run_id}/{attempt}",
             post(callback::report),

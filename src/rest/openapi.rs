@@ -153,6 +153,11 @@ fn schemas() -> Map<String, Value> {
     responses.subschema_for::<super::callback::HeartbeatAnswer>();
     responses.subschema_for::<HttpValidationError>();
     responses.subschema_for::<PlatformError>();
+    // The dashboard's read-only routes (`rest::ui::views`).
+    responses.subschema_for::<super::ui::views::WorkspaceList>();
+    responses.subschema_for::<super::ui::views::Overview>();
+    responses.subschema_for::<super::ui::views::Timeline>();
+    responses.subschema_for::<super::ui::views::AttemptList>();
     // Requests as deserialized: optional, nullable and defaulted fields are not required.
     let mut requests = settings().for_deserialize().into_generator();
     requests.subschema_for::<ActionCreate>();
@@ -362,6 +367,7 @@ pub fn document() -> Value {
         let entry = paths.entry(full).or_insert_with(|| json!({}));
         entry[*method] = operation(method, path, id, summary, *success);
     }
+    paths.extend(super::ui::views::openapi_paths(super::PREFIX));
     let plain = |summary: &str, id: &str| {
         json!({"get": {"operationId": id, "summary": summary, "security": [],
             "responses": {"200": {"description": "OK", "content": {"text/plain": {"schema": {"type": "string"}}}}}}})
@@ -434,7 +440,8 @@ pub fn document() -> Value {
                 "description": "The attempt's X-Punctual-Callback-Token"}},
         },
         "security": [{"bearer": []}],
-        "tags": [{"name": "Actions"}, {"name": "Callbacks"}],
+        "tags": [{"name": "Actions"}, {"name": "Callbacks"},
+                 {"name": "Dashboard", "description": "Read-only views for the dashboard at /ui"}],
     })
 }
 

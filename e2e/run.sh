@@ -72,6 +72,9 @@ serving the REST facade. "heartbeat" fires every minute; watch its runs succeed:
   export KUBECONFIG=$KUBECONFIG
   $KUBECTL get actions,actionruns -n $NAMESPACE
 
+The dashboard: http://127.0.0.1:8080/ui/  (sign in with the token below)
+The API docs:  http://127.0.0.1:8080/docs/
+
 The REST API (token of ServiceAccount demo-client, valid 24 h):
   export TOKEN=$TOKEN
   API=http://127.0.0.1:8080/v1/orgs/$ORG/workspaces/$NAMESPACE/apps/ops-assistant

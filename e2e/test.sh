@@ -36,6 +36,8 @@ if [[ "$what" == all || "$what" == unit ]]; then
   cargo test --lib --bins --tests --examples "$@"
   echo "== OpenAPI document"
   bash e2e/openapi-check.sh
+  echo "== the body parser against Pydantic (FastAPI oracle)"
+  bash e2e/pydantic-oracle.sh
 fi
 
 # The control-plane faults (docs/faults.md) kill and freeze the API server and etcd, so they get
@@ -63,11 +65,21 @@ if [[ "$what" == all || "$what" == e2e ]]; then
   # helm, built from its Go module and cached; the chart tests render with it.
   HELM="$(e2e/tools.sh helm)"
   export HELM
+  # The browser test (e2e/tests/ui.rs): Debian's chromium and chromium-driver, installed when
+  # missing, and Selenium in a cached venv.
+  PUNCTUAL_UI_PYTHON="$(bash e2e/ui/setup.sh)"
+  export PUNCTUAL_UI_PYTHON
   trap 'e2e/cluster.sh down' EXIT
   e2e/cluster.sh up
   eval "$(e2e/cluster.sh env)"
   operator_rbac
   cargo test --test e2e "$@"
+  # schemathesis against the facade on this cluster (about a minute; PUNCTUAL_E2E_SCHEMATHESIS=0
+  # skips it).
+  if [[ "${PUNCTUAL_E2E_SCHEMATHESIS:-1}" != 0 ]]; then
+    echo "== schemathesis against the facade"
+    bash e2e/schemathesis.sh
+  fi
   e2e/cluster.sh down
   trap - EXIT
   if (($# == 0)); then

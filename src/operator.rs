@@ -87,6 +87,7 @@ pub async fn run(
         let _ = facade_state.set(state);
     }
     if settings.actions.is_some() || settings.runner.is_some() {
+        let leader_gauge = metrics.clone();
         let work = controllers(&client, &caches, &settings, http, metrics, &clock, &stop);
         // A controller still waiting for its first list (an unreachable API server) does not
         // notice the stop; a stopping process must not hang on it.
@@ -96,6 +97,8 @@ pub async fn run(
             warn!("the controllers did not stop within {SHUTDOWN_GRACE:?}; exiting anyway");
         };
         let work = async {
+            // Called once the Lease is held (or with no leader election): this process leads.
+            leader_gauge.leader.set(1);
             tokio::select! {
                 _ = work => {}
                 _ = grace => {}

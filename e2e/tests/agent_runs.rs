@@ -351,6 +351,29 @@ async fn trigger_overrides_dry_run_rerun_and_cancel() {
     assert_eq!(action["is_running"], false);
     let cancelled = s.call("GET", &runs("cancelled"), None).await;
     assert_eq!(cancelled.json["total"], 2);
+    // The Action's own Events say so (they outlive the runs' history cleanup).
+    let events = eventually(
+        "two RunCancelled Events",
+        Duration::from_secs(30),
+        || async {
+            let out = kubectl_ok(
+                &[
+                    "get",
+                    "events",
+                    "-n",
+                    &s.ns.name,
+                    "--field-selector",
+                    "involvedObject.kind=Action,involvedObject.name=ask,reason=RunCancelled",
+                    "-o",
+                    "jsonpath={.items[*].message}",
+                ],
+                None,
+            );
+            (out.contains(&hanging) && out.contains(&other)).then_some(out)
+        },
+    )
+    .await;
+    assert!(!events.contains("s3cr3t"), "{events}");
 
     // The full view of a run that was retried: every attempt with what the endpoint said.
     s.create(

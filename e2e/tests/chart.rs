@@ -28,7 +28,7 @@ fn helm() -> String {
 }
 
 /// `helm template` of the chart into `namespace` with `--set` values; returns the YAML.
-fn render(namespace: &str, sets: &[&str], include_crds: bool) -> String {
+pub(crate) fn render(namespace: &str, sets: &[&str], include_crds: bool) -> String {
     let chart = repo_root().join("charts/punctual");
     let mut cmd = Command::new(helm());
     cmd.args(["template", "punctual"])
@@ -50,7 +50,7 @@ fn render(namespace: &str, sets: &[&str], include_crds: bool) -> String {
 }
 
 /// The non-empty YAML documents of a rendering.
-fn documents(yaml: &str) -> Vec<Value> {
+pub(crate) fn documents(yaml: &str) -> Vec<Value> {
     serde_yaml::Deserializer::from_str(yaml)
         .map(|doc| Value::deserialize(doc).expect("rendered YAML parses"))
         .filter(|v| !v.is_null())

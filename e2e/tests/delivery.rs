@@ -75,7 +75,7 @@ async fn agent(keys: HashMap<String, Vec<SigningKey>>) -> (SocketAddr, Agent) {
         ..Agent::default()
     };
     let app = Router::new().fallback(handle).with_state(agent.clone());
-    (serve_on_loopback(app).await, agent)
+    (serve_on_free_port(app).await, agent)
 }
 
 async fn handle(State(agent): State<Agent>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {

@@ -11,3 +11,4 @@ mod leader;
 mod runner;
 mod scheduler;
 mod support;
+mod ui;

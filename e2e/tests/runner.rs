@@ -46,7 +46,7 @@ impl Recorder {
 async fn endpoint() -> (SocketAddr, Recorder) {
     let recorder = Recorder::default();
     let app = Router::new().fallback(handle).with_state(recorder.clone());
-    (serve_on_loopback(app).await, recorder)
+    (serve_on_free_port(app).await, recorder)
 }
 
 async fn handle(

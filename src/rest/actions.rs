@@ -190,7 +190,11 @@ pub async fn update(
     headers: HeaderMap,
     JsonBody(body): JsonBody,
 ) -> Result<Json<ActionView>, ApiError> {
-    let input = validate::parse_action_body(&body.unwrap_or_else(|| json!({})), false);
+    // The body is required, as the document (and FastAPI) says; `{}` changes nothing.
+    let input = match &body {
+        Some(body) => validate::parse_action_body(body, false),
+        None => Err(vec![FieldError::missing(loc(&["body"]), Value::Null)]),
+    };
     let Admitted {
         target: current,
         input,
@@ -200,8 +204,17 @@ pub async fn update(
         .await?;
     let mut spec = current.spec.clone();
     validate::apply(&mut spec, &input).map_err(|e| ApiError::Internal(format!("apply: {e}")))?;
+    // Both schedules without a type is ambiguous (the CRD refuses it): infer it, as a create does.
+    let infer = spec.schedule_type.is_none() && spec.cron_expression.is_some();
+    let infer = infer && spec.scheduled_at.is_some();
+    if infer {
+        spec.schedule_type = Some(spec.effective_schedule_type());
+    }
     check(&state, &path.scope.workspace_id, &spec, &input).await?;
-    let ops = validate::spec_ops(&current.spec, &spec, &input);
+    let mut ops = validate::spec_ops(&current.spec, &spec, &input);
+    if infer {
+        ops.push(json!({"op": "add", "path": "/spec/scheduleType", "value": spec.schedule_type}));
+    }
     write_spec(&state, &current, ops).await.map(Json)
 }
 

@@ -41,7 +41,8 @@ impl AppState {
     /// 5. `input`: 422 with its errors.
     ///
     /// Before this, the extractors answer what cannot be read at all (malformed JSON, a body
-    /// over the limit, an undecodable path or query). After it, the handler may still answer
+    /// over the limit, an undecodable path or query), after authenticating (`extract`), so a
+    /// 401 still comes first. After it, the handler may still answer
     /// 422 for checks that need the valid input (cron, zone, templates, the endpoint), and
     /// whatever the API server says to its write.
     pub async fn admit<P: RoutePath, I>(

@@ -10,8 +10,8 @@ use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde_json::{Map, Value, json};
 
 use super::model::ACTION_FIELDS;
-use super::validate::{BodyField, Kind, Presence, new_spec};
-use crate::resources::{JsonObject, Length, Range};
+use super::validate::{BodyField, DNS_SUBDOMAIN_PATTERN, Kind, Presence, new_spec};
+use crate::resources::{ActionSpec, JsonObject, Length, Range};
 
 /// The body of a create: every field of `ACTION_FIELDS`, the `Required` ones required and the
 /// `Defaulted` ones with the resource's default.
@@ -48,8 +48,36 @@ impl JsonSchema for ActionCreate {
                 client may send back an Action it got.",
             "properties": properties,
             "required": required,
+            "allOf": companion_rules(true),
         })
     }
+}
+
+/// The required-if rules of `validate::check_spec`, as (field, value, the field it requires):
+/// a `cron` schedule needs its expression, and so on. A unit test drives `check_spec` with
+/// every row.
+pub const REQUIRED_IF: [(&str, &str, &str); 4] = [
+    ("schedule_type", "cron", "cron_expression"),
+    ("schedule_type", "one_time", "scheduled_at"),
+    ("thread_mode", "fixed", "thread_id"),
+    ("thread_mode", "template", "thread_id_template"),
+];
+
+/// `REQUIRED_IF` as JSON Schema `if`/`then`, so that the document says what the checks refuse.
+/// A create must send the companion; an update that sends the companion must not clear it (one
+/// it does not send is the stored value, which no request schema can see).
+fn companion_rules(create: bool) -> Vec<Value> {
+    REQUIRED_IF
+        .iter()
+        .map(|(field, value, companion)| {
+            let mut then = json!({"properties": {*companion: {"type": "string"}}});
+            if create {
+                then["required"] = json!([companion]);
+            }
+            json!({"if": {"properties": {*field: {"const": value}}, "required": [field]},
+                   "then": then})
+        })
+        .collect()
 }
 
 /// The schema of one field's value, as the facade reads it (`validate`'s readers).
@@ -66,6 +94,9 @@ fn property(field: &BodyField, generator: &mut SchemaGenerator) -> Map<String, V
         Kind::Str(Length { min, max }) => {
             json!({"type": of_type("string"), "minLength": min, "maxLength": max})
         }
+        Kind::Name(Length { min, max }) => json!({"type": of_type("string"), "minLength": min,
+            "maxLength": max, "pattern": DNS_SUBDOMAIN_PATTERN}),
+        Kind::Zone(_) => generator.subschema_for::<Timezone>().to_value(),
         Kind::Int(Range { min, max }) => {
             let fits = |n: i64| i32::try_from(n).is_ok();
             let format = if fits(min) && fits(max) {
@@ -93,6 +124,33 @@ fn property(field: &BodyField, generator: &mut SchemaGenerator) -> Map<String, V
     }
 }
 
+/// The IANA time zone names the scheduler accepts, for the document.
+pub struct Timezone;
+
+impl JsonSchema for Timezone {
+    fn schema_name() -> Cow<'static, str> {
+        "Timezone".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        let Length { min, max } = ActionSpec::TIMEZONE_LENGTH;
+        json_schema!({
+            "type": "string",
+            "description": "An IANA time zone name (the tz database the scheduler is built with).",
+            "minLength": min,
+            "maxLength": max,
+            "enum": zone_names(),
+        })
+    }
+}
+
+/// Every zone name `cron::parse_timezone` accepts, sorted.
+pub fn zone_names() -> Vec<&'static str> {
+    let mut names: Vec<&str> = chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name()).collect();
+    names.sort_unstable();
+    names
+}
+
 /// The body of an update. Its schema is `ActionCreate`'s with nothing required and no defaults
 /// (a field not sent keeps its value); the description below says so to clients.
 pub struct ActionUpdate;
@@ -105,6 +163,7 @@ impl JsonSchema for ActionUpdate {
     fn json_schema(generator: &mut SchemaGenerator) -> Schema {
         let mut schema = ActionCreate::json_schema(generator);
         schema.remove("required");
+        schema.insert("allOf".into(), companion_rules(false).into());
         if let Some(properties) = schema.get_mut("properties").and_then(Value::as_object_mut) {
             for property in properties.values_mut().filter_map(Value::as_object_mut) {
                 property.remove("default");

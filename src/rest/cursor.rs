@@ -1,46 +1,67 @@
-//! Lists: filtering, ordering and the opaque cursor.
+//! Lists: filtering, ordering and the cursor.
 //!
 //! The cursor is the sort key of the last item of a page, `(time, name)`, not an offset: items
 //! added or removed before that position cannot shift the next page, so nothing is lost or
-//! repeated. It is base64url of a small versioned JSON object; anything else is rejected.
+//! repeated. Its text is `1.<seconds>.<nanoseconds>.<name>` (format version 1, the time since
+//! the epoch, the name): clients treat it as opaque, but its grammar is published in the OpenAPI
+//! document (`CURSOR_PATTERN`), and every string of that grammar is a valid position, so a
+//! generated client never sends a cursor the facade refuses.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use std::sync::LazyLock;
+
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use regex::Regex;
+
+/// The grammar of a cursor: version, seconds since the epoch (at most 13 digits: every instant
+/// chrono can hold), nanoseconds (9 digits), and an object name (a DNS-1123 subdomain).
+pub const CURSOR_PATTERN: &str = r"^1\.(0|-?[1-9][0-9]{0,12})\.([0-9]{9})\.([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*)$";
+/// The longest cursor: the longest time and a 253-character name.
+pub const CURSOR_MAX_LENGTH: usize = 2 + 14 + 1 + 9 + 1 + 253;
+
+static CURSOR: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(CURSOR_PATTERN).expect("the cursor pattern compiles"));
 
 /// Position in a list ordered newest first, then by name ascending.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Cursor {
-    /// Format version, so that the encoding can change without misreading old cursors.
-    v: u8,
-    /// The sort time in nanoseconds since the epoch.
-    t: i64,
+    /// The sort time: seconds since the epoch and nanoseconds (`sort_time`).
+    time: (i64, u32),
     /// The name (action_id or run_id).
-    n: String,
+    name: String,
 }
 
-const VERSION: u8 = 1;
+/// An instant as the lists sort it. A leap second's nanoseconds (1e9 and up in chrono) are
+/// clamped, so that the cursor's nanoseconds always have 9 digits.
+fn sort_time(t: DateTime<Utc>) -> (i64, u32) {
+    (t.timestamp(), t.timestamp_subsec_nanos().min(999_999_999))
+}
 
 impl Cursor {
     pub fn after(time: DateTime<Utc>, name: &str) -> Self {
         Self {
-            v: VERSION,
-            t: time.timestamp_nanos_opt().unwrap_or(i64::MAX),
-            n: name.to_string(),
+            time: sort_time(time),
+            name: name.to_string(),
         }
     }
 
     pub fn encode(&self) -> String {
-        // Serialising a struct of plain fields cannot fail.
-        URL_SAFE_NO_PAD.encode(serde_json::to_vec(self).unwrap_or_default())
+        let (seconds, nanos) = self.time;
+        format!("1.{seconds}.{nanos:09}.{}", self.name)
     }
 
-    /// The cursor in `text`, or None when it is not one this facade issued.
+    /// The cursor in `text`, or None when it is not in the grammar (`CURSOR_PATTERN`,
+    /// `CURSOR_MAX_LENGTH`). Every text in the grammar decodes.
     pub fn decode(text: &str) -> Option<Self> {
-        let bytes = URL_SAFE_NO_PAD.decode(text.trim_end_matches('=')).ok()?;
-        let cursor: Cursor = serde_json::from_slice(&bytes).ok()?;
-        (cursor.v == VERSION && !cursor.n.is_empty()).then_some(cursor)
+        if text.len() > CURSOR_MAX_LENGTH {
+            return None;
+        }
+        let captures = CURSOR.captures(text)?;
+        let seconds = captures.get(1)?.as_str().parse().ok()?;
+        let nanos = captures.get(2)?.as_str().parse().ok()?;
+        Some(Self {
+            time: (seconds, nanos),
+            name: captures.get(3)?.as_str().to_string(),
+        })
     }
 }
 
@@ -63,16 +84,18 @@ pub fn paginate<T>(
     cursor: Option<&Cursor>,
 ) -> Page<T> {
     let total = items.len();
-    let order =
-        |a: &(i64, &str, usize), b: &(i64, &str, usize)| b.0.cmp(&a.0).then_with(|| a.1.cmp(b.1));
-    let mut keyed: Vec<(i64, &str, usize)> = items
+    type Key<'a> = ((i64, u32), &'a str, usize);
+    let order = |a: &Key, b: &Key| b.0.cmp(&a.0).then_with(|| a.1.cmp(b.1));
+    let mut keyed: Vec<Key> = items
         .iter()
         .enumerate()
         .map(|(i, item)| {
             let (t, n) = key(item);
-            (t.timestamp_nanos_opt().unwrap_or(i64::MAX), n, i)
+            (sort_time(t), n, i)
         })
-        .filter(|(t, n, _)| cursor.is_none_or(|c| *t < c.t || (*t == c.t && *n > c.n.as_str())))
+        .filter(|(t, n, _)| {
+            cursor.is_none_or(|c| *t < c.time || (*t == c.time && *n > c.name.as_str()))
+        })
         .collect();
     let has_more = keyed.len() > limit;
     if has_more {
@@ -83,9 +106,8 @@ pub fn paginate<T>(
     let next_cursor = if has_more {
         keyed.last().map(|(t, n, _)| {
             Cursor {
-                v: VERSION,
-                t: *t,
-                n: (*n).to_string(),
+                time: *t,
+                name: (*n).to_string(),
             }
             .encode()
         })
@@ -124,8 +146,32 @@ mod tests {
     #[test]
     fn cursor_round_trips_and_rejects_garbage() {
         let c = Cursor::after(t(5), "daily-report");
+        assert_eq!(c.encode(), "1.1700000005.000000000.daily-report");
         assert_eq!(Cursor::decode(&c.encode()), Some(c));
-        for bad in ["", "abc", "!!!", "eyJ2IjoyLCJ0IjoxLCJuIjoieCJ9", "bnVsbA"] {
+        let before_1970 = Utc.timestamp_opt(-5, 120).unwrap();
+        let c = Cursor::after(before_1970, "v1.run-0");
+        assert_eq!(c.encode(), "1.-5.000000120.v1.run-0");
+        assert_eq!(Cursor::decode(&c.encode()), Some(c));
+        let leap = Utc.timestamp_opt(59, 1_500_000_000).unwrap();
+        assert_eq!(Cursor::after(leap, "a").encode(), "1.59.999999999.a");
+        let longest = Cursor::after(DateTime::<Utc>::MIN_UTC, &"a".repeat(253)).encode();
+        assert_eq!(longest.len(), CURSOR_MAX_LENGTH);
+        assert!(Cursor::decode(&longest).is_some());
+        for bad in [
+            "",
+            "abc",
+            "!!!",
+            "eyJ2IjoxLCJ0IjoxLCJuIjoieCJ9",
+            "2.5.000000000.a",
+            "1.05.000000000.a",
+            "1.-0.000000000.a",
+            "1.5.00000000.a",
+            "1.5.000000000.",
+            "1.5.000000000.A",
+            "1.5.000000000.a-",
+            "1.99999999999999.000000000.a",
+            &format!("1.0.000000000.{}", "a".repeat(267)),
+        ] {
             assert_eq!(Cursor::decode(bad), None, "{bad}");
         }
     }

@@ -7,10 +7,13 @@
 //! - `actions`, `runs`: the handlers, one module per resource; `run_actions`: cancel and rerun;
 //!   `schedule`: schedule previews; `dry_run`: a trigger's request without the trigger;
 //!   `callback`: the reports of endpoints that answered 202
-//! - `validate`, `cursor`, `error`, `extract`: pure input checking, list paging, error bodies
+//! - `validate`, `cursor`, `error`, `extract`, `pyjson`: pure input checking, list paging, error
+//!   bodies, the reference's wording of malformed JSON
 //! - `auth`: TokenReview / SubjectAccessReview with a short cache
 //! - `openapi`: the OpenAPI 3.1 document at `/openapi.json`; `bodies`: the request bodies as
 //!   types for its schemas
+//! - `ui`: the dashboard at `/ui`, the API docs at `/docs`, and the dashboard's read-only JSON
+//!   routes
 
 pub mod actions;
 pub mod admission;
@@ -24,9 +27,11 @@ pub mod error;
 pub mod extract;
 pub mod model;
 pub mod openapi;
+pub mod pyjson;
 pub mod run_actions;
 pub mod runs;
 pub mod schedule;
+pub mod ui;
 pub mod validate;
 
 use std::sync::Arc;
@@ -227,6 +232,7 @@ pub fn router(state: AppState) -> Router {
         .route("/schedule-preview", get(schedule::preview));
     Router::new()
         .nest(PREFIX, api)
+        .merge(ui::routes(PREFIX))
         .route(
             "/v1/callbacks/{workspace_id}/{run_id}/{attempt}",
             post(callback::report),

@@ -47,7 +47,7 @@ pub const ACTION_FIELDS: &[BodyField] = &[
     BodyField {
         rest: "endpoint_id",
         spec: "endpoint",
-        kind: Kind::Str(ActionSpec::ENDPOINT_LENGTH),
+        kind: Kind::Name(ActionSpec::ENDPOINT_LENGTH),
         presence: Presence::Required,
         doc: "Name of an ActionEndpoint in the workspace; it must exist.",
     },
@@ -125,7 +125,7 @@ pub const ACTION_FIELDS: &[BodyField] = &[
     BodyField {
         rest: "timezone",
         spec: "timezone",
-        kind: Kind::Str(ActionSpec::TIMEZONE_LENGTH),
+        kind: Kind::Zone(ActionSpec::TIMEZONE_LENGTH),
         presence: Presence::Defaulted,
         doc: "IANA timezone the cron expression is evaluated in, e.g. `Europe/Berlin`.",
     },

@@ -11,7 +11,8 @@ use schemars::{JsonSchema, Schema};
 use serde_json::{Map, Value, json};
 
 use super::actions::{ActionList, TriggerResponse};
-use super::bodies::{ActionCreate, ActionUpdate, TriggerRequest};
+use super::bodies::{ActionCreate, ActionUpdate, Timezone, TriggerRequest};
+use super::cursor::{CURSOR_MAX_LENGTH, CURSOR_PATTERN};
 use super::detail::RunDetail;
 use super::dry_run::DryRun;
 use super::error::{HttpValidationError, PlatformError};
@@ -152,6 +153,11 @@ fn schemas() -> Map<String, Value> {
     responses.subschema_for::<super::callback::HeartbeatAnswer>();
     responses.subschema_for::<HttpValidationError>();
     responses.subschema_for::<PlatformError>();
+    // The dashboard's read-only routes (`rest::ui::views`).
+    responses.subschema_for::<super::ui::views::WorkspaceList>();
+    responses.subschema_for::<super::ui::views::Overview>();
+    responses.subschema_for::<super::ui::views::Timeline>();
+    responses.subschema_for::<super::ui::views::AttemptList>();
     // Requests as deserialized: optional, nullable and defaulted fields are not required.
     let mut requests = settings().for_deserialize().into_generator();
     requests.subschema_for::<ActionCreate>();
@@ -230,7 +236,8 @@ fn operation(method: &str, path: &str, id: &str, summary: &str, success: u16) ->
                "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT}}),
         json!({"name": "cursor", "in": "query", "required": false,
                "description": "Cursor for pagination (from previous response's next_cursor)",
-               "schema": {"type": "string"}}),
+               "schema": {"type": "string", "maxLength": CURSOR_MAX_LENGTH,
+                          "pattern": CURSOR_PATTERN}}),
     ];
     let success_schema = match id {
         "list_actions" => Some(ref_to::<ActionList>()),
@@ -281,7 +288,7 @@ fn operation(method: &str, path: &str, id: &str, summary: &str, success: u16) ->
                     "schema": {"type": "string", "format": "date-time"}}));
                 params.push(json!({"name": "timezone", "in": "query", "required": false,
                     "description": "IANA zone the expression is evaluated in",
-                    "schema": {"type": "string", "default": "UTC"}}));
+                    "schema": {"$ref": ref_to::<Timezone>()["$ref"], "default": "UTC"}}));
             }
         }
         _ => {}
@@ -335,7 +342,11 @@ fn operation(method: &str, path: &str, id: &str, summary: &str, success: u16) ->
     let body = match id {
         "create_action" => Some((ref_to::<ActionCreate>(), true)),
         "update_action" => Some((ref_to::<ActionUpdate>(), true)),
-        "trigger_action" => Some((ref_to::<TriggerRequest>(), false)),
+        // Optional, and `null` is no body, as FastAPI reads an `Optional[TriggerRequest]` body.
+        "trigger_action" => Some((
+            json!({"anyOf": [ref_to::<TriggerRequest>(), {"type": "null"}]}),
+            false,
+        )),
         _ => None,
     };
     if let Some((schema, required)) = body {
@@ -356,6 +367,7 @@ pub fn document() -> Value {
         let entry = paths.entry(full).or_insert_with(|| json!({}));
         entry[*method] = operation(method, path, id, summary, *success);
     }
+    paths.extend(super::ui::views::openapi_paths(super::PREFIX));
     let plain = |summary: &str, id: &str| {
         json!({"get": {"operationId": id, "summary": summary, "security": [],
             "responses": {"200": {"description": "OK", "content": {"text/plain": {"schema": {"type": "string"}}}}}}})
@@ -390,7 +402,8 @@ pub fn document() -> Value {
             path_param("workspace_id", "Workspace (the Kubernetes namespace) of the run"),
             path_param("run_id", "The run (from X-Punctual-Callback-URL)"),
             {"name": "attempt", "in": "path", "required": true, "description": "The attempt",
-             "schema": {"type": "integer", "minimum": 1}},
+             // What the handler reads (an i32 of at least 1), so that no valid number is refused.
+             "schema": {"type": "integer", "format": "int32", "minimum": 1, "maximum": i32::MAX}},
         ],
         "responses": {
             "200": {"description": "Recorded (or a repeat: nothing changed)",
@@ -427,7 +440,8 @@ pub fn document() -> Value {
                 "description": "The attempt's X-Punctual-Callback-Token"}},
         },
         "security": [{"bearer": []}],
-        "tags": [{"name": "Actions"}, {"name": "Callbacks"}],
+        "tags": [{"name": "Actions"}, {"name": "Callbacks"},
+                 {"name": "Dashboard", "description": "Read-only views for the dashboard at /ui"}],
     })
 }
 

@@ -11,7 +11,6 @@ use tracing::{debug, info, warn};
 use super::controller::{Context, conclude, params};
 use super::outcome::{self, AttemptResult, ErrorCode};
 use super::target;
-use crate::metrics::OutcomeLabels;
 use crate::resources::{ActionRun, ActionRunStatus, RunPhase};
 use crate::{Error, Result};
 
@@ -34,6 +33,8 @@ pub(super) async fn attempt(ctx: &Context, run: &ActionRun, n: i32) -> Result<Op
     // The endpoint's own limits first: a run waiting for a slow endpoint holds no global permit.
     let turn = endpoint_turn(ctx, run).await;
     let permit = ctx.permits.clone().acquire_owned().await;
+    // Counted while the permit is held, so that in flight equal to the cap means it is full.
+    let in_flight = ctx.metrics.request_in_flight();
     let uid = run.uid().unwrap_or_default();
     let execution_id = crate::runspec::execution_id(&uid, n as u32).to_string();
     let prev = run.status.clone().unwrap_or_default();
@@ -56,6 +57,7 @@ pub(super) async fn attempt(ctx: &Context, run: &ActionRun, n: i32) -> Result<Op
     // The endpoint has answered: the next request may go while this one is recorded.
     drop(permit);
     drop(turn);
+    drop(in_flight);
     let now = ctx.clock.now();
     // 202 Accepted: the endpoint works on it and reports to its callback URL.
     if let AttemptResult::Response {
@@ -251,7 +253,7 @@ async fn record(
     for _ in 0..3 {
         match write_status(ctx, &current, new).await {
             Ok(written) => {
-                record_outcome(ctx, new);
+                record_outcome(ctx, run, new);
                 return Ok(written.resource_version());
             }
             Err(e) if e.is_conflict() => {
@@ -345,18 +347,14 @@ static STATUS_FIELDS: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::ne
 
 /// Metrics and a log line when a run reaches a final status. (Events are published by the Action
 /// controller, on transitions only: one per successful run would be a write per run.)
-pub(super) fn record_outcome(ctx: &Context, status: &ActionRunStatus) {
+pub(super) fn record_outcome(ctx: &Context, run: &ActionRun, status: &ActionRunStatus) {
     if status.status.is_active() {
         return;
     }
     let code = status.error_code.map_or("none", |c| c.as_str()).to_string();
+    let namespace = run.namespace().unwrap_or_default();
     ctx.metrics
-        .run_outcomes
-        .get_or_create(&OutcomeLabels {
-            status: status.status.as_str().into(),
-            error_code: code.clone(),
-        })
-        .inc();
+        .run_finished(&namespace, status.status.as_str(), &code);
     if status.status == RunPhase::Succeeded {
         debug!(attempts = status.attempt, "run succeeded");
     } else {

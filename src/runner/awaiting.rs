@@ -136,7 +136,7 @@ pub(super) async fn reconcile(
         }
     };
     write_status(ctx, run, &new).await?;
-    record_outcome(ctx, &new);
+    record_outcome(ctx, run, &new);
     Ok(Some(Requeue::await_change()))
 }
 

@@ -29,7 +29,7 @@ use super::attempt::{attempt, record_outcome, write_status};
 use super::outcome::{self, AttemptResult, ErrorCode, Gate, GateInput, Next, Step};
 use super::target::ServiceMode;
 use crate::cache::{Caches, Change};
-use crate::metrics::{ErrorLabels, Metrics, OutcomeLabels};
+use crate::metrics::{ErrorLabels, Metrics};
 use crate::resources::{Action, ActionRun, ActionRunStatus, RunPhase, TriggerType};
 use crate::runspec::{CANCEL_ANNOTATION, GENERATION_ANNOTATION};
 use crate::{Clock, Error, Result};
@@ -120,6 +120,9 @@ pub async fn run(
 ) {
     let in_flight: InFlight = Arc::default();
     let (retrigger, retriggered) = mpsc::unbounded();
+    metrics
+        .runner_max_concurrent_requests
+        .set(config.max_concurrent_requests.max(1) as i64);
     let ctx = Arc::new(Context {
         client: client.clone(),
         http,
@@ -142,13 +145,8 @@ pub async fn run(
             Change::Deleted(r) => {
                 if abort(&in_flight, &r.uid().unwrap_or_default()) {
                     info!(run = %r.name_any(), "run deleted; its request was aborted");
-                    metrics
-                        .run_outcomes
-                        .get_or_create(&OutcomeLabels {
-                            status: "cancelled".into(),
-                            error_code: "cancelled".into(),
-                        })
-                        .inc();
+                    let namespace = r.namespace().unwrap_or_default();
+                    metrics.run_finished(&namespace, "cancelled", "cancelled");
                 }
                 None
             }
@@ -307,7 +305,7 @@ async fn reconcile(run: Arc<ActionRun>, ctx: Arc<Context>) -> Result<Requeue> {
             Err(Error::Kube(kube::Error::Api(e))) if e.code == 404 => {}
             Err(e) => return Err(e),
         }
-        record_outcome(&ctx, &cancelled);
+        record_outcome(&ctx, &run, &cancelled);
         return Ok(Requeue::await_change());
     };
     let now = ctx.clock.now();
@@ -331,7 +329,7 @@ async fn reconcile(run: Arc<ActionRun>, ctx: Arc<Context>) -> Result<Requeue> {
             let new = conclude(&run, &prev, attempt, &AttemptResult::Interrupted, now);
             warn!(attempt = prev.attempt, "attempt interrupted by a restart");
             write_status(&ctx, &run, &new).await?;
-            record_outcome(&ctx, &new);
+            record_outcome(&ctx, &run, &new);
             Ok(Requeue::await_change())
         }
         Step::Finished => Ok(Requeue::await_change()),
@@ -361,7 +359,7 @@ async fn cancel_requested(
     );
     match write_status(ctx, run, &cancelled).await {
         Ok(_) => {
-            record_outcome(ctx, &cancelled);
+            record_outcome(ctx, run, &cancelled);
             // An endpoint working on a 202 is told; one with a request in flight saw it abort.
             if run
                 .status
@@ -439,7 +437,7 @@ async fn at_the_instant(
                     now,
                 );
                 match write_status(ctx, &other, &cancelled).await {
-                    Ok(_) => record_outcome(ctx, &cancelled),
+                    Ok(_) => record_outcome(ctx, &other, &cancelled),
                     // Finished or changed meanwhile: nothing to replace.
                     Err(e) if e.is_conflict() => {}
                     Err(Error::Kube(kube::Error::Api(e))) if e.code == 404 => {}
@@ -449,7 +447,8 @@ async fn at_the_instant(
         }
     }
     let lag = (ctx.clock.now() - input.slot).num_milliseconds() as f64 / 1000.0;
-    ctx.metrics.schedule_lag.observe(lag.max(0.0));
+    ctx.metrics
+        .slot_lag(&run.namespace().unwrap_or_default(), lag.max(0.0));
     spawn_attempt(ctx, run.clone(), 1);
     Ok(Requeue::await_change())
 }

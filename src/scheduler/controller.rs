@@ -301,6 +301,10 @@ pub fn run_info(r: &ActionRun) -> RunInfo {
             .notification
             .as_ref()
             .is_some_and(|n| n.phase == crate::resources::NotificationPhase::Pending),
+        accepted: status
+            .attempts
+            .last()
+            .is_some_and(|a| a.http_status == Some(202)),
     }
 }
 
@@ -333,9 +337,12 @@ async fn apply(action: &Action, plan: &Plan, ctx: &Context) -> Result<()> {
         }
         let prev = action.status.clone().unwrap_or_default();
         let missed = plan.status.missed_runs - prev.missed_runs;
-        ctx.metrics.slots_missed.inc_by(missed.max(0) as u64);
         let skipped = plan.status.skipped_runs - prev.skipped_runs;
-        ctx.metrics.slots_skipped.inc_by(skipped.max(0) as u64);
+        ctx.metrics.slots_not_run(
+            &action.namespace().unwrap_or_default(),
+            missed.max(0) as u64,
+            skipped.max(0) as u64,
+        );
         for (_, effect) in &plan.counted {
             debug!(?effect, "counted");
         }

@@ -24,7 +24,8 @@ pub enum Effect {
     Failed,
     Skipped,
     Missed,
-    /// Cancelled (Replace, Action deleted): in no counter.
+    /// Cancelled (on request, Replace, Action deleted): in no counter. Listed in the ledger all
+    /// the same, so that its Event is published once.
     Nothing,
 }
 
@@ -78,7 +79,7 @@ pub fn tally(status: &ActionStatus, runs: &[RunInfo]) -> Tally {
             settled.push(r.name.clone());
             continue;
         }
-        if e == Effect::Nothing || listed.contains(r.name.as_str()) {
+        if listed.contains(r.name.as_str()) {
             continue;
         }
         if counted.iter().any(|(n, _)| n == &r.name) {

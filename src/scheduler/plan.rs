@@ -18,7 +18,7 @@ use super::conditions::conditions;
 use super::counting::{self, Effect};
 pub use super::timing::{Invalid, Timing};
 use super::timing::{arm, due_slots};
-use crate::resources::{Action, ActionStatus, RunPhase};
+use crate::resources::{Action, ActionStatus, RunErrorCode, RunPhase};
 
 /// How many future fire times the status lists.
 pub const UPCOMING: usize = 5;
@@ -49,6 +49,8 @@ pub struct RunInfo {
     pub deleted: bool,
     /// Its notification is not settled yet: history cleanup keeps it until it is.
     pub notification_pending: bool,
+    /// Its last attempt was answered 202 Accepted: a long-running call reporting by callback.
+    pub accepted: bool,
 }
 
 impl RunInfo {
@@ -365,8 +367,9 @@ pub fn only_timing_changed(status: &ActionStatus, prev: &ActionStatus) -> bool {
 }
 
 /// Events for what this status counts: a failure after a success (or the first run failing), a
-/// success after a failure, a skipped slot, a slot missed at its instant. Nothing per ordinary
-/// success: Events are for transitions.
+/// success after a failure, a run cancelled, a long-running call that timed out for good, a
+/// skipped slot, a slot missed at its instant. Nothing per ordinary success: Events are for
+/// transitions. They are the Action's, so they outlive the runs' history cleanup.
 fn counting_events(
     prev: &ActionStatus,
     runs: &[RunInfo],
@@ -375,6 +378,16 @@ fn counting_events(
     let mut last = prev.last_run_status;
     let mut notes = Vec::new();
     for (r, e) in counting::in_finish_order(runs, counted) {
+        if e == Effect::Failed && r.accepted && r.error_code == Some(RunErrorCode::Timeout) {
+            notes.push(Note {
+                warning: true,
+                reason: "RunTimedOut",
+                message: format!(
+                    "run {}: the endpoint answered 202 and did not report within completionTimeoutSeconds",
+                    r.name
+                ),
+            });
+        }
         match e {
             Effect::Failed if last != Some(RunPhase::Failed) => {
                 last = Some(RunPhase::Failed);
@@ -397,6 +410,11 @@ fn counting_events(
                 });
             }
             Effect::Succeeded => last = Some(RunPhase::Succeeded),
+            Effect::Nothing if r.error_code == Some(RunErrorCode::Cancelled) => notes.push(Note {
+                warning: false,
+                reason: "RunCancelled",
+                message: format!("run {} was cancelled", r.name),
+            }),
             Effect::Skipped => notes.push(Note {
                 warning: false,
                 reason: "SlotSkipped",

@@ -271,18 +271,6 @@ pub async fn create_test_action(
         .expect("create action")
 }
 
-/// Serves `app` on a free loopback port, in the background, for the test's lifetime.
-pub async fn serve_on_loopback(app: axum::Router) -> std::net::SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind test endpoint");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    addr
-}
-
 /// One request a [`delivery_endpoint`] received.
 #[derive(Clone, Debug)]
 pub struct Delivery {
@@ -344,7 +332,7 @@ pub async fn delivery_endpoint() -> (std::net::SocketAddr, Deliveries) {
             }
         },
     );
-    (serve_on_loopback(app).await, deliveries)
+    (serve_on_free_port(app).await, deliveries)
 }
 
 /// Reads one HTTP/1.1 request (head and as many body bytes as Content-Length says) from a test
@@ -373,4 +361,47 @@ pub async fn read_request(conn: &mut tokio::net::TcpStream) -> Option<(String, S
             }
         }
     }
+}
+
+/// The token in a kubeconfig written by e2e/cluster.sh.
+pub fn token_of(var: &str) -> String {
+    let path = std::env::var(var).unwrap_or_else(|_| panic!("{var} is not set"));
+    let text = std::fs::read_to_string(&path).expect("kubeconfig");
+    text.lines()
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("token:")
+                .map(|t| t.trim().to_string())
+        })
+        .expect("a token in the kubeconfig")
+}
+
+/// Lets the token user `punctual-user` get and list Actions and runs in `namespace` (a Role and
+/// RoleBinding `actions-reader`).
+pub fn allow_user_to_read(namespace: &str) {
+    let role = serde_json::json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+        "metadata": {"name": "actions-reader"},
+        "rules": [{"apiGroups": ["punctual.dev"], "resources": ["actions", "actionruns"], "verbs": ["get", "list"]}]});
+    let binding = serde_json::json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+        "metadata": {"name": "actions-reader"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "actions-reader"},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "punctual-user"}]});
+    for doc in [role, binding] {
+        kubectl_ok(
+            &["apply", "-n", namespace, "-f", "-"],
+            Some(&doc.to_string()),
+        );
+    }
+}
+
+/// Serves `app` on a free loopback port until the test ends; returns its address.
+pub async fn serve_on_free_port(app: axum::Router) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind test endpoint");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    addr
 }

@@ -47,6 +47,11 @@ fn every_bound_in_the_create_schema_is_the_one_validate_applies() {
     let mut bounded = Vec::new();
     for (field, property) in properties("ActionCreate") {
         let bound = |key: &str| property.get(key).and_then(Value::as_i64);
+        // Not ASCII where any text goes, so that bytes and characters differ.
+        let chars = |n: i64| match property.get("pattern") {
+            Some(_) => json!("a".repeat(usize::try_from(n).unwrap())),
+            None => chars(n),
+        };
         // (value at the bound, value one past it) for each bound the schema states.
         let mut cases: Vec<(Value, Option<Value>)> = Vec::new();
         if let Some(min) = bound("minLength") {
@@ -103,9 +108,111 @@ fn every_bound_in_the_create_schema_is_the_one_validate_applies() {
             "retry_delay_seconds",
             "thread_id",
             "thread_id_template",
-            "timezone",
         ]
     );
+}
+
+#[test]
+fn the_documented_zones_are_exactly_those_the_scheduler_accepts() {
+    let zones = schema("Timezone")["enum"].as_array().unwrap().clone();
+    assert!(zones.len() > 400, "{}", zones.len());
+    for zone in &zones {
+        let zone = zone.as_str().unwrap();
+        assert!(crate::cron::parse_timezone(zone).is_ok(), "{zone}");
+        assert!(zone.chars().count() <= crate::resources::ActionSpec::TIMEZONE_LENGTH.max);
+    }
+    for name in [
+        "UTC",
+        "Europe/Berlin",
+        "America/Argentina/Buenos_Aires",
+        "Etc/GMT+5",
+    ] {
+        assert!(zones.contains(&json!(name)), "{name}");
+    }
+    for name in ["utc", "Mars/Olympus", "", "Europe/Berlin "] {
+        assert!(!zones.contains(&json!(name)), "{name}");
+        assert!(crate::cron::parse_timezone(name).is_err(), "{name}");
+    }
+    assert_eq!(
+        properties("ActionCreate")["timezone"]["$ref"],
+        "#/components/schemas/Timezone"
+    );
+}
+
+#[test]
+fn every_pattern_in_the_create_schema_is_the_one_validate_applies() {
+    let mut patterned = Vec::new();
+    for (field, property) in properties("ActionCreate") {
+        let Some(pattern) = property.get("pattern").and_then(Value::as_str) else {
+            continue;
+        };
+        patterned.push(field.clone());
+        let regex = regex::Regex::new(pattern).unwrap();
+        for (value, matches) in [
+            ("agent", true),
+            ("v1.agent-2", true),
+            ("Agent", false),
+            ("a b", false),
+            ("a/b", false),
+            ("-a", false),
+            ("é", false),
+        ] {
+            assert_eq!(regex.is_match(value), matches, "{field} {value:?}");
+            let errs = errors_at(parse_action_body(&with(&field, json!(value)), true), &field);
+            if matches {
+                assert!(errs.is_empty(), "{field} {value:?}: {errs:?}");
+            } else {
+                assert_eq!(errs.len(), 1, "{field} {value:?}");
+                assert_eq!(errs[0].kind, "string_pattern_mismatch");
+                assert_eq!(errs[0].ctx, Some(json!({"pattern": pattern})));
+            }
+        }
+    }
+    assert_eq!(patterned, ["endpoint_id"]);
+}
+
+/// Each required-if rule of the document is one `check_spec` applies: the body without the
+/// companion is refused at the companion, with it (or, for an update, when it is not sent) the
+/// rule is satisfied. The rules are read from the document, so a rule it loses fails here.
+#[test]
+fn the_documented_required_if_rules_are_those_the_checks_apply() {
+    use crate::rest::validate::check_spec;
+    let now = chrono::Utc::now();
+    let rules = schema("ActionCreate")["allOf"].as_array().unwrap().clone();
+    assert_eq!(rules.len(), crate::rest::bodies::REQUIRED_IF.len());
+    for rule in rules {
+        let (field, value) = rule["if"]["properties"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .next()
+            .unwrap();
+        let value = value["const"].clone();
+        let companion = rule["then"]["required"][0].as_str().unwrap();
+        let companion_value = match companion {
+            "cron_expression" => json!("0 9 * * *"),
+            "scheduled_at" => json!("2099-01-01T00:00:00Z"),
+            _ => json!("t-{{ date }}"),
+        };
+        let check = |body: Value| {
+            let input = parse_action_body(&body, true).unwrap();
+            let mut spec = new_spec("app").unwrap();
+            apply(&mut spec, &input).unwrap();
+            check_spec(&spec, &input, now)
+        };
+        let without = check(with(field, value.clone()));
+        assert_eq!(
+            without.iter().map(|e| e.loc.clone()).collect::<Vec<_>>(),
+            vec![loc(&["body", companion])],
+            "{field}={value} without {companion}"
+        );
+        let mut body = with(field, value.clone());
+        body[companion] = companion_value;
+        assert_eq!(check(body), Vec::new(), "{field}={value} with {companion}");
+    }
+    let update = schema("ActionUpdate")["allOf"].as_array().unwrap().clone();
+    assert_eq!(update.len(), crate::rest::bodies::REQUIRED_IF.len());
+    assert!(update.iter().all(|r| r["then"].get("required").is_none()));
 }
 
 #[test]

@@ -266,7 +266,8 @@ fn every_writable_field_is_shown_at_its_rest_name() {
     let mut body = serde_json::Map::new();
     for field in ACTION_FIELDS {
         let value = match field.kind {
-            Kind::Str(length) => json!("x".repeat(length.min.max(2))),
+            Kind::Str(length) | Kind::Name(length) => json!("x".repeat(length.min.max(2))),
+            Kind::Zone(_) => json!("Europe/Berlin"),
             Kind::Int(range) => json!(range.max),
             Kind::Bool => json!(false),
             Kind::Enum(e) => json!(e.values().last().unwrap()),

@@ -222,3 +222,106 @@ async fn an_update_is_checked_beyond_types_before_anything_is_written() {
         assert_eq!(a.json, expected, "{body}");
     }
 }
+
+/// Every id that would go into an API server URL is checked against its grammar first: the
+/// fixture's client points at a port nobody listens on, so one that reached the API server
+/// would be a 500, not these 422s.
+#[tokio::test]
+async fn ids_that_reach_the_api_server_are_checked_first() {
+    let s = fixture(AuthMode::None);
+    let create =
+        |endpoint: &str| json!({"name": "n", "endpoint_id": endpoint, "namespace_id": "m"});
+    for endpoint in [
+        "a b",
+        "agent\n",
+        "agent/../x",
+        "Agent",
+        "agent?x=1",
+        "é",
+        "-agent",
+        "a..b",
+    ] {
+        for (method, uri, body) in [
+            ("POST", format!("{BASE}/actions"), create(endpoint)),
+            (
+                "PUT",
+                format!("{BASE}/actions/daily-report"),
+                json!({"endpoint_id": endpoint}),
+            ),
+        ] {
+            let a = call(&s, method, &uri, Some(body)).await;
+            assert_eq!(
+                a.status,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "{method} {endpoint:?}: {}",
+                a.text
+            );
+            assert_eq!(
+                a.json,
+                json!({"detail": [{"type": "string_pattern_mismatch",
+                    "loc": ["body", "endpoint_id"],
+                    "msg": format!("String should match pattern '{DNS_SUBDOMAIN}'"),
+                    "input": endpoint, "ctx": {"pattern": DNS_SUBDOMAIN}}]}),
+                "{method} {endpoint:?}"
+            );
+        }
+    }
+    // Too long is reported as such, before the pattern.
+    let long = "a".repeat(254);
+    let a = call(&s, "POST", &format!("{BASE}/actions"), Some(create(&long))).await;
+    assert_eq!(a.json["detail"][0]["type"], "string_too_long", "{}", a.text);
+}
+
+/// The list queries accept exactly what the document says: a cursor in its grammar (any such
+/// text is a position, whether or not an item has that name), a status of the enum.
+#[tokio::test]
+async fn list_queries_follow_their_published_grammar() {
+    let s = fixture(AuthMode::None);
+    let pattern = crate::rest::cursor::CURSOR_PATTERN;
+    // A position between the two Actions of 2026-03-03T10:00:00Z: only the older ones follow.
+    let a = call(
+        &s,
+        "GET",
+        &format!("{BASE}/actions?cursor=1.1772532000.000000000.a-zzz"),
+        None,
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    let ids: Vec<&str> = a.json["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["action_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["b-cleanup", "weekly-digest", "daily-report"]);
+    for (uri, expected) in [
+        (
+            format!("{BASE}/actions?cursor=garbage"),
+            json!({"type": "string_pattern_mismatch", "loc": ["query", "cursor"],
+                   "msg": format!("String should match pattern '{pattern}'"),
+                   "input": "garbage", "ctx": {"pattern": pattern}}),
+        ),
+        (
+            format!("{BASE}/actions?cursor="),
+            json!({"type": "string_pattern_mismatch", "loc": ["query", "cursor"],
+                   "msg": format!("String should match pattern '{pattern}'"),
+                   "input": "", "ctx": {"pattern": pattern}}),
+        ),
+        (
+            format!("{BASE}/actions/daily-report/runs?status="),
+            json!({"type": "enum", "loc": ["query", "status"],
+                   "msg": "Input should be 'pending', 'running', 'succeeded', 'failed' or 'cancelled'",
+                   "input": "",
+                   "ctx": {"expected": "'pending', 'running', 'succeeded', 'failed' or 'cancelled'"}}),
+        ),
+    ] {
+        let a = call(&s, "GET", &uri, None).await;
+        assert_eq!(
+            a.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{uri}: {}",
+            a.text
+        );
+        assert_eq!(a.json, json!({"detail": [expected]}), "{uri}");
+    }
+}

@@ -8,8 +8,10 @@
 //! - `invalid`: the exact 422 bodies of bad path ids, queries and bodies
 //! - `reads`: gets and lists rendered from the stores
 //! - `agent`: the routes beyond the reference API (previews, cancel, rerun, dry run)
+//! - `dashboard`: the pages at `/ui` and `/docs`, and the dashboard's JSON routes
 
 mod agent;
+mod dashboard;
 mod invalid;
 mod precedence;
 mod reads;

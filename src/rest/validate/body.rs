@@ -30,6 +30,15 @@ pub struct BodyField {
 #[derive(Debug, Clone, Copy)]
 pub enum Kind {
     Str(Length),
+    /// The name of a Kubernetes object the facade looks up (a DNS-1123 subdomain,
+    /// `DNS_SUBDOMAIN_PATTERN`): it goes into an API server URL, so it is checked against its
+    /// grammar before any request (length first, then the pattern, as Pydantic does).
+    Name(Length),
+    /// An IANA time zone name, of `Length`. The document lists the names (`zone_names`); the
+    /// name is checked with the scheduler's own `parse_timezone` among the checks beyond types,
+    /// so an unknown one is a `value_error` with a suggestion, not an `enum` error listing
+    /// hundreds of names.
+    Zone(Length),
     Int(Range),
     Bool,
     Enum(EnumKind),
@@ -226,6 +235,34 @@ mod tests {
         .unwrap_err();
         assert_eq!(errs[0].kind, "int_parsing");
         assert_eq!(errs[1].kind, "int_from_float");
+    }
+
+    #[test]
+    fn only_nullable_fields_may_be_null() {
+        let body = json!({"thread_mode": null, "payload": null, "action_type": null,
+            "timezone": null, "max_retries": null, "is_enabled": null, "description": null,
+            "schedule_type": null, "scheduled_at": null});
+        for create in [true, false] {
+            let errs = parse_action_body(&body, create).unwrap_err();
+            let nulls: Vec<_> = errs.iter().filter(|e| e.input.is_null()).collect();
+            let kinds: Vec<(&str, &Value)> = nulls
+                .iter()
+                .filter(|e| e.kind != "missing")
+                .map(|e| (e.kind.as_str(), &e.loc[1]))
+                .collect();
+            assert_eq!(
+                kinds,
+                vec![
+                    ("enum", &json!("thread_mode")),
+                    ("dict_type", &json!("payload")),
+                    ("enum", &json!("action_type")),
+                    ("string_type", &json!("timezone")),
+                    ("int_type", &json!("max_retries")),
+                    ("bool_type", &json!("is_enabled")),
+                ],
+                "create: {create}"
+            );
+        }
     }
 
     #[test]

@@ -1,11 +1,13 @@
 //! Field readers over one body object, with Pydantic's lax coercions ("3" is an int, "false" a
 //! bool, 5.0 an int; docs/rest.md, "Errors").
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, SecondsFormat, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value, json};
 
 use super::body::{BodyField, Kind, Presence};
-use super::pydantic::{enum_error, ge, le, too_long, too_short};
+use super::lax::{LaxInt, Refusal, lax_bool, lax_datetime, lax_int};
+use super::path::{DNS_SUBDOMAIN, DNS_SUBDOMAIN_PATTERN};
+use super::pydantic::{enum_error, ge, le, pattern_mismatch, too_long, too_short};
 use crate::resources::{JsonObject, Length, Range};
 use crate::rest::error::{FieldError, loc};
 
@@ -15,7 +17,7 @@ pub(super) struct Fields<'a> {
     pub(super) errs: &'a mut Vec<FieldError>,
 }
 
-impl Fields<'_> {
+impl<'a> Fields<'a> {
     fn at(field: &str) -> Vec<Value> {
         loc(&["body", field])
     }
@@ -33,7 +35,7 @@ impl Fields<'_> {
         }
     }
 
-    fn raw(&self, field: &str) -> Option<&Value> {
+    fn raw(&self, field: &str) -> Option<&'a Value> {
         self.obj.get(field)
     }
 
@@ -53,7 +55,11 @@ impl Fields<'_> {
                 ));
                 None
             }
-            Presence::Required if self.raw(name).is_some_and(Value::is_null) => {
+            // Only a `Nullable` field may be null, as the document says (Pydantic: a field whose
+            // type does not include None refuses null).
+            Presence::Required | Presence::Defaulted
+                if self.raw(name).is_some_and(Value::is_null) =>
+            {
                 self.errs.push(null_error(name, field.kind));
                 None
             }
@@ -61,12 +67,11 @@ impl Fields<'_> {
         }
     }
 
-    /// The sent value of `field` read as `kind`. For a field that is not `Nullable`, a null is
-    /// skipped (the field keeps its value) by the readers of strings, enums, objects and times,
-    /// and is a type error for integers and booleans.
+    /// The sent value of `field` read as `kind` (never null: `field` answers a null first).
     fn value(&mut self, field: &str, kind: Kind) -> Option<Value> {
         match kind {
-            Kind::Str(length) => self.str(field, length).map(Value::String),
+            Kind::Str(length) | Kind::Zone(length) => self.str(field, length).map(Value::String),
+            Kind::Name(length) => self.name(field, length).map(Value::String),
             Kind::Int(range) => self.int(field, range).map(Value::from),
             Kind::Bool => self.boolean(field).map(Value::Bool),
             Kind::Enum(e) => self.enumeration(field, &e.values()).map(Value::String),
@@ -104,89 +109,44 @@ impl Fields<'_> {
         Some(s.to_string())
     }
 
+    /// An object name: a string of `length` that matches `DNS_SUBDOMAIN_PATTERN`.
+    fn name(&mut self, field: &str, length: Length) -> Option<String> {
+        let s = self.str(field, length)?;
+        if DNS_SUBDOMAIN.is_match(&s) {
+            return Some(s);
+        }
+        self.errs.push(pattern_mismatch(
+            Self::at(field),
+            DNS_SUBDOMAIN_PATTERN,
+            json!(s),
+        ));
+        None
+    }
+
     pub(super) fn int(&mut self, field: &str, Range { min, max }: Range) -> Option<i64> {
         let value = self.raw(field)?;
-        let n = match value {
-            Value::Number(n) => match n.as_i64() {
-                Some(i) => Some(i),
-                None => match n.as_f64() {
-                    Some(f) if f.fract() == 0.0 && f.abs() < 1e15 => Some(f as i64),
-                    _ => {
-                        self.errs.push(FieldError::new(
-                            "int_from_float",
-                            Self::at(field),
-                            "Input should be a valid integer, got a number with a fractional part",
-                            value.clone(),
-                        ));
-                        return None;
-                    }
-                },
-            },
-            // Pydantic's lax mode accepts integers written as strings.
-            Value::String(s) => match s.trim().parse::<i64>() {
-                Ok(i) => Some(i),
-                Err(_) => {
-                    self.errs.push(FieldError::new(
-                        "int_parsing",
-                        Self::at(field),
-                        "Input should be a valid integer, unable to parse string as an integer",
-                        value.clone(),
-                    ));
-                    return None;
-                }
-            },
-            _ => None,
+        let n = match lax_int(value) {
+            Ok(n) => n,
+            Err(refusal) => {
+                self.errs.push(refused(Self::at(field), refusal, value));
+                return None;
+            }
         };
-        let Some(n) = n else {
-            self.errs.push(FieldError::new(
-                "int_type",
-                Self::at(field),
-                "Input should be a valid integer",
-                value.clone(),
-            ));
-            return None;
-        };
-        if n < min {
-            self.errs.push(ge(Self::at(field), min, value.clone()));
-            return None;
+        match n {
+            LaxInt::Exact(n) if n < min => self.errs.push(ge(Self::at(field), min, value.clone())),
+            LaxInt::BelowI64 => self.errs.push(ge(Self::at(field), min, value.clone())),
+            LaxInt::Exact(n) if n > max => self.errs.push(le(Self::at(field), max, value.clone())),
+            LaxInt::AboveI64 => self.errs.push(le(Self::at(field), max, value.clone())),
+            LaxInt::Exact(n) => return Some(n),
         }
-        if n > max {
-            self.errs.push(le(Self::at(field), max, value.clone()));
-            return None;
-        }
-        Some(n)
+        None
     }
 
     pub(super) fn boolean(&mut self, field: &str) -> Option<bool> {
         let value = self.raw(field)?;
-        match value {
-            Value::Bool(b) => Some(*b),
-            Value::String(s) => match s.to_lowercase().as_str() {
-                "true" | "1" | "yes" | "on" | "t" | "y" => Some(true),
-                "false" | "0" | "no" | "off" | "f" | "n" => Some(false),
-                _ => {
-                    self.errs.push(FieldError::new(
-                        "bool_parsing",
-                        Self::at(field),
-                        "Input should be a valid boolean, unable to interpret input",
-                        value.clone(),
-                    ));
-                    None
-                }
-            },
-            Value::Number(n) if n.as_i64() == Some(0) || n.as_i64() == Some(1) => {
-                Some(n.as_i64() == Some(1))
-            }
-            _ => {
-                self.errs.push(FieldError::new(
-                    "bool_type",
-                    Self::at(field),
-                    "Input should be a valid boolean",
-                    value.clone(),
-                ));
-                None
-            }
-        }
+        lax_bool(value)
+            .map_err(|refusal| self.errs.push(refused(Self::at(field), refusal, value)))
+            .ok()
     }
 
     pub(super) fn enumeration(&mut self, field: &str, options: &[String]) -> Option<String> {
@@ -223,40 +183,29 @@ impl Fields<'_> {
 
     pub(super) fn datetime(&mut self, field: &str) -> Option<DateTime<Utc>> {
         let value = self.raw(field)?;
-        let Some(s) = value.as_str() else {
-            if !value.is_null() {
-                self.errs.push(FieldError::new(
-                    "datetime_type",
-                    Self::at(field),
-                    "Input should be a valid datetime",
-                    value.clone(),
-                ));
-            }
-            return None;
-        };
-        match parse_datetime(s) {
-            Ok(t) => Some(t),
-            Err(reason) => {
-                self.errs.push(
-                    FieldError::new(
-                        "datetime_from_date_parsing",
-                        Self::at(field),
-                        format!("Input should be a valid datetime or date, {reason}"),
-                        value.clone(),
-                    )
-                    .with_ctx(json!({ "error": reason })),
-                );
-                None
-            }
-        }
+        lax_datetime(value)
+            .map_err(|refusal| self.errs.push(refused(Self::at(field), refusal, value)))
+            .ok()
     }
 }
 
-/// The error for a `null` where a required field of `kind` was expected, as Pydantic words it.
+/// The error of a refused coercion, at `loc`.
+fn refused(loc: Vec<Value>, refusal: Refusal, input: &Value) -> FieldError {
+    let error = FieldError::new(refusal.kind, loc, refusal.msg, input.clone());
+    match refusal.ctx_error {
+        Some(reason) => error.with_ctx(json!({ "error": reason })),
+        None => error,
+    }
+}
+
+/// The error for a `null` where a field of `kind` that is not nullable was expected, as Pydantic
+/// words it.
 fn null_error(field: &str, kind: Kind) -> FieldError {
     let at = Fields::at(field);
     let (kind, msg) = match kind {
-        Kind::Str(_) => ("string_type", "Input should be a valid string"),
+        Kind::Str(_) | Kind::Name(_) | Kind::Zone(_) => {
+            ("string_type", "Input should be a valid string")
+        }
         Kind::Int(_) => ("int_type", "Input should be a valid integer"),
         Kind::Bool => ("bool_type", "Input should be a valid boolean"),
         Kind::Enum(e) => return enum_error(at, &e.values(), Value::Null),
@@ -266,23 +215,7 @@ fn null_error(field: &str, kind: Kind) -> FieldError {
     FieldError::new(kind, at, msg, Value::Null)
 }
 
-/// RFC 3339, or a date-time without offset (taken as UTC), or a bare date (midnight UTC), as
-/// Pydantic accepts them.
-pub fn parse_datetime(s: &str) -> Result<DateTime<Utc>, &'static str> {
-    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-        return Ok(t.with_timezone(&Utc));
-    }
-    if let Ok(t) = NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f") {
-        return Ok(t.and_utc());
-    }
-    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d")
-        && let Some(t) = d.and_hms_opt(0, 0, 0)
-    {
-        return Ok(t.and_utc());
-    }
-    if s.len() < 10 {
-        Err("input is too short")
-    } else {
-        Err("invalid datetime format")
-    }
+/// A date-time text as the body reader accepts it (`lax::lax_datetime`), or Pydantic's reason.
+pub fn parse_datetime(s: &str) -> Result<DateTime<Utc>, String> {
+    lax_datetime(&Value::String(s.to_string())).map_err(|r| r.ctx_error.unwrap_or(r.msg))
 }

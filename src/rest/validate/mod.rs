@@ -8,12 +8,14 @@
 //! - `checks`: cron, zone, templates, required-if rules and payload size on the resulting spec
 //! - `query`: the query of the list routes
 //! - `slug`: the `action_id` of a new Action
+//! - `lax`: Pydantic's lax coercions (int, bool, datetime)
 //! - `pydantic`: the wording of the shared constraint errors
 
 mod apply;
 mod body;
 mod checks;
 mod fields;
+mod lax;
 mod path;
 mod preview;
 mod pydantic;

@@ -6,7 +6,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 use serde_json::json;
 
-use super::pydantic::{too_long, too_short};
+use super::pydantic::{pattern_mismatch, too_long, too_short};
 use crate::resources::ActionSpec;
 use crate::rest::error::{FieldError, loc};
 
@@ -76,6 +76,10 @@ pub const PATH_PARAMS: [(&str, PathGrammar); 5] = [
     ),
 ];
 
+/// `DNS_SUBDOMAIN_PATTERN` compiled, for the object names in bodies and cursors.
+pub(crate) static DNS_SUBDOMAIN: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(DNS_SUBDOMAIN_PATTERN).expect("the pattern compiles"));
+
 /// The patterns of `PATH_PARAMS`, compiled once, by the same index.
 static PATH_REGEXES: LazyLock<Vec<Option<Regex>>> = LazyLock::new(|| {
     PATH_PARAMS
@@ -124,15 +128,7 @@ fn path_error(name: &str, value: &str) -> Option<FieldError> {
     if regex.is_match(value) {
         return None;
     }
-    Some(
-        FieldError::new(
-            "string_pattern_mismatch",
-            at,
-            format!("String should match pattern '{pattern}'"),
-            json!(value),
-        )
-        .with_ctx(json!({ "pattern": pattern })),
-    )
+    Some(pattern_mismatch(at, pattern, json!(value)))
 }
 
 #[cfg(test)]

@@ -28,6 +28,16 @@ pub(super) fn too_long(loc: Vec<Value>, max: usize, input: Value) -> FieldError 
     .with_ctx(json!({ "max_length": max }))
 }
 
+pub(super) fn pattern_mismatch(loc: Vec<Value>, pattern: &str, input: Value) -> FieldError {
+    FieldError::new(
+        "string_pattern_mismatch",
+        loc,
+        format!("String should match pattern '{pattern}'"),
+        input,
+    )
+    .with_ctx(json!({ "pattern": pattern }))
+}
+
 pub(super) fn ge(loc: Vec<Value>, n: i64, input: Value) -> FieldError {
     FieldError::new(
         "greater_than_equal",

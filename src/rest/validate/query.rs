@@ -3,9 +3,9 @@
 use serde_json::json;
 
 use super::body::enum_values;
-use super::pydantic::{enum_error, ge, le};
+use super::pydantic::{enum_error, ge, le, pattern_mismatch, too_long};
 use crate::resources::RunPhase;
-use crate::rest::cursor::Cursor;
+use crate::rest::cursor::{CURSOR_MAX_LENGTH, CURSOR_PATTERN, Cursor};
 use crate::rest::error::{FieldError, loc};
 
 /// Page size when `limit` is not sent.
@@ -59,22 +59,25 @@ pub fn parse_list_query(
             Ok(n) => n as usize,
         },
     };
-    let cursor = match get("cursor").filter(|c| !c.is_empty()) {
+    // As a FastAPI `Query(max_length=, pattern=)`: length first, then the pattern. An empty
+    // cursor is not "no cursor", it is outside the grammar.
+    let cursor = match get("cursor") {
         None => None,
         Some(raw) => match Cursor::decode(&raw) {
             Some(c) => Some(c),
             None => {
-                errs.push(FieldError::value_error(
-                    loc(&["query", "cursor"]),
-                    "invalid cursor",
-                    json!(raw),
-                ));
+                let at = loc(&["query", "cursor"]);
+                errs.push(if raw.chars().count() > CURSOR_MAX_LENGTH {
+                    too_long(at, CURSOR_MAX_LENGTH, json!(raw))
+                } else {
+                    pattern_mismatch(at, CURSOR_PATTERN, json!(raw))
+                });
                 None
             }
         },
     };
     let status = if runs {
-        match get("status").filter(|s| !s.is_empty()) {
+        match get("status") {
             None => None,
             Some(raw) => match serde_json::from_value::<RunPhase>(json!(raw)) {
                 Ok(s) => Some(s),
@@ -141,5 +144,19 @@ mod tests {
             Some(RunPhase::Failed)
         );
         assert_eq!(q(&[("status", "done")], true).unwrap_err()[0].kind, "enum");
+        // Empty is a value like any other, as FastAPI reads it.
+        assert_eq!(q(&[("status", "")], true).unwrap_err()[0].kind, "enum");
+        let errs = q(&[("cursor", "")], false).unwrap_err();
+        assert_eq!(errs[0].kind, "string_pattern_mismatch");
+        assert_eq!(errs[0].ctx, Some(json!({"pattern": CURSOR_PATTERN})));
+        let long = "1".repeat(CURSOR_MAX_LENGTH + 1);
+        let errs = q(&[("cursor", long.as_str())], false).unwrap_err();
+        assert_eq!(errs[0].kind, "string_too_long");
+        assert_eq!(errs[0].ctx, Some(json!({"max_length": CURSOR_MAX_LENGTH})));
+        let c = crate::rest::cursor::Cursor::after(chrono::DateTime::UNIX_EPOCH, "a.b");
+        assert_eq!(
+            q(&[("cursor", &c.encode())], false).unwrap().cursor,
+            Some(c)
+        );
     }
 }

@@ -37,7 +37,8 @@ fn is_identifier(name: &str) -> bool {
 /// Reads a trigger body (absent or `{}`: no overrides). Every bad field at once; the payload's
 /// templates are checked with the built-in variables plus the `variables` sent.
 pub fn parse_trigger_body(body: Option<&Value>) -> Result<TriggerInput, Vec<FieldError>> {
-    let Some(body) = body else {
+    // `null` is no body, as for FastAPI's optional body.
+    let Some(body) = body.filter(|b| !b.is_null()) else {
         return Ok(TriggerInput::default());
     };
     let Some(obj) = body.as_object() else {

@@ -23,6 +23,7 @@ fn info(name: &str, phase: RunPhase, code: Option<RunErrorCode>, minute: u32) ->
         generation: None,
         deleted: false,
         notification_pending: false,
+        accepted: false,
     }
 }
 
@@ -81,7 +82,13 @@ fn each_outcome_goes_to_its_counter_once() {
     let s = &first.status;
     assert_eq!((s.total_runs, s.successful_runs, s.failed_runs), (2, 1, 1));
     assert_eq!((s.skipped_runs, s.missed_runs), (1, 1));
-    assert_eq!(s.counted_runs, ["ok", "bad", "skip", "miss"]);
+    // A cancelled run is in no counter, yet listed: its Event is told once.
+    assert_eq!(s.counted_runs, ["ok", "bad", "skip", "miss", "gone"]);
+    assert!(
+        first
+            .counted
+            .contains(&("gone".to_string(), Effect::Nothing))
+    );
     // Replayed against the status it wrote: nothing more.
     let again = tally(&first.status, &runs);
     assert!(again.counted.is_empty());

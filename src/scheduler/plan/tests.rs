@@ -861,3 +861,32 @@ fn next_run_says_why_there_is_no_next_slot() {
     let handled = json!({"lastScheduleTime": "2026-03-02T09:00:00Z"});
     assert_eq!(text(once, handled).as_deref(), Some("done"));
 }
+
+#[test]
+fn a_cancelled_run_and_a_long_call_that_timed_out_are_events_of_the_action() {
+    let a = action(
+        json!({"scheduleType": "manual"}),
+        json!({"activeRuns": ["job-m-1"]}),
+    );
+    let now = t("2026-03-02T10:05:00Z");
+    let cancelled = RunInfo {
+        error_code: Some(RunErrorCode::Cancelled),
+        ..run("job-m-1", RunPhase::Cancelled, None, "2026-03-02T10:01:00Z")
+    };
+    let timed_out = RunInfo {
+        error_code: Some(RunErrorCode::Timeout),
+        accepted: true,
+        ..run("job-m-2", RunPhase::Failed, None, "2026-03-02T10:02:00Z")
+    };
+    let quick_timeout = RunInfo {
+        error_code: Some(RunErrorCode::Timeout),
+        ..run("job-m-3", RunPhase::Failed, None, "2026-03-02T10:03:00Z")
+    };
+    let runs = [cancelled, timed_out, quick_timeout];
+    let p = plan(&a, &runs, true, now);
+    let reasons: Vec<&str> = p.events.iter().map(|e| e.reason).collect();
+    assert_eq!(reasons, ["RunCancelled", "RunTimedOut", "RunFailed"]);
+    assert!(p.events[1].warning && p.events[1].message.contains("job-m-2"));
+    let again = plan(&with_status(a, &p.status), &runs, true, now);
+    assert!(again.events.is_empty(), "counted once, told once");
+}

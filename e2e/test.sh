@@ -30,6 +30,7 @@ operator_rbac() {
 }
 
 if [[ "$what" == all || "$what" == unit ]]; then
+  unit_start=$SECONDS
   echo "== unit tests"
   # Not --all-targets: that also runs the benchmarks (harness = false), which need a cluster and
   # take minutes. `make lint` (clippy --all-targets) still compiles them.
@@ -38,6 +39,7 @@ if [[ "$what" == all || "$what" == unit ]]; then
   bash e2e/openapi-check.sh
   echo "== the body parser against Pydantic (FastAPI oracle)"
   bash e2e/pydantic-oracle.sh
+  echo "== unit stage done in $((SECONDS - unit_start)) s"
 fi
 
 # The control-plane faults (docs/faults.md) kill and freeze the API server and etcd, so they get
@@ -59,6 +61,7 @@ fault_stage() {
 }
 
 if [[ "$what" == all || "$what" == e2e ]]; then
+  e2e_start=$SECONDS
   echo "== end-to-end tests (local control plane in $PUNCTUAL_CLUSTER_DIR)"
   # Build first, so compile time does not count against the control plane's uptime.
   cargo test --test e2e --no-run
@@ -74,11 +77,14 @@ if [[ "$what" == all || "$what" == e2e ]]; then
   eval "$(e2e/cluster.sh env)"
   operator_rbac
   cargo test --test e2e "$@"
+  echo "== end-to-end suite done in $((SECONDS - e2e_start)) s (build, helm, browser setup included)"
   # schemathesis against the facade on this cluster (about a minute; PUNCTUAL_E2E_SCHEMATHESIS=0
   # skips it).
   if [[ "${PUNCTUAL_E2E_SCHEMATHESIS:-1}" != 0 ]]; then
     echo "== schemathesis against the facade"
+    schemathesis_start=$SECONDS
     bash e2e/schemathesis.sh
+    echo "== schemathesis done in $((SECONDS - schemathesis_start)) s"
   fi
   e2e/cluster.sh down
   trap - EXIT
@@ -89,7 +95,9 @@ if [[ "$what" == all || "$what" == e2e ]]; then
   # `make run` (which owns ports 8080, 8088 and 9090) is up.
   if [[ "${PUNCTUAL_E2E_NO_MAKE_RUN:-0}" != 1 ]]; then
     echo "== make run, as a newcomer runs it"
+    make_run_start=$SECONDS
     bash e2e/make-run-test.sh
+    echo "== make run test done in $((SECONDS - make_run_start)) s"
   fi
 fi
 

@@ -15,6 +15,7 @@
 
 pub mod cache;
 pub mod callback;
+pub mod cli;
 pub mod cron;
 pub mod leader;
 pub mod metrics;

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{ArgAction, Parser, Subcommand};
+use punctual::cli;
 use punctual::operator::{self, FacadeSettings, LeaderSettings, Settings};
 use punctual::rest::auth::AuthMode;
 use punctual::scheduler::plan::Staging;
@@ -39,6 +40,64 @@ enum Command {
     },
     /// Print the REST facade's OpenAPI 3.1 document (the one served at /openapi.json).
     Openapi,
+    /// Trigger an Action now: create a manual run (as the kubeconfig's user).
+    Trigger {
+        /// The Action.
+        action: String,
+        #[command(flatten)]
+        target: Target,
+        /// Replace the payload for this run (a JSON object).
+        #[arg(long, value_name = "JSON")]
+        payload: Option<String>,
+        /// The conversation thread of this run.
+        #[arg(long)]
+        thread_id: Option<String>,
+        /// An extra template variable, name=value (repeatable).
+        #[arg(long = "var", value_name = "NAME=VALUE")]
+        vars: Vec<String>,
+        /// Print the run that would be created, create nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// List an Action's runs, newest first.
+    Runs {
+        /// The Action.
+        action: String,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Cancel a pending or running run (the runner aborts its request).
+    Cancel {
+        /// The ActionRun.
+        run: String,
+        #[command(flatten)]
+        target: Target,
+        /// Why (recorded in the run's errorMessage).
+        #[arg(long, default_value = "by punctual cancel")]
+        reason: String,
+    },
+    /// Print the next instants of a cron expression in a zone (Vixie cron semantics).
+    Next {
+        /// Five-field cron expression, e.g. "0 9 * * 1-5".
+        expression: String,
+        /// IANA zone.
+        #[arg(long = "tz", default_value = "UTC")]
+        zone: String,
+        /// How many.
+        #[arg(long, default_value_t = 10)]
+        count: usize,
+    },
+}
+
+/// kubectl's conventions: the namespace and the output format.
+#[derive(clap::Args)]
+struct Target {
+    /// Namespace (default: the kubeconfig context's).
+    #[arg(short = 'n', long)]
+    namespace: Option<String>,
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value_t = cli::Output::Table)]
+    output: cli::Output,
 }
 
 #[derive(clap::Args)]
@@ -153,6 +212,63 @@ fn main() -> anyhow::Result<()> {
             telemetry::init(args.log_format);
             tokio::runtime::Runtime::new()?.block_on(run(*args))
         }
+        Command::Next {
+            expression,
+            zone,
+            count,
+        } => {
+            print!(
+                "{}",
+                cli::next(&expression, &zone, count, chrono::Utc::now())?
+            );
+            Ok(())
+        }
+        command => {
+            let out = tokio::runtime::Runtime::new()?.block_on(against_the_cluster(command))?;
+            print!("{out}");
+            Ok(())
+        }
+    }
+}
+
+/// The commands that talk to the cluster of KUBECONFIG.
+async fn against_the_cluster(command: Command) -> anyhow::Result<String> {
+    // The kube client's TLS (rustls) needs its crypto provider chosen once.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    match command {
+        Command::Trigger {
+            action,
+            target,
+            payload,
+            thread_id,
+            vars,
+            dry_run,
+        } => {
+            let (client, ns) = cli::connect(target.namespace).await?;
+            let payload = payload
+                .map(|p| serde_json::from_str(&p).context("--payload must be a JSON object"))
+                .transpose()?;
+            let overrides = punctual::runspec::Overrides {
+                payload,
+                thread_id,
+                variables: cli::parse_vars(&vars)?,
+                rerun_of: None,
+            };
+            cli::trigger(&client, &ns, &action, &overrides, dry_run, target.output).await
+        }
+        Command::Runs { action, target } => {
+            let (client, ns) = cli::connect(target.namespace).await?;
+            cli::runs(&client, &ns, &action, target.output).await
+        }
+        Command::Cancel {
+            run,
+            target,
+            reason,
+        } => {
+            let (client, ns) = cli::connect(target.namespace).await?;
+            cli::cancel(&client, &ns, &run, &reason).await
+        }
+        _ => Ok(String::new()),
     }
 }
 

@@ -387,8 +387,12 @@ async fn kubectl_shows_printer_columns_and_field_docs() {
         &["apply", "-n", &ns.name, "-f", &example("action-cron.yaml")],
         None,
     );
-    let status = json!({"status": {"nextRunAt": "2030-01-07T08:00:00Z", "totalRuns": 42,
-                                   "lastRunStatus": "succeeded"}});
+    let status = json!({"status": {"nextRunAt": "2030-01-07T08:00:00Z",
+                                   "nextRun": "2030-01-07T08:00:00Z", "totalRuns": 42,
+                                   "lastRunStatus": "succeeded",
+                                   "conditions": [{"type": "Ready", "status": "True",
+                                                   "reason": "Ready", "message": "ready",
+                                                   "lastTransitionTime": "2030-01-01T00:00:00Z"}]}});
     Api::<Action>::namespaced(client.clone(), &ns.name)
         .patch_status(
             "daily-standup",
@@ -414,6 +418,7 @@ async fn kubectl_shows_printer_columns_and_field_docs() {
             "SCHEDULE",
             "TIMEZONE",
             "ENABLED",
+            "READY",
             "NEXT RUN",
             "LAST STATUS",
             "RUNS",
@@ -426,6 +431,7 @@ async fn kubectl_shows_printer_columns_and_field_docs() {
         "0 9 * * mon-fri",
         "Europe/Berlin",
         "true",
+        "True",
         "succeeded",
         "42",
         // A future instant, shown as the time (a `date` column would print `<invalid>`).

@@ -210,36 +210,47 @@ pub async fn report(
     let value =
         serde_json::to_string(&report).map_err(|e| ApiError::Internal(format!("report: {e}")))?;
     // Guarded by the version read: of two concurrent reports one is handed over, the other
-    // finds it there and is a repeat.
-    let patch = json!({"metadata": {
-        "resourceVersion": run.metadata.resource_version,
-        "annotations": {REPORT_ANNOTATION: value},
-    }});
-    match api
-        .patch(&path.run_id, &annotate_params(), &Patch::Merge(&patch))
-        .await
-    {
-        Ok(_) => {}
-        Err(kube::Error::Api(s)) if s.code == 409 => {
-            let fresh = api.get_opt(&path.run_id).await?;
-            let fresh = fresh.ok_or_else(|| ApiError::NotFound {
-                resource_type: "run",
-                resource_id: path.run_id.clone(),
-            })?;
-            if !awaiting(&fresh, attempt) {
-                return Ok(Json(answer(&fresh, false)).into_response());
+    // finds it there and is a repeat. The runner's own writes also move the version (the cache
+    // may lag behind them): then the fresh copy decides, and the patch is tried again on it.
+    let mut version = run.metadata.resource_version.clone();
+    let mut handed = false;
+    for _ in 0..5 {
+        let patch = json!({"metadata": {
+            "resourceVersion": version,
+            "annotations": {REPORT_ANNOTATION: value},
+        }});
+        match api
+            .patch(&path.run_id, &annotate_params(), &Patch::Merge(&patch))
+            .await
+        {
+            Ok(_) => {
+                handed = true;
+                break;
             }
-            return Err(ApiError::Conflict(
-                "The run changed while the report was handed over; send it again".into(),
-            ));
+            Err(kube::Error::Api(s)) if s.code == 409 => {
+                let fresh = api.get_opt(&path.run_id).await?;
+                let fresh = fresh.ok_or_else(|| ApiError::NotFound {
+                    resource_type: "run",
+                    resource_id: path.run_id.clone(),
+                })?;
+                if !awaiting(&fresh, attempt) {
+                    return Ok(Json(answer(&fresh, false)).into_response());
+                }
+                version = fresh.metadata.resource_version;
+            }
+            Err(kube::Error::Api(s)) if s.code == 404 => {
+                return Err(ApiError::NotFound {
+                    resource_type: "run",
+                    resource_id: path.run_id.clone(),
+                });
+            }
+            Err(e) => return Err(e.into()),
         }
-        Err(kube::Error::Api(s)) if s.code == 404 => {
-            return Err(ApiError::NotFound {
-                resource_type: "run",
-                resource_id: path.run_id.clone(),
-            });
-        }
-        Err(e) => return Err(e.into()),
+    }
+    if !handed {
+        return Err(ApiError::Conflict(
+            "The run kept changing while the report was handed over; send it again".into(),
+        ));
     }
     let key = ObjectRef::<ActionRun>::new(&path.run_id).within(&path.workspace_id);
     let deadline = Instant::now() + RECORD_WAIT;

@@ -60,6 +60,9 @@ enum Slot {
     /// Its task ended. Until the cache shows the version it wrote (if any) the cached run is
     /// older than the task's last write, so acting on it would only conflict.
     Settled(Settled),
+    /// Deleted while its request was in flight, and counted as cancelled then. A reconcile of a
+    /// stale cached copy (queued before the deletion) must not cancel and count it again.
+    Gone(std::time::Instant),
 }
 
 struct Settled {
@@ -143,7 +146,7 @@ pub async fn run(
         let out = match change {
             Change::Applied(r) => Some(r),
             Change::Deleted(r) => {
-                if abort(&in_flight, &r.uid().unwrap_or_default()) {
+                if abort_deleted(&in_flight, &r.uid().unwrap_or_default()) {
                     info!(run = %r.name_any(), "run deleted; its request was aborted");
                     let namespace = r.namespace().unwrap_or_default();
                     metrics.run_finished(&namespace, "cancelled", "cancelled");
@@ -181,7 +184,11 @@ pub async fn run(
 }
 
 fn abort(in_flight: &InFlight, uid: &str) -> bool {
-    let slot = in_flight.lock().ok().and_then(|mut m| m.remove(uid));
+    let slot = in_flight.lock().ok().and_then(|mut m| match m.get(uid) {
+        // Already deleted and counted: keep the mark.
+        Some(Slot::Gone(_)) => None,
+        _ => m.remove(uid),
+    });
     match slot {
         Some(Slot::Running(h)) => {
             h.abort();
@@ -191,12 +198,24 @@ fn abort(in_flight: &InFlight, uid: &str) -> bool {
     }
 }
 
+/// `abort` for a run that was deleted: leaves a `Gone` mark if a request was aborted (and drops
+/// marks older than `SETTLE_MAX`, so they do not pile up).
+fn abort_deleted(in_flight: &InFlight, uid: &str) -> bool {
+    let aborted = abort(in_flight, uid);
+    if let (true, Ok(mut m)) = (aborted, in_flight.lock()) {
+        m.retain(|_, slot| !matches!(slot, Slot::Gone(at) if at.elapsed() >= SETTLE_MAX));
+        m.insert(uid.to_string(), Slot::Gone(std::time::Instant::now()));
+    }
+    aborted
+}
+
 /// Whether this process has an attempt of a run running, or has just written it and the cache
 /// does not show that write yet.
 enum Busy {
     No,
     Running,
     CacheBehind,
+    Gone,
 }
 
 /// Forgets a settled attempt once the cache shows its write (or after `SETTLE`, unless the
@@ -209,6 +228,7 @@ fn busy(in_flight: &InFlight, run: &ActionRun) -> Busy {
     match map.get(&uid) {
         None => Busy::No,
         Some(Slot::Running(_)) => Busy::Running,
+        Some(Slot::Gone(_)) => Busy::Gone,
         Some(Slot::Settled(settled)) => {
             let rv = run.resource_version();
             let caught_up = settled.written.is_some() && rv == settled.written;
@@ -278,7 +298,8 @@ async fn reconcile(run: Arc<ActionRun>, ctx: Arc<Context>) -> Result<Requeue> {
             match busy(&ctx.in_flight, &run) {
                 Busy::No => spawn_task(&ctx, run.clone(), Work::Notify),
                 Busy::CacheBehind => return Ok(Requeue::requeue(SETTLE)),
-                Busy::Running => {}
+                // In flight here, or the run was deleted: nothing to send now.
+                Busy::Running | Busy::Gone => {}
             }
         }
         return Ok(Requeue::await_change());
@@ -294,7 +315,7 @@ async fn reconcile(run: Arc<ActionRun>, ctx: Arc<Context>) -> Result<Requeue> {
             abort(&ctx.in_flight, &uid);
             info!("aborted the request of a cancelled run");
         }
-        Busy::Running => return Ok(Requeue::await_change()),
+        Busy::Running | Busy::Gone => return Ok(Requeue::await_change()),
     }
     let Some(action) = action else {
         let now = ctx.clock.now();
@@ -631,5 +652,28 @@ mod tests {
             let got = busy(&map, &run_at(rv));
             assert_eq!(matches!(got, Busy::CacheBehind), behind, "{what}");
         }
+    }
+
+    /// A run deleted while its request was in flight is counted once, there; a reconcile of a
+    /// stale copy afterwards leaves it alone (it used to cancel and count it a second time).
+    #[test]
+    fn a_run_deleted_mid_request_is_gone_for_later_reconciles() {
+        let map: InFlight = Arc::default();
+        let task = tokio::runtime::Runtime::new()
+            .expect("runtime")
+            .spawn(std::future::pending::<()>());
+        map.lock()
+            .expect("lock")
+            .insert("u1".into(), Slot::Running(task.abort_handle()));
+        assert!(abort_deleted(&map, "u1"), "its request was aborted");
+        assert!(matches!(busy(&map, &run_at("1")), Busy::Gone));
+        assert!(!abort_deleted(&map, "u1"), "nothing left to abort");
+        assert!(!abort(&map, "u1"));
+        assert!(
+            matches!(busy(&map, &run_at("1")), Busy::Gone),
+            "the mark stays"
+        );
+        assert!(!abort_deleted(&map, "u2"), "no request in flight: no mark");
+        assert!(!map.lock().expect("lock").contains_key("u2"));
     }
 }

@@ -632,7 +632,13 @@ async fn long_running_calls_report_by_callback() {
     let bad = report(facade, &url2, &token2, "", Some(json!({"status": "done"}))).await;
     assert_eq!(bad.status, 422, "{}", bad.text);
     let path2 = format!("/actions/long/runs/{run2}");
-    assert_eq!(s.call("GET", &path2, None).await.json["status"], "running");
+    // Running, awaiting the report (the 202 is recorded once the endpoint has answered).
+    s.get_until(
+        "run 2 awaiting its report",
+        &format!("{path2}?view=full"),
+        |r| r["status"] == "running" && r["attempts"][0]["http_status"] == 202,
+    )
+    .await;
     let failed = report(
         facade,
         &url2,
@@ -704,6 +710,12 @@ async fn long_running_calls_report_by_callback() {
     let run4 = trigger(&s, "/actions/long/trigger").await;
     let got = until_received(&log, 5).await;
     let (url4, token4) = callback_of(&got, 4);
+    s.get_until(
+        "run 4 awaiting its report",
+        &format!("/actions/long/runs/{run4}?view=full"),
+        |r| r["status"] == "running" && r["attempts"][0]["http_status"] == 202,
+    )
+    .await;
     for _ in 0..4 {
         tokio::time::sleep(Duration::from_secs(2)).await;
         let beat = report(facade, &url4, &token4, "/heartbeat", None).await;

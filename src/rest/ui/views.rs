@@ -758,10 +758,8 @@ pub fn openapi_paths(prefix: &str) -> Vec<(String, serde_json::Value)> {
         }
         r
     };
-    let param = |name: &str, description: &str| {
-        json!({"name": name, "in": "path", "required": true, "description": description,
-               "schema": {"type": "string"}})
-    };
+    // The path ids with the grammar the facade checks, as on every other route.
+    let param = crate::rest::openapi::path_param;
     let scope = vec![
         param(
             "org_id",

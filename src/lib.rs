@@ -20,6 +20,7 @@ pub mod cron;
 pub mod leader;
 pub mod metrics;
 pub mod operator;
+pub mod otel;
 pub mod resources;
 pub mod rest;
 pub mod runner;

@@ -192,6 +192,17 @@ struct RunArgs {
     )]
     clock_offset_seconds: i64,
 
+    /// Export spans (each run's slot and attempts, the facade's requests) over OTLP/HTTP
+    /// protobuf to this base URL, e.g. http://otel-collector:4318 (`/v1/traces` is appended).
+    /// Off when unset.
+    #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT")]
+    otlp_endpoint: Option<String>,
+
+    /// Sent as `tracestate` with every request to an endpoint, and set on exported spans: a W3C
+    /// tracestate list, e.g. `punctual=cluster-a`.
+    #[arg(long, env = "PUNCTUAL_TRACE_STATE")]
+    trace_state: Option<String>,
+
     /// Log format: json (structured, the default) or text (for a terminal).
     #[arg(long, env = "PUNCTUAL_LOG_FORMAT", value_enum, default_value_t = LogFormat::Json)]
     log_format: LogFormat,
@@ -209,8 +220,19 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Run(args) => {
-            telemetry::init(args.log_format);
-            tokio::runtime::Runtime::new()?.block_on(run(*args))
+            let runtime = tokio::runtime::Runtime::new()?;
+            // The exporter's requests run on the runtime, so it starts inside it.
+            let otel = {
+                let _inside = runtime.enter();
+                start_otel(&args)?
+            };
+            telemetry::init(args.log_format, otel.as_deref());
+            let result = runtime.block_on(run(*args, otel.clone()));
+            // Send the spans still queued before the process exits.
+            if let Some(otel) = otel {
+                otel.shutdown();
+            }
+            result
         }
         Command::Next {
             expression,
@@ -290,7 +312,23 @@ fn print_crds(out_dir: Option<PathBuf>) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn run(args: RunArgs) -> anyhow::Result<()> {
+/// The OTLP exporter, if an endpoint is configured; the trace state is checked either way.
+fn start_otel(args: &RunArgs) -> anyhow::Result<Option<Arc<punctual::otel::Otel>>> {
+    if let Some(state) = &args.trace_state {
+        punctual::otel::trace_state(state)?;
+    }
+    let Some(endpoint) = args
+        .otlp_endpoint
+        .as_deref()
+        .filter(|e| !e.trim().is_empty())
+    else {
+        return Ok(None);
+    };
+    let otel = punctual::otel::Otel::start(endpoint, args.trace_state.as_deref())?;
+    Ok(Some(Arc::new(otel)))
+}
+
+async fn run(args: RunArgs, otel: Option<Arc<punctual::otel::Otel>>) -> anyhow::Result<()> {
     let client = kube::Client::try_default()
         .await
         .context("no Kubernetes client: set KUBECONFIG or run in a cluster")?;
@@ -308,6 +346,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
             addr: args.facade_addr,
             auth: args.auth,
             callbacks: callbacks.clone(),
+            trace_state: args.trace_state.clone(),
         }),
         // The Action controller runs with either: it counts finished runs and writes the Action
         // status; --scheduler decides whether it also fires slots.
@@ -323,6 +362,10 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
             service_mode: runner::target::ServiceMode::detect(),
             running_after: Duration::from_millis(args.running_after_ms),
             callbacks,
+            tracing: runner::trace::Tracing {
+                state: args.trace_state.clone(),
+                sink: otel.map(|o| o as Arc<dyn runner::trace::SpanSink>),
+            },
         }),
         leader: args.leader_election.then(|| LeaderSettings {
             identity: args.identity.clone().unwrap_or_else(default_identity),

@@ -47,6 +47,8 @@ pub struct FacadeSettings {
     pub auth: AuthMode,
     /// Checks the tokens of the callback route (the runner signs them with the same key).
     pub callbacks: Arc<crate::callback::Callbacks>,
+    /// The `tracestate` the runner sends, shown by a dry run.
+    pub trace_state: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -189,7 +191,8 @@ async fn start_facade(
         facade.auth,
         metrics,
     )
-    .with_callbacks(facade.callbacks.clone());
+    .with_callbacks(facade.callbacks.clone())
+    .with_trace_state(facade.trace_state.clone());
     let listener = tokio::net::TcpListener::bind(facade.addr)
         .await
         .with_context(|| format!("bind {}", facade.addr))?;

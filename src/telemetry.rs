@@ -1,5 +1,6 @@
 //! Logging: structured JSON by default (one object per line, with span fields), or
-//! human-readable text for a terminal.
+//! human-readable text for a terminal; and, with an OTLP exporter, the bridge that exports the
+//! facade's request spans (`crate::otel`).
 
 use tracing_subscriber::{EnvFilter, fmt, prelude::*};
 
@@ -11,9 +12,11 @@ pub enum LogFormat {
 }
 
 /// Installs the global subscriber. The level comes from RUST_LOG (default `info`).
-pub fn init(format: LogFormat) {
+pub fn init(format: LogFormat, otel: Option<&crate::otel::Otel>) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let registry = tracing_subscriber::registry().with(filter);
+    let registry = tracing_subscriber::registry()
+        .with(filter)
+        .with(otel.map(|o| o.layer()));
     match format {
         LogFormat::Json => registry
             .with(

@@ -135,6 +135,11 @@ async fn chart_with_default_values_renders_and_is_accepted() {
         container_env(&docs, "PUNCTUAL_LEADER_ELECTION").as_deref(),
         Some("false")
     );
+    assert_eq!(
+        container_env(&docs, "OTEL_EXPORTER_OTLP_ENDPOINT"),
+        None,
+        "no span export unless asked"
+    );
     let container = &of_kind(&docs, "Deployment")[0]["spec"]["template"]["spec"]["containers"][0];
     assert_eq!(container["livenessProbe"]["httpGet"]["path"], "/healthz");
     assert_eq!(container["readinessProbe"]["httpGet"]["path"], "/readyz");
@@ -381,6 +386,9 @@ async fn the_binary_runs_with_the_environment_the_chart_sets() {
             &format!("leaderElection.leaseName=punctual-leader-{}", ns.name),
             &format!("facade.port={facade_port}"),
             &format!("metrics.port={metrics_port}"),
+            // Nothing listens there: export failures must not stop the operator.
+            &format!("tracing.otlpEndpoint=http://127.0.0.1:{}", free_port()),
+            "tracing.traceState=punctual=chart",
         ],
         false,
     );

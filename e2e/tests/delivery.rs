@@ -25,7 +25,7 @@ use crate::support::*;
 
 /// One request the test endpoint received, with its exact body bytes (signatures cover them).
 #[derive(Clone, Debug)]
-struct Received {
+pub(crate) struct Received {
     path: String,
     headers: BTreeMap<String, String>,
     body: Vec<u8>,
@@ -33,13 +33,13 @@ struct Received {
 }
 
 impl Received {
-    fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).map(String::as_str)
     }
 }
 
 #[derive(Clone, Default)]
-struct Agent {
+pub(crate) struct Agent {
     calls: Arc<Mutex<Vec<Received>>>,
     /// Every Retry-After value sent, in order.
     retry_after: Arc<Mutex<Vec<String>>>,
@@ -55,7 +55,7 @@ impl Agent {
         self.calls.lock().expect("lock").clone()
     }
 
-    fn calls_of(&self, run: &ActionRun) -> Vec<Received> {
+    pub(crate) fn calls_of(&self, run: &ActionRun) -> Vec<Received> {
         let name = run.name_any();
         self.calls()
             .into_iter()
@@ -69,7 +69,7 @@ impl Agent {
 /// to the first `n` requests of each run on that path, with `Retry-After: <v>` when the query has
 /// `retry_after=<v>` (`date+<s>`: an HTTP date s seconds ahead), then 200; `/hold/{ms}`
 /// answers 200 after ms milliseconds, counting the requests it holds at once; anything else 200.
-async fn agent(keys: HashMap<String, Vec<SigningKey>>) -> (SocketAddr, Agent) {
+pub(crate) async fn agent(keys: HashMap<String, Vec<SigningKey>>) -> (SocketAddr, Agent) {
     let agent = Agent {
         keys: Arc::new(keys),
         ..Agent::default()

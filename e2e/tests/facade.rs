@@ -83,6 +83,18 @@ pub(crate) async fn http(
     token: Option<&str>,
     body: Option<&[u8]>,
 ) -> Answer {
+    http_with(port, method, path, token, &[], body).await
+}
+
+/// `http` with extra request headers.
+pub(crate) async fn http_with(
+    port: u16,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    headers: &[(&str, &str)],
+    body: Option<&[u8]>,
+) -> Answer {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
         .await
@@ -90,6 +102,9 @@ pub(crate) async fn http(
     let mut head = format!("{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n");
     if let Some(t) = token {
         head.push_str(&format!("Authorization: Bearer {t}\r\n"));
+    }
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
     }
     if let Some(b) = body {
         head.push_str(&format!(

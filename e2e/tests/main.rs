@@ -11,4 +11,5 @@ mod leader;
 mod runner;
 mod scheduler;
 mod support;
+mod traces;
 mod ui;

@@ -17,6 +17,8 @@ use crate::runner::target::{self, ServiceMode};
 pub const ASSIGNED_AT_CREATION: &str = "(assigned when the run is created)";
 /// What stands for a credential.
 pub const REDACTED: &str = "<redacted>";
+/// What stands for values fixed only when the request is sent.
+pub const AT_SENDING: &str = "(computed when the request is sent)";
 
 /// The request a trigger would make.
 #[derive(Serialize, JsonSchema, Debug)]
@@ -61,8 +63,10 @@ pub async fn dry_run(state: &AppState, run: &ActionRun) -> Result<DryRun, ApiErr
     .await;
     let mut headers = BTreeMap::new();
     let (mut error_code, mut error_message) = (None, None);
+    let mut signing_keys = 0;
     let (method, url) = match &resolved {
         Ok(t) => {
+            signing_keys = t.signing.len();
             headers.extend(t.headers.iter().cloned());
             if t.authorization.is_some() {
                 let scheme = endpoint
@@ -90,6 +94,11 @@ pub async fn dry_run(state: &AppState, run: &ActionRun) -> Result<DryRun, ApiErr
         1,
         ASSIGNED_AT_CREATION,
     ));
+    headers.extend(sent_headers(
+        run.metadata.name.as_deref().unwrap_or_default(),
+        signing_keys,
+        state.trace_state.as_deref(),
+    ));
     if let Some(e) = &run.spec.resolve_error {
         error_code = Some(RunErrorCode::TemplateError);
         error_message = Some(e.clone());
@@ -106,4 +115,57 @@ pub async fn dry_run(state: &AppState, run: &ActionRun) -> Result<DryRun, ApiErr
         error_code,
         error_message,
     })
+}
+
+/// The headers that depend on the run's uid or the instant of sending, as the dry run shows
+/// them: `traceparent` (from the uid), `tracestate` if configured, and with signing keys
+/// `webhook-id` (known) with placeholders for the timestamp and one signature per key.
+fn sent_headers(
+    run_name: &str,
+    signing_keys: usize,
+    trace_state: Option<&str>,
+) -> Vec<(String, String)> {
+    use crate::runner::signing;
+    let mut h = vec![("traceparent".to_string(), ASSIGNED_AT_CREATION.to_string())];
+    if let Some(state) = trace_state {
+        h.push(("tracestate".into(), state.into()));
+    }
+    if signing_keys > 0 {
+        let signatures = vec![format!("v1,{AT_SENDING}"); signing_keys];
+        h.extend([
+            (
+                signing::ID_HEADER.to_string(),
+                signing::webhook_id(run_name, 1),
+            ),
+            (
+                signing::TIMESTAMP_HEADER.to_string(),
+                AT_SENDING.to_string(),
+            ),
+            (signing::SIGNATURE_HEADER.to_string(), signatures.join(" ")),
+        ]);
+    }
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_dry_run_shows_every_header_a_request_carries() {
+        let h: BTreeMap<_, _> = sent_headers("ask-x1", 2, Some("punctual=a"))
+            .into_iter()
+            .collect();
+        assert_eq!(h["traceparent"], ASSIGNED_AT_CREATION);
+        assert_eq!(h["tracestate"], "punctual=a");
+        assert_eq!(
+            h["webhook-id"],
+            crate::runner::signing::webhook_id("ask-x1", 1)
+        );
+        assert_eq!(h["webhook-timestamp"], AT_SENDING);
+        // One signature per key, as during a rotation.
+        assert_eq!(h["webhook-signature"].matches("v1,").count(), 2);
+        let plain: BTreeMap<_, _> = sent_headers("ask-x1", 0, None).into_iter().collect();
+        assert_eq!(plain.keys().collect::<Vec<_>>(), ["traceparent"]);
+    }
 }

@@ -80,6 +80,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Checks callback tokens (docs/agent-calls.md).
     pub callbacks: Arc<crate::callback::Callbacks>,
+    /// The `tracestate` the runner sends (`--trace-state`), for the dry run.
+    pub trace_state: Option<String>,
     ready: Arc<AtomicBool>,
 }
 
@@ -118,8 +120,15 @@ impl AppState {
                 uuid::Uuid::new_v4().as_bytes(),
                 None,
             )),
+            trace_state: None,
             ready,
         }
+    }
+
+    /// The `tracestate` the runner sends.
+    pub fn with_trace_state(mut self, state: Option<String>) -> Self {
+        self.trace_state = state;
+        self
     }
 
     /// The callback key shared with the runner.
@@ -273,11 +282,25 @@ async fn track(State(state): State<AppState>, req: Request, next: Next) -> Respo
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
     let method = req.method().to_string();
-    let span = tracing::info_span!("http", %method, %route, status = tracing::field::Empty);
+    let span = tracing::info_span!(
+        target: crate::otel::FACADE_SPANS,
+        "http",
+        otel.name = %format!("{method} {route}"),
+        otel.kind = "server",
+        otel.status_code = tracing::field::Empty,
+        http.request.method = %method,
+        http.route = %route,
+        http.response.status_code = tracing::field::Empty,
+    );
+    // A caller that sends `traceparent` sees this request in its own trace.
+    crate::otel::continue_trace(&span, req.headers());
     let started = Instant::now();
     let response = next.run(req).instrument(span.clone()).await;
     let status = response.status().as_u16();
-    span.record("status", status);
+    span.record("http.response.status_code", status);
+    if status >= 500 {
+        span.record("otel.status_code", "ERROR");
+    }
     let elapsed = started.elapsed().as_secs_f64();
     span.in_scope(|| tracing::debug!(elapsed, "request done"));
     state

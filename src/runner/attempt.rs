@@ -174,7 +174,15 @@ async fn send(
 ) -> Result<Option<AttemptResult>> {
     debug!(url = %target.url, "sending");
     let clock = std::time::Instant::now();
-    let send = super::http::send(&ctx.http, target, run, n, execution_id, ctx.clock.now());
+    let send = super::http::send(
+        &ctx.http,
+        target,
+        run,
+        n,
+        execution_id,
+        ctx.clock.now(),
+        ctx.tracing.state.as_deref(),
+    );
     tokio::pin!(send);
     let result = tokio::select! {
         result = &mut send => result,
@@ -299,28 +307,31 @@ pub(super) async fn write_status(
     });
     let _permit = ctx.writers.acquire().await;
     let mut delay = std::time::Duration::from_millis(100);
-    for _ in 0..WRITE_TRIES {
+    let mut tries = 0;
+    let written = loop {
+        tries += 1;
         match api
             .patch_status(&run.name_any(), &params(), &Patch::Merge(&patch))
             .await
         {
-            Err(e) if crate::is_transient(&e) => {
+            Err(e) if crate::is_transient(&e) && tries < WRITE_TRIES => {
                 debug!(error = %e, "transient error writing a run status; retrying");
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(std::time::Duration::from_secs(3));
             }
-            other => return other.map_err(Error::Kube),
+            other => break other.map_err(Error::Kube)?,
         }
-    }
-    api.patch_status(&run.name_any(), &params(), &Patch::Merge(&patch))
-        .await
-        .map_err(Error::Kube)
+    };
+    // The write that ends an attempt or the run ends its spans (docs/observability.md).
+    let prev = run.status.clone().unwrap_or_default();
+    ctx.tracing.ended(run, &prev, status);
+    Ok(written)
 }
 
 /// Run status writes in flight at once, across all runs (see `write_status`).
 pub(super) const WRITERS: usize = 32;
 /// Tries of one status write before its error is returned.
-const WRITE_TRIES: usize = 8;
+const WRITE_TRIES: usize = 9;
 
 /// The status as a merge patch body: every optional field present, null when unset.
 pub fn status_patch(status: &ActionRunStatus) -> Value {

@@ -162,6 +162,7 @@ pub(super) fn notify_cancel(ctx: &Arc<Context>, run: &Arc<ActionRun>) {
             attempt,
             &execution_id.to_string(),
             ctx.clock.now(),
+            ctx.tracing.state.as_deref(),
         )
         .await;
         info!(?result, "told the endpoint of the cancelled 202 run");

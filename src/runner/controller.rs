@@ -48,6 +48,8 @@ pub struct Config {
     pub running_after: Duration,
     /// Callback URLs and tokens for endpoints that answer 202 (docs/agent-calls.md).
     pub callbacks: Arc<crate::callback::Callbacks>,
+    /// `tracestate` and the span exporter (docs/observability.md, "Traces").
+    pub tracing: super::trace::Tracing,
 }
 
 /// Attempts of this process, by run uid.
@@ -102,6 +104,7 @@ pub struct Context {
     pub(super) service_mode: ServiceMode,
     pub(super) running_after: Duration,
     pub(super) callbacks: Arc<crate::callback::Callbacks>,
+    pub(super) tracing: super::trace::Tracing,
 }
 
 pub(super) fn params() -> PatchParams {
@@ -140,6 +143,7 @@ pub async fn run(
         service_mode: config.service_mode,
         running_after: config.running_after,
         callbacks: config.callbacks.clone(),
+        tracing: config.tracing.clone(),
     });
     // A run deleted while its request is in flight (its Action deleted, or by hand): abort.
     let runs = caches.subscribe_runs().filter_map(move |change| {

@@ -75,6 +75,7 @@ pub async fn send(
     attempt: i32,
     execution_id: &str,
     sent_at: DateTime<Utc>,
+    trace_state: Option<&str>,
 ) -> AttemptResult {
     let body = match serde_json::to_vec(&run.spec.resolved_payload) {
         Ok(b) => b,
@@ -88,9 +89,8 @@ pub async fn send(
     let key = run.metadata.name.as_deref().unwrap_or_default();
     let id = signing::webhook_id(key, attempt);
     let mut own = punctual_headers(run, attempt, execution_id);
-    // Known only once the run exists (its uid), so not in the dry run's headers.
     let uid = run.metadata.uid.as_deref().unwrap_or_default();
-    own.push(("traceparent".into(), trace::traceparent(uid, execution_id)));
+    own.extend(trace::headers(uid, execution_id, trace_state));
     own.extend(signing_headers(
         &target.signing,
         &id,
@@ -198,10 +198,14 @@ fn describe(e: reqwest::Error) -> String {
 /// cannot be built: a default client instead would follow redirects and use proxies, the
 /// opposite of docs/runner.md, so the operator refuses to start.
 pub fn client() -> Result<reqwest::Client, reqwest::Error> {
-    // rustls needs a process-wide crypto provider; ring is the one kube already uses. A second
-    // install (tests, another module) is harmless.
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    install_crypto();
     with_policy(reqwest::Client::builder()).build()
+}
+
+/// rustls needs a process-wide crypto provider; ring is the one kube already uses. A second
+/// install (tests, another module) is harmless.
+pub fn install_crypto() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
 /// The policy every endpoint request is sent under.

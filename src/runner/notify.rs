@@ -135,7 +135,7 @@ pub(super) async fn notify(ctx: &Context, run: &ActionRun) -> Result<Option<Stri
                 code: *code,
                 message: message.clone(),
             },
-            Ok(t) => send(ctx, t, &summary, &body, note.attempts).await,
+            Ok(t) => send(ctx, t, run, &summary, &body, note.attempts).await,
         };
         let o = outcome::classify(&result);
         if o.error.is_none() {
@@ -159,12 +159,20 @@ pub(super) async fn notify(ctx: &Context, run: &ActionRun) -> Result<Option<Stri
 async fn send(
     ctx: &Context,
     target: &target::Target,
+    run: &ActionRun,
     summary: &Summary,
     body: &[u8],
     n: i32,
 ) -> AttemptResult {
     let _permit = ctx.permits.clone().acquire_owned().await;
     let mut own = headers(summary, n);
+    // In the run's trace, as a child of its slot's span.
+    let uid = run.uid().unwrap_or_default();
+    own.extend(super::trace::headers(
+        &uid,
+        &super::trace::slot_span_id(&uid),
+        ctx.tracing.state.as_deref(),
+    ));
     let id = signing::webhook_id(&format!("{}_notify", summary.run), n);
     let now = ctx.clock.now().timestamp();
     own.extend(http::signing_headers(&target.signing, &id, now, body));

@@ -339,4 +339,4 @@ pub fn step(
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

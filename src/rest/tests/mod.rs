@@ -219,6 +219,7 @@ fn fixture(auth: AuthMode) -> AppState {
         namespaces: store_of(namespaces),
         metrics: Arc::new(crate::metrics::Metrics::default()),
         callbacks: Arc::new(crate::callback::Callbacks::new(TEST_CALLBACK_KEY, None)),
+        trace_state: None,
         ready: Arc::new(AtomicBool::new(true)),
     }
 }

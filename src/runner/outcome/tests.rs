@@ -7,7 +7,8 @@ fn t(s: i64) -> DateTime<Utc> {
     Utc.timestamp_opt(1_800_000_000 + s, 0).unwrap()
 }
 
-fn spec(max_retries: i32, delay: i32) -> ActionRunSpec {
+/// A manual run's spec with these retries (other modules' tests build on it).
+pub(crate) fn spec(max_retries: i32, delay: i32) -> ActionRunSpec {
     ActionRunSpec {
         action: "a".into(),
         trigger_type: TriggerType::Manual,

@@ -19,7 +19,7 @@ use anyhow::Context as _;
 use bytes::Bytes;
 use opentelemetry::propagation::TextMapPropagator;
 use opentelemetry::trace::{
-    SpanContext, SpanId, SpanKind, Status, TraceContextExt, TraceFlags, TraceId, TraceState,
+    Link, SpanContext, SpanId, SpanKind, Status, TraceContextExt, TraceFlags, TraceId, TraceState,
     TracerProvider as _,
 };
 use opentelemetry::{InstrumentationScope, KeyValue};
@@ -226,13 +226,32 @@ pub fn span_data(
         attributes,
         dropped_attributes_count: 0,
         events: SpanEvents::default(),
-        links: SpanLinks::default(),
+        links: links(&span.links),
         status: match span.error {
             Some(message) => Status::error(message),
             None => Status::Unset,
         },
         instrumentation_scope: scope.clone(),
     })
+}
+
+/// The SDK's links to (trace id, span id) pairs (remote spans, sampled); invalid ones dropped.
+fn links(pairs: &[(String, String)]) -> SpanLinks {
+    let mut links = SpanLinks::default();
+    links.links = pairs
+        .iter()
+        .filter_map(|(trace, span)| {
+            let cx = SpanContext::new(
+                TraceId::from_hex(trace).ok()?,
+                SpanId::from_hex(span).ok()?,
+                TraceFlags::SAMPLED,
+                true,
+                TraceState::default(),
+            );
+            Some(Link::with_context(cx))
+        })
+        .collect();
+    links
 }
 
 /// Makes `span` (a facade request's) a child of the caller's span when the request carries a
@@ -347,6 +366,10 @@ mod tests {
             start,
             end,
             attributes: vec![("punctual.attempt", Value::Int(2))],
+            links: vec![(
+                "4bf92f3577b34da6a3ce929d0e0e4737".into(),
+                "00f067aa0ba902b9".into(),
+            )],
             error: Some("HTTP 503".into()),
         };
         let scope = InstrumentationScope::builder("punctual").build();
@@ -364,6 +387,14 @@ mod tests {
         assert_eq!(data.end_time, std::time::SystemTime::from(end));
         assert_eq!(data.status, Status::error("HTTP 503"));
         assert_eq!(data.attributes, vec![KeyValue::new("punctual.attempt", 2)]);
+        let linked = &data.links.links[0].span_context;
+        assert_eq!(
+            (linked.trace_id().to_string(), linked.span_id().to_string()),
+            (
+                "4bf92f3577b34da6a3ce929d0e0e4737".into(),
+                "00f067aa0ba902b9".into()
+            )
+        );
         let root = RunSpan {
             parent_span_id: None,
             error: None,

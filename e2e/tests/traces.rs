@@ -41,6 +41,8 @@ struct Exported {
     start: DateTime<Utc>,
     end: DateTime<Utc>,
     attributes: BTreeMap<String, String>,
+    /// (trace id, span id) of each link.
+    links: Vec<(String, String)>,
     /// OTLP's StatusCode: 0 unset, 1 ok, 2 error.
     status: i32,
 }
@@ -114,6 +116,11 @@ async fn receive(
                 start: instant(span.start_time_unix_nano),
                 end: instant(span.end_time_unix_nano),
                 attributes: attributes(&span.attributes),
+                links: span
+                    .links
+                    .iter()
+                    .map(|l| (hex(&l.trace_id), hex(&l.span_id)))
+                    .collect(),
                 status: span.status.map_or(0, |s| s.code),
             });
         }
@@ -240,6 +247,11 @@ async fn a_run_and_the_facade_requests_arrive_as_linked_spans() {
     assert_eq!(slot.attributes["k8s.namespace.name"], s.ns.name);
     assert_eq!(slot.attributes["punctual.status"], "succeeded");
     assert_eq!(slot.attributes["punctual.attempts"], "2");
+    // It keeps its own trace and links to the caller that triggered it.
+    assert_eq!(
+        slot.links,
+        [(caller_trace.to_string(), caller_span.to_string())]
+    );
     let mut attempts: Vec<&Exported> = spans
         .iter()
         .filter(|x| x.name == "punctual.attempt")

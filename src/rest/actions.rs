@@ -427,16 +427,28 @@ pub async fn trigger(
         let answer = super::dry_run::dry_run(&state, &run).await?;
         return Ok(Json(answer).into_response());
     }
-    create_run(&state, &path, run).await
+    create_run(&state, &path, run, &headers).await
 }
 
 /// Creates a manual run and answers as a trigger does (202, the run pending), once the cache
-/// has it (read-your-writes).
+/// has it (read-your-writes). A request that carries a valid `traceparent` is recorded as the
+/// run's caller, which the run's span links to (docs/observability.md, "Traces").
 pub(super) async fn create_run(
     state: &AppState,
     path: &ActionPath,
-    run: ActionRun,
+    mut run: ActionRun,
+    headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
+    let caller = headers
+        .get("traceparent")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| crate::runner::trace::parse_traceparent(v).is_some());
+    if let Some(traceparent) = caller {
+        run.metadata.annotations.get_or_insert_default().insert(
+            crate::runner::trace::CALLER_ANNOTATION.to_string(),
+            traceparent.trim().to_string(),
+        );
+    }
     let api: Api<ActionRun> = Api::namespaced(state.client.clone(), &path.scope.workspace_id);
     let params = PostParams {
         field_manager: Some(FIELD_MANAGER.to_string()),

@@ -85,7 +85,7 @@ pub async fn rerun(
         .await?;
     let action = state.find_action(&path.action.scope, &path.action.action_id)?;
     let run = rerun_of(&action, &original, render, Utc::now(), uuid::Uuid::new_v4());
-    super::actions::create_run(&state, &path.action, run).await
+    super::actions::create_run(&state, &path.action, run, &headers).await
 }
 
 pub async fn cancel(

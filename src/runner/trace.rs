@@ -53,6 +53,35 @@ pub fn slot_span_id(run_uid: &str) -> String {
     span_id(&id.to_string())
 }
 
+/// Set on a run created by a request that carried a `traceparent` (a REST trigger or rerun, or
+/// by hand on an ActionRun): that caller's span, which the run's own span links to. A link, not
+/// a parent: the run keeps its own trace (`status.traceId`).
+pub const CALLER_ANNOTATION: &str = "punctual.dev/traceparent";
+
+/// The trace id and span id of a valid W3C `traceparent`; None for anything else (an unknown
+/// future version is read by its first four fields, as the W3C asks).
+pub fn parse_traceparent(value: &str) -> Option<(String, String)> {
+    let parts: Vec<&str> = value.trim().split('-').collect();
+    let hex = |s: &str, n: usize| {
+        s.len() == n
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    };
+    let zero = |s: &str| s.bytes().all(|b| b == b'0');
+    let [version, trace, span, flags, ..] = parts.as_slice() else {
+        return None;
+    };
+    let valid = hex(version, 2)
+        && *version != "ff"
+        && (*version != "00" || parts.len() == 4)
+        && hex(trace, 32)
+        && hex(span, 16)
+        && hex(flags, 2)
+        && !zero(trace)
+        && !zero(span);
+    valid.then(|| (trace.to_string(), span.to_string()))
+}
+
 /// The trace headers of an attempt: `traceparent`, and `tracestate` when one is configured.
 pub fn headers(run_uid: &str, execution_id: &str, state: Option<&str>) -> Vec<(String, String)> {
     let mut h = vec![("traceparent".into(), traceparent(run_uid, execution_id))];
@@ -112,6 +141,8 @@ pub struct RunSpan {
     pub start: DateTime<Utc>,
     pub end: DateTime<Utc>,
     pub attributes: Vec<(&'static str, Value)>,
+    /// Spans this one links to: (trace id, span id).
+    pub links: Vec<(String, String)>,
     /// Why it failed (the span's status is an error then). Never a secret: error messages are
     /// written without them.
     pub error: Option<String>,
@@ -170,6 +201,7 @@ pub fn ended(run: &ActionRun, prev: &ActionRunStatus, new: &ActionRunStatus) -> 
             start: a.started_at,
             end: end.max(a.started_at),
             attributes,
+            links: Vec::new(),
             error: a.error_code.map(|code| {
                 a.error_message
                     .clone()
@@ -233,10 +265,17 @@ pub fn ended(run: &ActionRun, prev: &ActionRunStatus, new: &ActionRunStatus) -> 
             start,
             end,
             attributes,
+            links: caller(run).into_iter().collect(),
             error,
         });
     }
     spans
+}
+
+/// The caller's span a run was created by, from its annotation.
+fn caller(run: &ActionRun) -> Option<(String, String)> {
+    let annotations = run.metadata.annotations.as_ref()?;
+    parse_traceparent(annotations.get(CALLER_ANNOTATION)?)
 }
 
 #[cfg(test)]
@@ -397,6 +436,7 @@ mod tests {
                 .contains(&("punctual.status", Value::Str("succeeded".into())))
         );
         assert_ne!(spans[0].span_id, a1.span_id);
+        assert!(slot.links.is_empty(), "no caller, no link");
         // A later write on the finished run (its notification) ends nothing again.
         let mut notified = done.clone();
         notified.notification = Some(Default::default());
@@ -423,5 +463,41 @@ mod tests {
             Some(&("tracestate".to_string(), "vendor=x".to_string()))
         );
         assert_eq!(headers("u", "e", None).len(), 1);
+    }
+
+    #[test]
+    fn a_run_created_by_a_traced_caller_links_to_its_span() {
+        let mut run = scheduled_run();
+        let caller = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        run.metadata.annotations =
+            Some([(CALLER_ANNOTATION.to_string(), caller.to_string())].into());
+        let [.., second, done] = two_attempts();
+        let spans = ended(&run, &second, &done);
+        let slot = spans.last().expect("the slot's span");
+        assert_eq!(
+            slot.links,
+            [(
+                "4bf92f3577b34da6a3ce929d0e0e4736".to_string(),
+                "00f067aa0ba902b7".to_string()
+            )]
+        );
+        assert!(spans[0].links.is_empty(), "attempts link to nothing");
+        // What the W3C allows, and what it does not.
+        assert!(parse_traceparent(caller).is_some());
+        assert!(
+            parse_traceparent("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-x")
+                .is_some()
+        );
+        for bad in [
+            "",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-x",
+            "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+            "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e473-00f067aa0ba902b7-01",
+        ] {
+            assert_eq!(parse_traceparent(bad), None, "{bad}");
+        }
     }
 }

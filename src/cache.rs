@@ -70,10 +70,11 @@ impl RunIndex {
         }
     }
 
-    fn replace(&self, runs: &[ActionRun]) {
+    /// After a (re)list: exactly the runs listed, by `entry`.
+    fn replace(&self, listed: Vec<(ActionKey, String)>) {
         let mut fresh: HashMap<ActionKey, BTreeSet<String>> = HashMap::new();
-        for run in runs {
-            fresh.entry(key_of(run)).or_default().insert(run.name_any());
+        for (key, name) in listed {
+            fresh.entry(key).or_default().insert(name);
         }
         if let Ok(mut map) = self.0.write() {
             *map = fresh;
@@ -94,6 +95,11 @@ impl RunIndex {
 
 fn key_of(run: &ActionRun) -> ActionKey {
     (run.namespace().unwrap_or_default(), run.spec.action.clone())
+}
+
+/// A run's place in the index: its Action's key and its name.
+fn entry(run: &ActionRun) -> (ActionKey, String) {
+    (key_of(run), run.name_any())
 }
 
 type Subscribers<K> = Arc<Mutex<Vec<mpsc::UnboundedSender<Change<K>>>>>;
@@ -139,7 +145,10 @@ where
         tokio::spawn(async move {
             loop {
                 let round = *restarts.borrow_and_update();
-                let mut stream = watcher(api.clone(), watcher::Config::default().any_semantic())
+                // The default list semantic: a consistent read, in pages of 500. (`any_semantic`
+                // lists from the API server's watch cache, which may lag, and unpaginated: a
+                // list of 20,000 runs then arrives as one body, the peak of a start.)
+                let mut stream = watcher(api.clone(), watcher::Config::default())
                     .default_backoff()
                     .modify(prune)
                     .boxed();
@@ -243,13 +252,15 @@ impl Caches {
         let index = RunIndex::default();
         let runs = {
             let index = index.clone();
-            let mut listing: Vec<ActionRun> = Vec::new();
+            // Only the index entries of a list in progress: a copy of every listed run would
+            // double the memory a start with many runs needs.
+            let mut listing: Vec<(ActionKey, String)> = Vec::new();
             let on_change = move |event: &watcher::Event<ActionRun>| match event {
                 watcher::Event::Apply(r) => index.insert(r),
                 watcher::Event::Delete(r) => index.remove(r),
                 watcher::Event::Init => listing.clear(),
-                watcher::Event::InitApply(r) => listing.push(r.clone()),
-                watcher::Event::InitDone => index.replace(&std::mem::take(&mut listing)),
+                watcher::Event::InitApply(r) => listing.push(entry(r)),
+                watcher::Event::InitDone => index.replace(std::mem::take(&mut listing)),
             };
             let on_change = Mutex::new(on_change);
             Feed::start(api(client, namespace), prune_run, move |e| {
@@ -411,7 +422,7 @@ mod tests {
         index.remove(&run("a", "r1", "job"));
         assert_eq!(index.names("a", "job"), ["r2"]);
         // A relist replaces everything: runs deleted while the watch was down disappear.
-        index.replace(&[run("a", "r9", "job")]);
+        index.replace(vec![super::entry(&run("a", "r9", "job"))]);
         assert_eq!(index.names("a", "job"), ["r9"]);
         assert!(index.names("a", "other").is_empty());
         assert!(index.names("b", "job").is_empty());

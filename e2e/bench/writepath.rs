@@ -16,7 +16,8 @@
 //!   cargo bench --bench writepath -- 50       # needs KUBECONFIG and PUNCTUAL_BIN
 //!
 //! Environment: BENCH_RAW_SECONDS (10), BENCH_SUSTAINED_SECONDS (180), BENCH_RSS_ACTIONS
-//! (10000), BENCH_RSS_RUNS (20000), BENCH_RSS_SETTLE_SECONDS (30).
+//! (10000), BENCH_RSS_RUNS (20000), BENCH_RSS_SETTLE_SECONDS (30); BENCH_RSS_ONLY=1 measures
+//! only the memory (item 5), for comparing builds.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -81,6 +82,9 @@ async fn main() -> anyhow::Result<()> {
     };
     let client = Client::try_default().await?;
     common::install_crds(&client).await?;
+    if std::env::var("BENCH_RSS_ONLY").is_ok_and(|v| v == "1") {
+        return print_rss(&client, &settings).await;
+    }
 
     let raw = raw_limit(&client, settings.raw).await?;
     println!(
@@ -109,8 +113,12 @@ async fn main() -> anyhow::Result<()> {
         rows.push((n, cron, punctual));
     }
     print_slot_tables(&rows, settings.sustained);
+    print_rss(&client, &settings).await
+}
 
-    let rss = operator_rss(&client, &settings).await?;
+/// Item 5: the operator's memory with the objects of `settings` already there.
+async fn print_rss(client: &Client, settings: &Settings) -> anyhow::Result<()> {
+    let rss = operator_rss(client, settings).await?;
     println!(
         "Operator memory: `punctual run` started with the objects below already there, read {} s after /readyz:",
         settings.rss_settle.as_secs()

@@ -33,6 +33,19 @@ pub(super) async fn attempt(ctx: &Context, run: &ActionRun, n: i32) -> Result<Op
     // The endpoint's own limits first: a run waiting for a slow endpoint holds no global permit.
     let turn = endpoint_turn(ctx, run).await;
     let permit = ctx.permits.clone().acquire_owned().await;
+    // Boxed, so that a run still waiting above (a whole slot's runs wait at its instant) holds
+    // only this small future: the request's state is allocated once the request may go.
+    Box::pin(go(ctx, run, n, turn, permit)).await
+}
+
+/// The attempt once its turn and permit are held (`attempt`).
+async fn go(
+    ctx: &Context,
+    run: &ActionRun,
+    n: i32,
+    turn: Option<super::flow::Permit>,
+    permit: std::result::Result<tokio::sync::OwnedSemaphorePermit, tokio::sync::AcquireError>,
+) -> Result<Option<String>> {
     // Counted while the permit is held, so that in flight equal to the cap means it is full.
     let in_flight = ctx.metrics.request_in_flight();
     let uid = run.uid().unwrap_or_default();

@@ -208,6 +208,16 @@ async fn a_run_and_the_facade_requests_arrive_as_linked_spans() {
     assert_eq!(st.status, RunPhase::Succeeded, "{st:?}");
     assert_eq!(st.attempts.len(), 2, "{st:?}");
     let trace = st.trace_id.clone().expect("status.traceId");
+    // `kubectl get arun -o wide` shows it, to look the trace up.
+    let wide = kubectl_ok(
+        &["get", "arun", &run_id, "-n", &s.ns.name, "-o", "wide"],
+        None,
+    );
+    let header = wide.lines().next().unwrap_or_default();
+    assert!(header.trim_end().ends_with("TRACE"), "{wide}");
+    assert!(wide.contains(&trace), "{wide}");
+    let narrow = kubectl_ok(&["get", "arun", &run_id, "-n", &s.ns.name], None);
+    assert!(!narrow.contains("TRACE"), "only in the wide view: {narrow}");
 
     // What the endpoint got: the run's trace, a span per attempt, the configured tracestate.
     let calls = agent.calls_of(&done);

@@ -26,7 +26,8 @@ use super::{JsonObject, object_schema};
     printcolumn = r#"{"name": "Scheduled", "type": "string", "jsonPath": ".spec.scheduledAt"}"#,
     printcolumn = r#"{"name": "Started", "type": "date", "jsonPath": ".status.startedAt"}"#,
     printcolumn = r#"{"name": "Duration", "type": "number", "jsonPath": ".status.durationSeconds"}"#,
-    printcolumn = r#"{"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}"#
+    printcolumn = r#"{"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}"#,
+    printcolumn = r#"{"name": "Trace", "type": "string", "priority": 1, "jsonPath": ".status.traceId"}"#
 )]
 #[x_kube(validation = Rule::new("self == oldSelf").message("spec is immutable"))]
 #[serde(rename_all = "camelCase")]

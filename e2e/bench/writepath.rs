@@ -1,7 +1,12 @@
 //! Write path, side by side, on one control plane. Prints figures; asserts nothing.
 //!
 //! 1. The raw limit: creates per second of a plain parallel client (64 requests in flight) for
-//!    ActionRuns and for ConfigMaps, with no operator running.
+//!    ActionRuns and for ConfigMaps, with no operator running; and runs per second of the same
+//!    client making the four writes a run costs the operator (create the run, write its outcome,
+//!    write its Action's status, delete the run before), each like the operator's, conditional
+//!    where the operator's is. A status PATCH of a custom resource costs the API server several
+//!    creates (it decodes, converts and re-encodes the stored object), so this, not the create
+//!    rate, bounds what any operator can sustain with four writes a run.
 //! 2. For each N: N Actions on `* * * * *` and `punctual run`; for the first full minute slot
 //!    after all Actions exist and are armed, the time from the nominal instant to the request
 //!    received by a local endpoint and to the run first seen by a watch (negative: the run was
@@ -17,7 +22,8 @@
 //!
 //! Environment: BENCH_RAW_SECONDS (10), BENCH_SUSTAINED_SECONDS (180), BENCH_RSS_ACTIONS
 //! (10000), BENCH_RSS_RUNS (20000), BENCH_RSS_SETTLE_SECONDS (30); BENCH_RSS_ONLY=1 measures
-//! only the memory (item 5), for comparing builds.
+//! only the memory (item 5), for comparing builds; BENCH_CRONJOB=0 and BENCH_RSS=0 leave out
+//! items 3 and 5 (for a large N, where only Punctual's own figures are wanted).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -82,6 +88,7 @@ async fn main() -> anyhow::Result<()> {
     };
     let client = Client::try_default().await?;
     common::install_crds(&client).await?;
+    let (with_cronjob, with_rss) = (switch("BENCH_CRONJOB"), switch("BENCH_RSS"));
     if std::env::var("BENCH_RSS_ONLY").is_ok_and(|v| v == "1") {
         return print_rss(&client, &settings).await;
     }
@@ -104,16 +111,43 @@ async fn main() -> anyhow::Result<()> {
         );
     }
     println!();
+    let mix = raw_mix(&client, settings.raw).await?;
+    println!(
+        "The same client, {CONCURRENCY} runs in flight for {} s, each run the operator's four writes (POST run, PATCH run status, PATCH Action status, DELETE the run before), no operator running:",
+        settings.raw.as_secs()
+    );
+    println!();
+    println!("| runs | failed writes | runs/s | writes/s |");
+    println!("|---|---|---|---|");
+    println!(
+        "| {} | {} | {:.0} | {:.0} |",
+        mix.runs,
+        mix.failed,
+        mix.runs as f64 / mix.secs,
+        mix.writes as f64 / mix.secs
+    );
+    println!();
 
     let mut rows = Vec::new();
     for &n in &sizes {
         // CronJobs first, and gone before the operator starts: the two never share the server.
-        let cron = cronjob_slot(&client, n).await?;
+        let cron = match with_cronjob {
+            true => Some(cronjob_slot(&client, n).await?),
+            false => None,
+        };
         let punctual = punctual_slot(&client, n, settings.sustained).await?;
         rows.push((n, cron, punctual));
     }
     print_slot_tables(&rows, settings.sustained);
-    print_rss(&client, &settings).await
+    match with_rss {
+        true => print_rss(&client, &settings).await,
+        false => Ok(()),
+    }
+}
+
+/// An on/off switch of the environment; on unless set to `0`.
+fn switch(name: &str) -> bool {
+    std::env::var(name).map_or(true, |v| v != "0")
 }
 
 /// Item 5: the operator's memory with the objects of `settings` already there.
@@ -270,6 +304,154 @@ async fn raw_limit(client: &Client, run_for: Duration) -> anyhow::Result<Vec<Raw
     }
     common::delete_namespace(client, &ns, Duration::from_secs(120)).await?;
     Ok(out)
+}
+
+/// The plain client's runs of the operator's four writes.
+struct Mix {
+    runs: usize,
+    writes: usize,
+    failed: usize,
+    secs: f64,
+}
+
+/// One worker per Action (so its conditional Action status writes never conflict with another
+/// worker's); each run as the operator makes it: owned by the Action, labelled, its payload
+/// and thread resolved, then its outcome with one attempt, then the Action's counters and next
+/// slot, then the previous run deleted (a history limit of 1).
+async fn raw_mix(client: &Client, run_for: Duration) -> anyhow::Result<Mix> {
+    let ns = common::create_namespace(client, "bench-mix").await?;
+    let actions: Api<Action> = Api::namespaced(client.clone(), &ns);
+    let runs: Api<ActionRun> = Api::namespaced(client.clone(), &ns);
+    let start = Instant::now();
+    let end = start + run_for;
+    let mut workers = Vec::new();
+    for w in 0..CONCURRENCY {
+        let action: Action = serde_json::from_value(json!({
+            "apiVersion": "punctual.dev/v1alpha1", "kind": "Action",
+            "metadata": {"name": format!("m{w:03}")},
+            "spec": {"app": "bench", "endpoint": "agent", "namespaceId": "bench",
+                     "cronExpression": "* * * * *", "payload": {"n": w},
+                     "successfulRunsHistoryLimit": 1, "failedRunsHistoryLimit": 1},
+        }))?;
+        let action = actions.create(&PostParams::default(), &action).await?;
+        let (actions, runs) = (actions.clone(), runs.clone());
+        workers.push(tokio::spawn(async move {
+            let (mut done, mut writes, mut failed) = (0, 0, 0);
+            let mut first_error = None;
+            let mut action_rv = action.resource_version();
+            let mut previous: Option<String> = None;
+            let mut i: i64 = 0;
+            while Instant::now() < end {
+                i += 1;
+                let one = mix_run(&actions, &runs, &action, i, &mut action_rv, &mut previous).await;
+                writes += one.0;
+                match one.1 {
+                    Ok(()) => done += 1,
+                    Err(e) => {
+                        failed += 1;
+                        first_error.get_or_insert(e.to_string());
+                    }
+                }
+            }
+            (done, writes, failed, first_error)
+        }));
+    }
+    let mut mix = Mix {
+        runs: 0,
+        writes: 0,
+        failed: 0,
+        secs: 0.0,
+    };
+    for w in workers {
+        let (done, writes, failed, first_error) = w.await?;
+        mix.runs += done;
+        mix.writes += writes;
+        mix.failed += failed;
+        if let Some(e) = first_error {
+            eprintln!("[bench] write mix: {e}");
+        }
+    }
+    mix.secs = start.elapsed().as_secs_f64();
+    eprintln!(
+        "[bench] write mix: {} runs, {} writes in {:.1} s",
+        mix.runs, mix.writes, mix.secs
+    );
+    common::delete_namespace(client, &ns, Duration::from_secs(120)).await?;
+    Ok(mix)
+}
+
+/// Run `i` of a worker: the writes it made, and whether all four succeeded.
+async fn mix_run(
+    actions: &Api<Action>,
+    runs: &Api<ActionRun>,
+    action: &Action,
+    i: i64,
+    action_rv: &mut Option<String>,
+    previous: &mut Option<String>,
+) -> (usize, anyhow::Result<()>) {
+    let name = format!("{}-{i}", action.name_any());
+    let slot = Utc::now();
+    let run: ActionRun = match serde_json::from_value(json!({
+        "apiVersion": "punctual.dev/v1alpha1", "kind": "ActionRun",
+        "metadata": {"name": name, "labels": {"punctual.dev/action": action.name_any()},
+                     "annotations": {"punctual.dev/action-generation": "1"},
+                     "ownerReferences": [{"apiVersion": "punctual.dev/v1alpha1", "kind": "Action",
+                         "name": action.name_any(), "uid": action.uid(),
+                         "controller": true, "blockOwnerDeletion": true}]},
+        "spec": {"action": action.name_any(), "triggerType": "scheduled", "namespaceId": "bench",
+                 "endpoint": "agent", "maxRetries": 0, "retryDelaySeconds": 60,
+                 "scheduledAt": slot, "resolvedPayload": {"n": i},
+                 "resolvedThreadId": uuid::Uuid::new_v4().to_string()},
+    })) {
+        Ok(r) => r,
+        Err(e) => return (0, Err(e.into())),
+    };
+    let params = PatchParams::default();
+    let created = match runs.create(&PostParams::default(), &run).await {
+        Ok(r) => r,
+        Err(e) => return (1, Err(e.into())),
+    };
+    let execution = uuid::Uuid::new_v4().to_string();
+    let outcome = json!({
+        "metadata": {"resourceVersion": created.resource_version()},
+        "status": {"status": "succeeded", "attempt": 1, "executionId": execution,
+                   "triggeredAt": slot, "startedAt": slot, "completedAt": Utc::now(),
+                   "durationSeconds": 0.004, "httpStatus": 200, "output": "{\"ok\": true}",
+                   "traceId": "cfe547db92dd59ac868d9cffda003ebc",
+                   "attempts": [{"number": 1, "executionId": execution, "startedAt": slot,
+                                 "completedAt": Utc::now(), "httpStatus": 200,
+                                 "output": "{\"ok\": true}"}]},
+    });
+    if let Err(e) = runs
+        .patch_status(&name, &params, &Patch::Merge(&outcome))
+        .await
+    {
+        return (2, Err(e.into()));
+    }
+    let next = slot + TimeDelta::minutes(1);
+    let upcoming: Vec<_> = (1..=5).map(|k| slot + TimeDelta::minutes(k)).collect();
+    let counters = json!({
+        "metadata": {"resourceVersion": action_rv},
+        "status": {"observedGeneration": 1, "totalRuns": i, "successfulRuns": i,
+                   "lastRunAt": slot, "lastRunName": name, "lastRunStatus": "succeeded",
+                   "lastExecutionId": execution, "lastScheduleTime": slot,
+                   "nextRunAt": next, "nextRun": format!("{}-{}", action.name_any(), i + 1),
+                   "countedRuns": [name], "upcoming": upcoming},
+    });
+    match actions
+        .patch_status(&action.name_any(), &params, &Patch::Merge(&counters))
+        .await
+    {
+        Ok(a) => *action_rv = a.resource_version(),
+        Err(e) => return (3, Err(e.into())),
+    }
+    let Some(before) = previous.replace(name) else {
+        return (3, Ok(()));
+    };
+    match runs.delete(&before, &DeleteParams::default()).await {
+        Ok(_) => (4, Ok(())),
+        Err(e) => (4, Err(e.into())),
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -458,13 +640,18 @@ async fn punctual_slot(
                "successfulRunsHistoryLimit": 1, "failedRunsHistoryLimit": 1})
     })
     .await?;
-    let ready_by = Instant::now() + Duration::from_secs(120);
+    // 120 s, or longer for a large N: arming is one status write per Action.
+    let arm_for = Duration::from_secs(120.max(n as u64 / 50));
+    let ready_by = Instant::now() + arm_for;
     while lock(&armed).len() < n && Instant::now() < ready_by {
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     let armed_count = lock(&armed).len();
     if armed_count < n {
-        eprintln!("[bench] only {armed_count} of {n} Actions armed after 120 s; measuring anyway");
+        eprintln!(
+            "[bench] only {armed_count} of {n} Actions armed after {} s; measuring anyway",
+            arm_for.as_secs()
+        );
     }
 
     let slot = first_full_slot(Utc::now())?;
@@ -638,7 +825,7 @@ fn parse_labels(s: &str) -> HashMap<String, String> {
     }
 }
 
-fn print_slot_tables(rows: &[(usize, CronFigures, PunctualFigures)], sustained: Duration) {
+fn print_slot_tables(rows: &[(usize, Option<CronFigures>, PunctualFigures)], sustained: Duration) {
     println!(
         "One minute slot, N objects on `* * * * *`, the first full minute after setup; seconds from the nominal instant, p50 / p99 / max (negative: ahead of it):"
     );
@@ -648,15 +835,19 @@ fn print_slot_tables(rows: &[(usize, CronFigures, PunctualFigures)], sustained: 
     );
     println!("|---|---|---|---|---|---|");
     for (n, cron, p) in rows {
+        let (cron_lag, cron_slots) = match cron {
+            Some(c) => (
+                spread(&c.lags, false),
+                format!("{} ({})", c.lags.len(), n.saturating_sub(c.lags.len())),
+            ),
+            None => ("not run".into(), "not run".into()),
+        };
         println!(
-            "| {n} | {} | {} | {} | {} / {} | {} ({}) |",
+            "| {n} | {} | {} | {cron_lag} | {} / {} | {cron_slots} |",
             spread(&p.request, false),
             spread(&p.created, true),
-            spread(&cron.lags, false),
             p.requests_for_slot,
             p.runs_for_slot,
-            cron.lags.len(),
-            n.saturating_sub(cron.lags.len()),
         );
     }
     println!();

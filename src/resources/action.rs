@@ -1,4 +1,8 @@
 //! The `Action` custom resource: what to call, with what, and when.
+//!
+//! Longer than most files on purpose: each field's doc comment is its `kubectl explain` text and
+//! its description in the CRD and the OpenAPI document, and the bounds stated next to the fields
+//! are read from here by every layer (one place per fact).
 
 use chrono::{DateTime, Utc};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;

@@ -10,8 +10,7 @@
 //! request is in flight keeps its `cancelled` status: the late result is dropped, and the request
 //! is aborted.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -22,10 +21,10 @@ use kube::runtime::controller::{Action as Requeue, Controller};
 use kube::runtime::reflector::ObjectRef;
 use kube::{Client, Resource, ResourceExt};
 use tokio::sync::Semaphore;
-use tokio::task::AbortHandle;
 use tracing::{Instrument, debug, info, info_span, warn};
 
 use super::attempt::{attempt, record_outcome, write_status};
+use super::in_flight::{Busy, InFlight, SETTLE, Settled};
 use super::outcome::{self, AttemptResult, ErrorCode, Gate, GateInput, Next, Step};
 use super::target::ServiceMode;
 use crate::cache::{Caches, Change};
@@ -52,40 +51,6 @@ pub struct Config {
     pub tracing: super::trace::Tracing,
 }
 
-/// Attempts of this process, by run uid.
-type InFlight = Arc<Mutex<HashMap<String, Slot>>>;
-
-/// An attempt of this process.
-enum Slot {
-    /// Its task is running.
-    Running(AbortHandle),
-    /// Its task ended. Until the cache shows the version it wrote (if any) the cached run is
-    /// older than the task's last write, so acting on it would only conflict.
-    Settled(Settled),
-    /// Deleted while its request was in flight, and counted as cancelled then. A reconcile of a
-    /// stale cached copy (queued before the deletion) must not cancel and count it again.
-    Gone(std::time::Instant),
-}
-
-struct Settled {
-    /// The resourceVersion the task's last write made, if it made one.
-    written: Option<String>,
-    /// The resourceVersion of the run the attempt was decided from. A cache that still shows it
-    /// is behind for sure, however long that lasts (a watch reconnecting after an API server
-    /// restart): acting on it would send the attempt again, and only the write after the request
-    /// would be refused.
-    from: Option<String>,
-    at: std::time::Instant,
-}
-
-/// How long a settled attempt waits for the cache to show its write before a cached run of
-/// another version is trusted again (the conditional writes make a decision from it harmless:
-/// it can only be a write, which fails).
-const SETTLE: Duration = Duration::from_secs(2);
-/// How long a cache that still shows the version an attempt was decided from is taken to be
-/// behind (a bound on memory only: a watch catches up long before).
-const SETTLE_MAX: Duration = Duration::from_secs(600);
-
 /// What every reconcile shares.
 pub struct Context {
     pub(super) client: Client,
@@ -98,7 +63,7 @@ pub struct Context {
     pub(super) flow: Arc<super::flow::FlowControl>,
     /// Bounds the run status writes in flight (`attempt::WRITERS`).
     pub(super) writers: Semaphore,
-    in_flight: InFlight,
+    in_flight: Arc<InFlight>,
     /// Reconcile a run again (an attempt task ended).
     retrigger: mpsc::UnboundedSender<ObjectRef<ActionRun>>,
     pub(super) service_mode: ServiceMode,
@@ -124,7 +89,7 @@ pub async fn run(
     clock: Arc<dyn Clock>,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
-    let in_flight: InFlight = Arc::default();
+    let in_flight: Arc<InFlight> = Arc::default();
     let (retrigger, retriggered) = mpsc::unbounded();
     metrics
         .runner_max_concurrent_requests
@@ -150,7 +115,7 @@ pub async fn run(
         let out = match change {
             Change::Applied(r) => Some(r),
             Change::Deleted(r) => {
-                if abort_deleted(&in_flight, &r.uid().unwrap_or_default()) {
+                if in_flight.abort_deleted(&r.uid().unwrap_or_default()) {
                     info!(run = %r.name_any(), "run deleted; its request was aborted");
                     let namespace = r.namespace().unwrap_or_default();
                     metrics.run_finished(&namespace, "cancelled", "cancelled");
@@ -185,66 +150,6 @@ pub async fn run(
         .run(reconcile, error_policy, ctx)
         .for_each(|_| futures::future::ready(()))
         .await;
-}
-
-fn abort(in_flight: &InFlight, uid: &str) -> bool {
-    let slot = in_flight.lock().ok().and_then(|mut m| match m.get(uid) {
-        // Already deleted and counted: keep the mark.
-        Some(Slot::Gone(_)) => None,
-        _ => m.remove(uid),
-    });
-    match slot {
-        Some(Slot::Running(h)) => {
-            h.abort();
-            true
-        }
-        _ => false,
-    }
-}
-
-/// `abort` for a run that was deleted: leaves a `Gone` mark if a request was aborted (and drops
-/// marks older than `SETTLE_MAX`, so they do not pile up).
-fn abort_deleted(in_flight: &InFlight, uid: &str) -> bool {
-    let aborted = abort(in_flight, uid);
-    if let (true, Ok(mut m)) = (aborted, in_flight.lock()) {
-        m.retain(|_, slot| !matches!(slot, Slot::Gone(at) if at.elapsed() >= SETTLE_MAX));
-        m.insert(uid.to_string(), Slot::Gone(std::time::Instant::now()));
-    }
-    aborted
-}
-
-/// Whether this process has an attempt of a run running, or has just written it and the cache
-/// does not show that write yet.
-enum Busy {
-    No,
-    Running,
-    CacheBehind,
-    Gone,
-}
-
-/// Forgets a settled attempt once the cache shows its write (or after `SETTLE`, unless the
-/// cache still shows the version the attempt started from).
-fn busy(in_flight: &InFlight, run: &ActionRun) -> Busy {
-    let uid = run.uid().unwrap_or_default();
-    let Ok(mut map) = in_flight.lock() else {
-        return Busy::No;
-    };
-    match map.get(&uid) {
-        None => Busy::No,
-        Some(Slot::Running(_)) => Busy::Running,
-        Some(Slot::Gone(_)) => Busy::Gone,
-        Some(Slot::Settled(settled)) => {
-            let rv = run.resource_version();
-            let caught_up = settled.written.is_some() && rv == settled.written;
-            let surely_behind = rv == settled.from && settled.at.elapsed() < SETTLE_MAX;
-            if caught_up || (settled.at.elapsed() >= SETTLE && !surely_behind) {
-                map.remove(&uid);
-                Busy::No
-            } else {
-                Busy::CacheBehind
-            }
-        }
-    }
 }
 
 fn error_policy(_run: Arc<ActionRun>, error: &Error, ctx: Arc<Context>) -> Requeue {
@@ -290,7 +195,7 @@ async fn reconcile(run: Arc<ActionRun>, ctx: Arc<Context>) -> Result<Requeue> {
     // Deciding "the Action is gone" from a cache that has not listed yet would cancel everything.
     ctx.caches.wait_ready().await;
     if run.meta().deletion_timestamp.is_some() {
-        abort(&ctx.in_flight, &run.uid().unwrap_or_default());
+        ctx.in_flight.abort(&run.uid().unwrap_or_default());
         return Ok(Requeue::await_change());
     }
     let uid = run.uid().unwrap_or_default();
@@ -299,7 +204,7 @@ async fn reconcile(run: Arc<ActionRun>, ctx: Arc<Context>) -> Result<Requeue> {
     if !phase.is_active() {
         // Counted and cleaned up by the Action controller; its notification is the runner's.
         if super::notify::due(&run) {
-            match busy(&ctx.in_flight, &run) {
+            match ctx.in_flight.busy(&run) {
                 Busy::No => spawn_task(&ctx, run.clone(), Work::Notify),
                 Busy::CacheBehind => return Ok(Requeue::requeue(SETTLE)),
                 // In flight here, or the run was deleted: nothing to send now.
@@ -312,11 +217,11 @@ async fn reconcile(run: Arc<ActionRun>, ctx: Arc<Context>) -> Result<Requeue> {
         return cancel_requested(&ctx, &run, reason).await;
     }
     let action = live_action(&ctx, &run).await?;
-    match busy(&ctx.in_flight, &run) {
+    match ctx.in_flight.busy(&run) {
         Busy::No => {}
         Busy::CacheBehind => return Ok(Requeue::requeue(SETTLE)),
         Busy::Running if action.is_none() => {
-            abort(&ctx.in_flight, &uid);
+            ctx.in_flight.abort(&uid);
             info!("aborted the request of a cancelled run");
         }
         Busy::Running | Busy::Gone => return Ok(Requeue::await_change()),
@@ -369,7 +274,7 @@ async fn cancel_requested(
     run: &Arc<ActionRun>,
     reason: &str,
 ) -> Result<Requeue> {
-    if abort(&ctx.in_flight, &run.uid().unwrap_or_default()) {
+    if ctx.in_flight.abort(&run.uid().unwrap_or_default()) {
         info!("cancel requested: the request in flight was aborted");
     }
     let reason = if reason.trim().is_empty() {
@@ -452,7 +357,7 @@ async fn at_the_instant(
         Gate::Replace(others) => {
             for (name, uid) in others {
                 if let Some(uid) = &uid {
-                    abort(&ctx.in_flight, uid);
+                    ctx.in_flight.abort(uid);
                 }
                 let cached = ctx.caches.runs().get(&ObjectRef::new(&name).within(&ns));
                 let Some(other) = cached else { continue };
@@ -481,11 +386,7 @@ async fn at_the_instant(
 /// Whether a run counts as active for concurrencyPolicy at `now`: its request in flight here, or
 /// running, or pending and due (a run staged for a later slot is not active yet).
 fn is_active_now(run: &ActionRun, in_flight: &InFlight, now: DateTime<Utc>) -> bool {
-    let uid = run.uid().unwrap_or_default();
-    if in_flight
-        .lock()
-        .is_ok_and(|m| matches!(m.get(&uid), Some(Slot::Running(_))))
-    {
+    if in_flight.is_running(&run.uid().unwrap_or_default()) {
         return true;
     }
     let status = run.status.clone().unwrap_or_default();
@@ -537,147 +438,28 @@ fn spawn_task(ctx: &Arc<Context>, run: Arc<ActionRun>, work: Work) {
     let uid = run.uid().unwrap_or_default();
     let task_ctx = ctx.clone();
     let span = info_span!("attempt", run = %run.name_any(), work = ?work);
-    let mut map = match ctx.in_flight.lock() {
-        Ok(m) => m,
-        Err(_) => return,
-    };
-    let handle = tokio::spawn(
-        async move {
-            let ctx = task_ctx;
-            let uid = run.uid().unwrap_or_default();
-            let done = match work {
-                Work::Attempt(n) => attempt(&ctx, &run, n).await,
-                Work::Notify => super::notify::notify(&ctx, &run).await,
-            };
-            let settled = match done {
-                Ok(written) => Some(Settled {
-                    written,
-                    from: run.resource_version(),
-                    at: std::time::Instant::now(),
-                }),
-                Err(e) => {
-                    warn!(error = %e, "attempt could not be recorded; it will be retried");
-                    None
-                }
-            };
-            if let Ok(mut m) = ctx.in_flight.lock() {
-                match settled {
-                    Some(settled) => m.insert(uid, Slot::Settled(settled)),
-                    None => m.remove(&uid),
-                };
-            }
-            // The watch event of the final write may have come while the task still counted as
-            // running, so look again explicitly.
-            let _ = ctx.retrigger.unbounded_send(ObjectRef::from_obj(&*run));
-        }
-        .instrument(span),
-    );
-    map.insert(uid, Slot::Running(handle.abort_handle()));
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn run_at(rv: &str) -> ActionRun {
-        serde_json::from_value(serde_json::json!({
-            "apiVersion": "punctual.dev/v1alpha1", "kind": "ActionRun",
-            "metadata": {"name": "r", "uid": "u1", "resourceVersion": rv},
-            "spec": {"action": "a", "triggerType": "manual", "namespaceId": "n",
-                     "endpoint": "e", "maxRetries": 0, "retryDelaySeconds": 1}
-        }))
-        .expect("run")
-    }
-
-    fn settled(written: Option<&str>, from: &str, ago: Duration) -> InFlight {
-        let map: InFlight = Arc::default();
-        map.lock().expect("lock").insert(
-            "u1".into(),
-            Slot::Settled(Settled {
-                written: written.map(Into::into),
-                from: Some(from.into()),
-                at: std::time::Instant::now() - ago,
+    let task = async move {
+        let ctx = task_ctx;
+        let done = match work {
+            Work::Attempt(n) => attempt(&ctx, &run, n).await,
+            Work::Notify => super::notify::notify(&ctx, &run).await,
+        };
+        let settled = match done {
+            Ok(written) => Some(Settled {
+                written,
+                from: run.resource_version(),
+                at: std::time::Instant::now(),
             }),
-        );
-        map
-    }
-
-    /// A cache still showing the version an attempt started from is behind however long the
-    /// watch takes (after an API server restart it took longer than `SETTLE`, and the runner
-    /// sent the slot again and again); any other version is trusted after `SETTLE`.
-    #[test]
-    fn a_cache_showing_the_attempts_starting_version_is_behind_past_settle() {
-        let long = SETTLE * 5;
-        let rows = [
-            (
-                "cache shows our write",
-                settled(Some("3"), "1", Duration::ZERO),
-                "3",
-                false,
-            ),
-            (
-                "cache at the start, just now",
-                settled(Some("3"), "1", Duration::ZERO),
-                "1",
-                true,
-            ),
-            (
-                "cache at the start, long after",
-                settled(Some("3"), "1", long),
-                "1",
-                true,
-            ),
-            (
-                "no write of ours, cache at the start",
-                settled(None, "1", long),
-                "1",
-                true,
-            ),
-            (
-                "another version, within SETTLE",
-                settled(Some("3"), "1", Duration::ZERO),
-                "2",
-                true,
-            ),
-            (
-                "another version, past SETTLE",
-                settled(Some("3"), "1", long),
-                "2",
-                false,
-            ),
-            (
-                "at the start, past the memory bound",
-                settled(Some("3"), "1", SETTLE_MAX),
-                "1",
-                false,
-            ),
-        ];
-        for (what, map, rv, behind) in rows {
-            let got = busy(&map, &run_at(rv));
-            assert_eq!(matches!(got, Busy::CacheBehind), behind, "{what}");
-        }
-    }
-
-    /// A run deleted while its request was in flight is counted once, there; a reconcile of a
-    /// stale copy afterwards leaves it alone (it used to cancel and count it a second time).
-    #[test]
-    fn a_run_deleted_mid_request_is_gone_for_later_reconciles() {
-        let map: InFlight = Arc::default();
-        let task = tokio::runtime::Runtime::new()
-            .expect("runtime")
-            .spawn(std::future::pending::<()>());
-        map.lock()
-            .expect("lock")
-            .insert("u1".into(), Slot::Running(task.abort_handle()));
-        assert!(abort_deleted(&map, "u1"), "its request was aborted");
-        assert!(matches!(busy(&map, &run_at("1")), Busy::Gone));
-        assert!(!abort_deleted(&map, "u1"), "nothing left to abort");
-        assert!(!abort(&map, "u1"));
-        assert!(
-            matches!(busy(&map, &run_at("1")), Busy::Gone),
-            "the mark stays"
-        );
-        assert!(!abort_deleted(&map, "u2"), "no request in flight: no mark");
-        assert!(!map.lock().expect("lock").contains_key("u2"));
-    }
+            Err(e) => {
+                warn!(error = %e, "attempt could not be recorded; it will be retried");
+                None
+            }
+        };
+        ctx.in_flight.settle(run.uid().unwrap_or_default(), settled);
+        // The watch event of the final write may have come while the task still counted as
+        // running, so look again explicitly.
+        let _ = ctx.retrigger.unbounded_send(ObjectRef::from_obj(&*run));
+    };
+    ctx.in_flight
+        .start(uid, || tokio::spawn(task.instrument(span)).abort_handle());
 }

@@ -1,5 +1,5 @@
-//! The runner: executes pending ActionRuns against their endpoints, with retries, and keeps the
-//! Action's run counters exact. See docs/runner.md.
+//! The runner: executes pending ActionRuns against their endpoints, with retries, and records
+//! each attempt on the run (the Action controller counts finished runs). See docs/runner.md.
 
 mod attempt;
 pub mod awaiting;
@@ -7,6 +7,7 @@ pub mod backoff;
 pub mod controller;
 pub mod flow;
 pub mod http;
+mod in_flight;
 pub mod notify;
 pub mod outcome;
 pub mod signing;

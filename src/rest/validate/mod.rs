@@ -32,7 +32,7 @@ pub use path::{
     check_path, path_grammar,
 };
 pub use preview::{DEFAULT_COUNT, MAX_COUNT, PreviewQuery, parse_count, parse_preview};
-pub use query::{DEFAULT_LIMIT, ListQuery, MAX_LIMIT, parse_list_query};
+pub use query::{DEFAULT_LIMIT, ListQuery, MAX_LIMIT, int_param, parse_list_query};
 pub use slug::slug;
 pub use trigger::{MAX_VARIABLES, TriggerInput, parse_dry_run, parse_trigger_body};
 

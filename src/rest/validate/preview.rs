@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::fields::parse_datetime;
-use super::pydantic::{ge, le};
+use super::query::int_param;
 use crate::cron::{CronSchedule, parse_timezone};
 use crate::rest::error::{FieldError, loc};
 
@@ -34,21 +34,8 @@ fn last<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
 
 /// `count`: an integer in 1..=MAX_COUNT, DEFAULT_COUNT when absent.
 pub fn parse_count(pairs: &[(String, String)]) -> Result<usize, Vec<FieldError>> {
-    let Some(raw) = last(pairs, "count") else {
-        return Ok(DEFAULT_COUNT);
-    };
-    let at = loc(&["query", "count"]);
-    match raw.trim().parse::<i64>() {
-        Err(_) => Err(vec![FieldError::new(
-            "int_parsing",
-            at,
-            "Input should be a valid integer, unable to parse string as an integer",
-            json!(raw),
-        )]),
-        Ok(n) if n < 1 => Err(vec![ge(at, 1, json!(raw))]),
-        Ok(n) if n > MAX_COUNT as i64 => Err(vec![le(at, MAX_COUNT as i64, json!(raw))]),
-        Ok(n) => Ok(n as usize),
-    }
+    let bounds = (1, MAX_COUNT as i64, DEFAULT_COUNT as i64);
+    int_param(pairs, "count", bounds).map(|n| n as usize)
 }
 
 /// The whole preview query; every bad parameter is reported at once.

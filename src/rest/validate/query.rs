@@ -13,6 +13,30 @@ pub const DEFAULT_LIMIT: usize = 50;
 /// Largest `limit` accepted.
 pub const MAX_LIMIT: usize = 200;
 
+/// An integer query parameter within `(min, max, default)`, `default` when absent; a repeated
+/// one counts by its last value. The errors are Pydantic's for an `int` with `ge` and `le`.
+pub fn int_param(
+    pairs: &[(String, String)],
+    name: &str,
+    (min, max, default): (i64, i64, i64),
+) -> Result<i64, Vec<FieldError>> {
+    let Some((_, raw)) = pairs.iter().rev().find(|(k, _)| k == name) else {
+        return Ok(default);
+    };
+    let at = loc(&["query", name]);
+    match raw.trim().parse::<i64>() {
+        Err(_) => Err(vec![FieldError::new(
+            "int_parsing",
+            at,
+            "Input should be a valid integer, unable to parse string as an integer",
+            json!(raw),
+        )]),
+        Ok(n) if n < min => Err(vec![ge(at, min, json!(raw))]),
+        Ok(n) if n > max => Err(vec![le(at, max, json!(raw))]),
+        Ok(n) => Ok(n),
+    }
+}
+
 /// Query of the list routes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ListQuery {
@@ -36,28 +60,13 @@ pub fn parse_list_query(
             .map(|(_, v)| v.clone())
     };
     let mut errs = Vec::new();
-    let limit = match get("limit") {
-        None => DEFAULT_LIMIT,
-        Some(raw) => match raw.trim().parse::<i64>() {
-            Err(_) => {
-                errs.push(FieldError::new(
-                    "int_parsing",
-                    loc(&["query", "limit"]),
-                    "Input should be a valid integer, unable to parse string as an integer",
-                    json!(raw),
-                ));
-                DEFAULT_LIMIT
-            }
-            Ok(n) if n < 1 => {
-                errs.push(ge(loc(&["query", "limit"]), 1, json!(raw)));
-                DEFAULT_LIMIT
-            }
-            Ok(n) if n > MAX_LIMIT as i64 => {
-                errs.push(le(loc(&["query", "limit"]), MAX_LIMIT as i64, json!(raw)));
-                DEFAULT_LIMIT
-            }
-            Ok(n) => n as usize,
-        },
+    let bounds = (1, MAX_LIMIT as i64, DEFAULT_LIMIT as i64);
+    let limit = match int_param(pairs, "limit", bounds) {
+        Ok(n) => n as usize,
+        Err(e) => {
+            errs.extend(e);
+            DEFAULT_LIMIT
+        }
     };
     // As a FastAPI `Query(max_length=, pattern=)`: length first, then the pattern. An empty
     // cursor is not "no cursor", it is outside the grammar.

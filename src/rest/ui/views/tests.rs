@@ -1,4 +1,6 @@
 use super::*;
+use crate::resources::ConcurrencyPolicy;
+use chrono::{DateTime, Utc};
 
 fn t(s: &str) -> DateTime<Utc> {
     s.parse().expect("timestamp")
@@ -45,7 +47,7 @@ fn run(name: &str, slot: Option<&str>, status: Value) -> Arc<ActionRun> {
     )
 }
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 #[test]
 fn marks_follow_status_and_error_code() {

@@ -580,6 +580,27 @@ struct PunctualFigures {
     writes: BTreeMap<(String, String), Writes>,
     peak: Option<u64>,
     crashed: bool,
+    /// What the Actions' counters added up to over the window.
+    counted: Counted,
+}
+
+/// The counters of every Action in a namespace, summed.
+#[derive(Clone, Copy, Default)]
+struct Counted {
+    runs: i64,
+    missed: i64,
+    skipped: i64,
+}
+
+async fn counted(client: &Client, ns: &str) -> anyhow::Result<Counted> {
+    let mut sum = Counted::default();
+    for action in list_actions(client, ns).await? {
+        let status = action.status.unwrap_or_default();
+        sum.runs += status.total_runs;
+        sum.missed += status.missed_runs;
+        sum.skipped += status.skipped_runs;
+    }
+    Ok(sum)
 }
 
 async fn punctual_slot(
@@ -703,8 +724,10 @@ async fn punctual_slot(
     sleep_until(start).await;
     let t0 = Utc::now();
     let before = api_writes(client).await?;
+    let counted_before = counted(client, &ns).await?;
     tokio::time::sleep(sustained).await;
     let after = api_writes(client).await?;
+    let counted_after = counted(client, &ns).await?;
     let t1 = Utc::now();
     let peak = operator.peak_rss_kib();
     let crashed = !operator.running();
@@ -750,6 +773,11 @@ async fn punctual_slot(
         writes,
         peak,
         crashed,
+        counted: Counted {
+            runs: counted_after.runs - counted_before.runs,
+            missed: counted_after.missed - counted_before.missed,
+            skipped: counted_after.skipped - counted_before.skipped,
+        },
     })
 }
 
@@ -871,6 +899,24 @@ fn print_slot_tables(rows: &[(usize, Option<CronFigures>, PunctualFigures)], sus
             per_run(total, p.succeeded),
             common::mib(p.peak),
             if p.crashed { " (operator exited)" } else { "" },
+        );
+    }
+    println!();
+    println!(
+        "Every slot accounted for: what the Actions' counters added in the window (read at its start and end), against the slots due in it (N per minute; a slot finished just after the window counts in the next one, so the two differ by the slots in progress at its edges):"
+    );
+    println!();
+    println!("| N | slots due | runs counted | missed counted | skipped counted | all counted |");
+    println!("|---|---|---|---|---|---|");
+    for (n, _, p) in rows {
+        let due = (*n as f64 * p.window / 60.0).round() as i64;
+        let c = p.counted;
+        println!(
+            "| {n} | {due} | {} | {} | {} | {} |",
+            c.runs,
+            c.missed,
+            c.skipped,
+            c.runs + c.missed + c.skipped
         );
     }
     println!();

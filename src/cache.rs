@@ -352,13 +352,28 @@ where
     }
 }
 
+/// What `kubectl apply` keeps on an object: the whole manifest again, as one annotation.
+const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
+/// A cached run keeps no managedFields and no labels: nothing reads them from the cache (the
+/// `punctual.dev/action` label repeats `spec.action`, which the index uses), and with many runs
+/// a label map is a noticeable share of the memory. Nothing writes a run back whole, so what is
+/// left out here is never lost on the server.
 fn prune_run(run: &mut ActionRun) {
     run.managed_fields_mut().clear();
+    run.metadata.labels = None;
 }
 
 /// Keeps of an Action's managedFields only what the facade's `updated_at` reads: the latest entry
-/// that is not a status write, without its field set.
-fn prune_action(action: &mut Action) {
+/// that is not a status write, without its field set; drops `kubectl apply`'s copy of the
+/// manifest (as large as the Action itself, and read by nothing here).
+pub(crate) fn prune_action(action: &mut Action) {
+    if let Some(annotations) = action.metadata.annotations.as_mut() {
+        annotations.remove(LAST_APPLIED);
+        if annotations.is_empty() {
+            action.metadata.annotations = None;
+        }
+    }
     let latest: Option<ManagedFieldsEntry> = action
         .managed_fields()
         .iter()
@@ -446,5 +461,45 @@ mod tests {
         assert_eq!(kept.len(), 1);
         assert_eq!(kept[0].manager.as_deref(), Some("punctual-facade"));
         assert!(kept[0].fields_v1.is_none());
+    }
+
+    #[test]
+    fn an_action_loses_kubectls_copy_of_the_manifest_and_keeps_its_own_annotations() {
+        let mut a: Action = serde_json::from_value(serde_json::json!({
+            "apiVersion": "punctual.dev/v1alpha1", "kind": "Action",
+            "metadata": {"name": "a", "annotations": {
+                super::LAST_APPLIED: "{\"apiVersion\": \"punctual.dev/v1alpha1\"}",
+                "punctual.dev/resume": "2026-03-29T00:00:00Z"}},
+            "spec": {"app": "x", "namespaceId": "n", "endpoint": "e"},
+        }))
+        .unwrap_or_else(|e| panic!("{e}"));
+        prune_action(&mut a);
+        let kept: Vec<&String> = a.annotations().keys().collect();
+        assert_eq!(kept, ["punctual.dev/resume"]);
+        let mut only: Action = serde_json::from_value(serde_json::json!({
+            "apiVersion": "punctual.dev/v1alpha1", "kind": "Action",
+            "metadata": {"name": "a", "annotations": {super::LAST_APPLIED: "{}"}},
+            "spec": {"app": "x", "namespaceId": "n", "endpoint": "e"},
+        }))
+        .unwrap_or_else(|e| panic!("{e}"));
+        prune_action(&mut only);
+        assert_eq!(only.metadata.annotations, None);
+    }
+
+    #[test]
+    fn a_run_keeps_its_annotations_and_owner_but_no_labels() {
+        let mut r = run("a", "r1", "job");
+        r.metadata.labels = Some([("punctual.dev/action".to_string(), "job".to_string())].into());
+        r.metadata.annotations = Some(
+            [(
+                "punctual.dev/action-generation".to_string(),
+                "3".to_string(),
+            )]
+            .into(),
+        );
+        prune_run(&mut r);
+        assert_eq!(r.metadata.labels, None);
+        assert_eq!(r.annotations().len(), 1);
+        assert_eq!(r.spec.action, "job", "the index key stays");
     }
 }

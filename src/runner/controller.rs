@@ -111,9 +111,11 @@ pub async fn run(
         tracing: config.tracing.clone(),
     });
     // A run deleted while its request is in flight (its Action deleted, or by hand): abort.
+    // A finished run with nothing left to send is not reconciled at all: a start with many
+    // finished runs would otherwise queue every one of them.
     let runs = caches.subscribe_runs().filter_map(move |change| {
         let out = match change {
-            Change::Applied(r) => Some(r),
+            Change::Applied(r) => needs_runner(&r).then_some(r),
             Change::Deleted(r) => {
                 if in_flight.abort_deleted(&r.uid().unwrap_or_default()) {
                     info!(run = %r.name_any(), "run deleted; its request was aborted");
@@ -150,6 +152,14 @@ pub async fn run(
         .run(reconcile, error_policy, ctx)
         .for_each(|_| futures::future::ready(()))
         .await;
+}
+
+/// Whether a run has anything left for the runner: it is active, or finished with its
+/// notification still to send, or being deleted (an attempt in flight is aborted).
+fn needs_runner(run: &ActionRun) -> bool {
+    run.meta().deletion_timestamp.is_some()
+        || run.status.as_ref().is_none_or(|s| s.status.is_active())
+        || super::notify::due(run)
 }
 
 fn error_policy(_run: Arc<ActionRun>, error: &Error, ctx: Arc<Context>) -> Requeue {
@@ -462,4 +472,44 @@ fn spawn_task(ctx: &Arc<Context>, run: Arc<ActionRun>, work: Work) {
     };
     ctx.in_flight
         .start(uid, || tokio::spawn(task.instrument(span)).abort_handle());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::needs_runner;
+    use crate::resources::ActionRun;
+    use serde_json::json;
+
+    fn run(status: serde_json::Value, deleting: bool) -> ActionRun {
+        let mut meta = json!({"name": "r", "namespace": "ops"});
+        if deleting {
+            meta["deletionTimestamp"] = json!("2027-01-15T08:00:00Z");
+        }
+        serde_json::from_value(json!({
+            "metadata": meta,
+            "spec": {"action": "daily", "triggerType": "scheduled", "namespaceId": "mem",
+                     "endpoint": "e", "maxRetries": 0, "retryDelaySeconds": 1},
+            "status": status,
+        }))
+        .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn only_runs_with_something_left_reach_the_runner() {
+        assert!(needs_runner(&run(json!(null), false)), "new");
+        assert!(needs_runner(&run(json!({"status": "pending"}), false)));
+        assert!(needs_runner(&run(json!({"status": "running"}), false)));
+        assert!(!needs_runner(&run(json!({"status": "succeeded"}), false)));
+        assert!(!needs_runner(&run(json!({"status": "cancelled"}), false)));
+        assert!(
+            needs_runner(&run(json!({"status": "succeeded"}), true)),
+            "deleting"
+        );
+        let pending = json!({"status": "failed",
+                             "notification": {"endpoint": "alerts", "phase": "pending"}});
+        assert!(needs_runner(&run(pending, false)), "notification to send");
+        let sent = json!({"status": "failed",
+                          "notification": {"endpoint": "alerts", "phase": "delivered"}});
+        assert!(!needs_runner(&run(sent, false)));
+    }
 }

@@ -330,7 +330,9 @@ async fn apply(action: &Action, plan: &Plan, ctx: &Context) -> Result<()> {
         create_run(action, *slot, &runs, ctx).await?;
     }
     if plan.write {
-        let written = write_status(action, &plan.status, ctx).await?;
+        let mut written = write_status(action, &plan.status, ctx).await?;
+        // Pruned like the cache's copy: compared with it below, and kept for up to 30 s.
+        crate::cache::prune_action(&mut written);
         if let (Some(uid), Ok(mut map)) = (written.uid(), ctx.written.lock()) {
             map.retain(|_, (_, at)| at.elapsed() < WRITTEN_FOR);
             map.insert(uid, (written, std::time::Instant::now()));

@@ -328,6 +328,10 @@ stop_pid() {
 
 cmd_down() {
   local name pid stopped=0
+  # A second Ctrl-C (or TERM to the process group) while this runs must not leave the rest
+  # running: the stop is bounded (TERM, then KILL after 10 s each), so let it finish.
+  trap '' INT TERM HUP
+  log "stopping the control plane"
   for name in kube-controller-manager kube-apiserver etcd; do
     [[ -f "$STATE/$name.pid" ]] || continue
     pid="$(cat "$STATE/$name.pid")"

@@ -1,4 +1,5 @@
-//! One watch cache per resource, shared by the scheduler, the runner and the facade.
+//! One watch cache per resource, shared by the scheduler, the runner and the facade. (About 500
+//! lines, a quarter of them its tests.)
 //!
 //! Each resource has one watcher feeding one store; what the watchers see is fanned out to the
 //! controllers that subscribed (a subscriber first gets the store's current contents, so one that

@@ -3,13 +3,16 @@
 //! Layers, bottom to top (a module uses only modules below it):
 //!
 //! - `resources`: the custom resource types (the CRDs are generated from them); `time`: timestamp
-//!   conversions; `metrics`, `telemetry`, `leader`: Prometheus metrics, logging, leader election
+//!   conversions; `metrics`, `otel`, `leader`: Prometheus metrics, OTLP span export, leader
+//!   election; `callback`: the callback URLs and tokens of runs answered 202
+//! - `telemetry`: logging, and the facade's spans through `otel`
 //! - `cron`: the cron evaluator (Vixie cron semantics, timezones, DST)
 //! - `runspec`: building an ActionRun from its Action (names, rendered templates)
 //! - `cache`: the one watch cache per resource every controller and the facade share
 //! - `scheduler`: the Action controller (`plan` decides slots, `counting` counts, `controller`
 //!   applies); `runner`: the ActionRun controller that calls the endpoints
-//! - `rest`: the REST facade over the resources
+//! - `cli`: the `punctual trigger|runs|cancel|next` commands for people
+//! - `rest`: the REST facade over the resources (its `ui` module: the dashboard and `/docs`)
 //! - `operator`: the process wired together (health server, caches, facade, controllers)
 #![forbid(unsafe_code)]
 
@@ -80,4 +83,11 @@ impl Clock for SystemClock {
     fn now(&self) -> DateTime<Utc> {
         Utc::now()
     }
+}
+
+/// rustls needs a process-wide crypto provider before any TLS client is built (the endpoint
+/// client, the OTLP exporter); ring is the one kube already uses. A second install (tests,
+/// another client) is harmless.
+pub fn install_crypto() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
 }

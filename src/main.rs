@@ -364,7 +364,7 @@ async fn run(args: RunArgs, otel: Option<Arc<punctual::otel::Otel>>) -> anyhow::
             callbacks,
             tracing: runner::trace::Tracing {
                 state: args.trace_state.clone(),
-                sink: otel.map(|o| o as Arc<dyn runner::trace::SpanSink>),
+                sink: otel.map(|o| o as Arc<dyn punctual::otel::SpanSink>),
             },
         }),
         leader: args.leader_election.then(|| LeaderSettings {

@@ -66,7 +66,7 @@ pub struct Metrics {
     registry: Registry,
     pub reconciles: Counter,
     pub reconcile_errors: Family<ErrorLabels, Counter>,
-    /// Run creation time minus the slot's nominal instant.
+    /// A scheduled run's first request sent minus the slot's nominal instant.
     pub schedule_lag: Histogram,
     pub runs_created: Family<TriggerLabels, Counter>,
     pub slots_missed: Counter,

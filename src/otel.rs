@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use bytes::Bytes;
+use chrono::{DateTime, Utc};
 use opentelemetry::propagation::TextMapPropagator;
 use opentelemetry::trace::{
     Link, SpanContext, SpanId, SpanKind, Status, TraceContextExt, TraceFlags, TraceId, TraceState,
@@ -33,7 +34,39 @@ use opentelemetry_sdk::trace::{
 };
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
-use crate::runner::trace::{RunSpan, SpanSink, Value};
+/// Where finished spans go (the OTLP exporter); best effort, never blocks.
+pub trait SpanSink: Send + Sync {
+    fn record(&self, spans: Vec<RunSpan>);
+}
+
+/// A span of a run, ended: everything an exporter needs, nothing it does not.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunSpan {
+    pub name: &'static str,
+    /// 32 hex digits.
+    pub trace_id: String,
+    /// 16 hex digits.
+    pub span_id: String,
+    /// None for the root (slot) span.
+    pub parent_span_id: Option<String>,
+    /// An attempt is an HTTP client call; the slot is internal work.
+    pub client: bool,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub attributes: Vec<(&'static str, Value)>,
+    /// Spans this one links to: (trace id, span id).
+    pub links: Vec<(String, String)>,
+    /// Why it failed (the span's status is an error then). Never a secret: error messages are
+    /// written without them.
+    pub error: Option<String>,
+}
+
+/// An attribute's value.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    Str(String),
+    Int(i64),
+}
 
 /// The `tracing` target of the facade's request spans: the only `tracing` spans exported (the
 /// controllers' internal spans would be noise next to the run's own spans).
@@ -104,7 +137,7 @@ impl Otel {
         let state = state.map(trace_state).transpose()?.unwrap_or_default();
         let runtime = tokio::runtime::Handle::try_current()
             .context("the OTLP exporter needs a tokio runtime")?;
-        crate::runner::http::install_crypto();
+        crate::install_crypto();
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(EXPORT_TIMEOUT)

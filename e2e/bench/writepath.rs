@@ -6,7 +6,9 @@
 //!    write its Action's status, delete the run before), each like the operator's, conditional
 //!    where the operator's is. A status PATCH of a custom resource costs the API server several
 //!    creates (it decodes, converts and re-encodes the stored object), so this, not the create
-//!    rate, bounds what any operator can sustain with four writes a run.
+//!    rate, bounds what any operator can sustain with four writes a run. Then the same four
+//!    writes one kind at a time, each kind's own rate (BENCH_VERBS_PER_WORKER of each per
+//!    worker, 50): which of them the API server finds expensive.
 //! 2. For each N: N Actions on `* * * * *` and `punctual run`; for the first full minute slot
 //!    after all Actions exist and are armed, the time from the nominal instant to the request
 //!    received by a local endpoint and to the run first seen by a watch (negative: the run was
@@ -20,7 +22,7 @@
 //!   make bench-writepath                      # N = 1000 and 5000
 //!   cargo bench --bench writepath -- 50       # needs KUBECONFIG and PUNCTUAL_BIN
 //!
-//! Environment: BENCH_RAW_SECONDS (10), BENCH_SUSTAINED_SECONDS (180), BENCH_RSS_ACTIONS
+//! Environment: BENCH_RAW_SECONDS (10), BENCH_VERBS_PER_WORKER (50), BENCH_SUSTAINED_SECONDS (180), BENCH_RSS_ACTIONS
 //! (10000), BENCH_RSS_RUNS (20000), BENCH_RSS_SETTLE_SECONDS (30); BENCH_RSS_ONLY=1 measures
 //! only the memory (item 5), for comparing builds; BENCH_CRONJOB=0 and BENCH_RSS=0 leave out
 //! items 3 and 5 (for a large N, where only Punctual's own figures are wanted).
@@ -72,6 +74,7 @@ struct Settings {
     rss_actions: usize,
     rss_runs: usize,
     rss_settle: Duration,
+    verbs_per_worker: usize,
 }
 
 #[tokio::main]
@@ -85,6 +88,7 @@ async fn main() -> anyhow::Result<()> {
         rss_actions: common::env_or("BENCH_RSS_ACTIONS", 10_000)?,
         rss_runs: common::env_or("BENCH_RSS_RUNS", 20_000)?,
         rss_settle: Duration::from_secs(common::env_or("BENCH_RSS_SETTLE_SECONDS", 30)?),
+        verbs_per_worker: common::env_or("BENCH_VERBS_PER_WORKER", 50)?,
     };
     let client = Client::try_default().await?;
     common::install_crds(&client).await?;
@@ -127,6 +131,8 @@ async fn main() -> anyhow::Result<()> {
         mix.writes as f64 / mix.secs
     );
     println!();
+    let verbs = raw_verbs(&client, settings.verbs_per_worker).await?;
+    print_verbs(&verbs, &mix);
 
     let mut rows = Vec::new();
     for &n in &sizes {
@@ -143,6 +149,33 @@ async fn main() -> anyhow::Result<()> {
         true => print_rss(&client, &settings).await,
         false => Ok(()),
     }
+}
+
+/// What each write costs alone, and the rate of runs the four of them allow.
+fn print_verbs(verbs: &[Verb], mix: &Mix) {
+    println!(
+        "The same four writes one kind at a time ({CONCURRENCY} in flight, each worker on its own Action and runs), no operator running:"
+    );
+    println!();
+    println!("| write | done | failed | per second | ms per write (1 / rate) |");
+    println!("|---|---|---|---|---|");
+    let mut per_run = 0.0;
+    for v in verbs {
+        let rate = v.done as f64 / v.secs;
+        let ms = 1000.0 / rate;
+        per_run += ms;
+        println!(
+            "| {} | {} | {} | {:.0} | {:.2} |",
+            v.write, v.done, v.failed, rate, ms
+        );
+    }
+    println!();
+    println!(
+        "One run's four writes: {per_run:.2} ms of the saturated API server, so at most {:.0} runs/s; the plain client mixing them made {:.0} runs/s.",
+        1000.0 / per_run,
+        mix.runs as f64 / mix.secs
+    );
+    println!();
 }
 
 /// An on/off switch of the environment; on unless set to `0`.
@@ -326,13 +359,7 @@ async fn raw_mix(client: &Client, run_for: Duration) -> anyhow::Result<Mix> {
     let end = start + run_for;
     let mut workers = Vec::new();
     for w in 0..CONCURRENCY {
-        let action: Action = serde_json::from_value(json!({
-            "apiVersion": "punctual.dev/v1alpha1", "kind": "Action",
-            "metadata": {"name": format!("m{w:03}")},
-            "spec": {"app": "bench", "endpoint": "agent", "namespaceId": "bench",
-                     "cronExpression": "* * * * *", "payload": {"n": w},
-                     "successfulRunsHistoryLimit": 1, "failedRunsHistoryLimit": 1},
-        }))?;
+        let action: Action = serde_json::from_value(mix_action(w))?;
         let action = actions.create(&PostParams::default(), &action).await?;
         let (actions, runs) = (actions.clone(), runs.clone());
         workers.push(tokio::spawn(async move {
@@ -380,6 +407,157 @@ async fn raw_mix(client: &Client, run_for: Duration) -> anyhow::Result<Mix> {
     Ok(mix)
 }
 
+/// One of the four writes, measured on its own.
+struct Verb {
+    write: &'static str,
+    done: usize,
+    failed: usize,
+    secs: f64,
+}
+
+/// A worker of `raw_verbs`: its Action and the runs it made (name, resourceVersion).
+struct VerbWorker {
+    action: Action,
+    action_rv: Option<String>,
+    runs: Vec<(String, Option<String>)>,
+}
+
+/// The four writes one verb at a time, `per_worker` of each by each of 64 workers (one Action
+/// each), so that each write's own rate shows: which one the API server finds expensive.
+async fn raw_verbs(client: &Client, per_worker: usize) -> anyhow::Result<Vec<Verb>> {
+    let ns = common::create_namespace(client, "bench-verbs").await?;
+    let actions: Api<Action> = Api::namespaced(client.clone(), &ns);
+    let runs: Api<ActionRun> = Api::namespaced(client.clone(), &ns);
+    let mut workers = Vec::new();
+    for w in 0..CONCURRENCY {
+        let action: Action = serde_json::from_value(mix_action(w))?;
+        let action = actions.create(&PostParams::default(), &action).await?;
+        workers.push(VerbWorker {
+            action_rv: action.resource_version(),
+            action,
+            runs: Vec::new(),
+        });
+    }
+    let mut out = Vec::new();
+    let r = runs.clone();
+    let (verb, workers) = phase("POST run", workers, move |mut w| {
+        let runs = r.clone();
+        async move {
+            let mut failed = 0;
+            for i in 0..per_worker {
+                let name = format!("{}-{i}", w.action.name_any());
+                let body = run_body(&w.action, &name, i as i64, Utc::now());
+                let created = match serde_json::from_value::<ActionRun>(body) {
+                    Ok(run) => runs.create(&PostParams::default(), &run).await.ok(),
+                    Err(_) => None,
+                };
+                match created {
+                    Some(run) => w.runs.push((name, run.resource_version())),
+                    None => failed += 1,
+                }
+            }
+            (w.runs.len(), failed, w)
+        }
+    })
+    .await?;
+    out.push(verb);
+    let r = runs.clone();
+    let (verb, workers) = phase("PATCH run status", workers, move |w| {
+        let runs = r.clone();
+        async move {
+            let (mut done, mut failed) = (0, 0);
+            for (name, rv) in &w.runs {
+                let body = outcome_body(rv.clone(), Utc::now());
+                let params = PatchParams::default();
+                match runs.patch_status(name, &params, &Patch::Merge(&body)).await {
+                    Ok(_) => done += 1,
+                    Err(_) => failed += 1,
+                }
+            }
+            (done, failed, w)
+        }
+    })
+    .await?;
+    out.push(verb);
+    let a = actions.clone();
+    let (verb, workers) = phase("PATCH Action status", workers, move |mut w| {
+        let actions = a.clone();
+        async move {
+            let (mut done, mut failed) = (0, 0);
+            for (i, (name, _)) in w.runs.iter().enumerate() {
+                let body =
+                    counters_body(&w.action, w.action_rv.clone(), i as i64, name, Utc::now());
+                let params = PatchParams::default();
+                match actions
+                    .patch_status(&w.action.name_any(), &params, &Patch::Merge(&body))
+                    .await
+                {
+                    Ok(a) => {
+                        w.action_rv = a.resource_version();
+                        done += 1;
+                    }
+                    Err(_) => failed += 1,
+                }
+            }
+            (done, failed, w)
+        }
+    })
+    .await?;
+    out.push(verb);
+    let r = runs.clone();
+    let (verb, _) = phase("DELETE run", workers, move |w| {
+        let runs = r.clone();
+        async move {
+            let (mut done, mut failed) = (0, 0);
+            for (name, _) in &w.runs {
+                match runs.delete(name, &DeleteParams::default()).await {
+                    Ok(_) => done += 1,
+                    Err(_) => failed += 1,
+                }
+            }
+            (done, failed, w)
+        }
+    })
+    .await?;
+    out.push(verb);
+    common::delete_namespace(client, &ns, Duration::from_secs(120)).await?;
+    Ok(out)
+}
+
+/// Runs `f` on every worker at once; the writes it made (succeeded, failed) and how long all
+/// took.
+async fn phase<F, Fut>(
+    write: &'static str,
+    workers: Vec<VerbWorker>,
+    f: F,
+) -> anyhow::Result<(Verb, Vec<VerbWorker>)>
+where
+    F: Fn(VerbWorker) -> Fut,
+    Fut: std::future::Future<Output = (usize, usize, VerbWorker)> + Send + 'static,
+{
+    let start = Instant::now();
+    let tasks: Vec<_> = workers.into_iter().map(|w| tokio::spawn(f(w))).collect();
+    let mut verb = Verb {
+        write,
+        done: 0,
+        failed: 0,
+        secs: 0.0,
+    };
+    let mut workers = Vec::new();
+    for task in tasks {
+        let (done, failed, w) = task.await?;
+        verb.done += done;
+        verb.failed += failed;
+        workers.push(w);
+    }
+    verb.secs = start.elapsed().as_secs_f64();
+    eprintln!(
+        "[bench] {write}: {} in {:.1} s ({} failed)",
+        verb.done, verb.secs, verb.failed
+    );
+    Ok((verb, workers))
+}
+
 /// Run `i` of a worker: the writes it made, and whether all four succeeded.
 async fn mix_run(
     actions: &Api<Action>,
@@ -391,18 +569,7 @@ async fn mix_run(
 ) -> (usize, anyhow::Result<()>) {
     let name = format!("{}-{i}", action.name_any());
     let slot = Utc::now();
-    let run: ActionRun = match serde_json::from_value(json!({
-        "apiVersion": "punctual.dev/v1alpha1", "kind": "ActionRun",
-        "metadata": {"name": name, "labels": {"punctual.dev/action": action.name_any()},
-                     "annotations": {"punctual.dev/action-generation": "1"},
-                     "ownerReferences": [{"apiVersion": "punctual.dev/v1alpha1", "kind": "Action",
-                         "name": action.name_any(), "uid": action.uid(),
-                         "controller": true, "blockOwnerDeletion": true}]},
-        "spec": {"action": action.name_any(), "triggerType": "scheduled", "namespaceId": "bench",
-                 "endpoint": "agent", "maxRetries": 0, "retryDelaySeconds": 60,
-                 "scheduledAt": slot, "resolvedPayload": {"n": i},
-                 "resolvedThreadId": uuid::Uuid::new_v4().to_string()},
-    })) {
+    let run: ActionRun = match serde_json::from_value(run_body(action, &name, i, slot)) {
         Ok(r) => r,
         Err(e) => return (0, Err(e.into())),
     };
@@ -411,33 +578,14 @@ async fn mix_run(
         Ok(r) => r,
         Err(e) => return (1, Err(e.into())),
     };
-    let execution = uuid::Uuid::new_v4().to_string();
-    let outcome = json!({
-        "metadata": {"resourceVersion": created.resource_version()},
-        "status": {"status": "succeeded", "attempt": 1, "executionId": execution,
-                   "triggeredAt": slot, "startedAt": slot, "completedAt": Utc::now(),
-                   "durationSeconds": 0.004, "httpStatus": 200, "output": "{\"ok\": true}",
-                   "traceId": "cfe547db92dd59ac868d9cffda003ebc",
-                   "attempts": [{"number": 1, "executionId": execution, "startedAt": slot,
-                                 "completedAt": Utc::now(), "httpStatus": 200,
-                                 "output": "{\"ok\": true}"}]},
-    });
+    let outcome = outcome_body(created.resource_version(), slot);
     if let Err(e) = runs
         .patch_status(&name, &params, &Patch::Merge(&outcome))
         .await
     {
         return (2, Err(e.into()));
     }
-    let next = slot + TimeDelta::minutes(1);
-    let upcoming: Vec<_> = (1..=5).map(|k| slot + TimeDelta::minutes(k)).collect();
-    let counters = json!({
-        "metadata": {"resourceVersion": action_rv},
-        "status": {"observedGeneration": 1, "totalRuns": i, "successfulRuns": i,
-                   "lastRunAt": slot, "lastRunName": name, "lastRunStatus": "succeeded",
-                   "lastExecutionId": execution, "lastScheduleTime": slot,
-                   "nextRunAt": next, "nextRun": format!("{}-{}", action.name_any(), i + 1),
-                   "countedRuns": [name], "upcoming": upcoming},
-    });
+    let counters = counters_body(action, action_rv.clone(), i, &name, slot);
     match actions
         .patch_status(&action.name_any(), &params, &Patch::Merge(&counters))
         .await
@@ -452,6 +600,69 @@ async fn mix_run(
         Ok(_) => (4, Ok(())),
         Err(e) => (4, Err(e.into())),
     }
+}
+
+/// Worker `w`'s Action of the plain client's runs.
+fn mix_action(w: usize) -> serde_json::Value {
+    json!({
+        "apiVersion": "punctual.dev/v1alpha1", "kind": "Action",
+        "metadata": {"name": format!("m{w:03}")},
+        "spec": {"app": "bench", "endpoint": "agent", "namespaceId": "bench",
+                 "cronExpression": "* * * * *", "payload": {"n": w},
+                 "successfulRunsHistoryLimit": 1, "failedRunsHistoryLimit": 1},
+    })
+}
+
+/// A run as the operator creates it: owned by its Action, labelled, payload and thread resolved.
+fn run_body(action: &Action, name: &str, i: i64, slot: DateTime<Utc>) -> serde_json::Value {
+    json!({
+        "apiVersion": "punctual.dev/v1alpha1", "kind": "ActionRun",
+        "metadata": {"name": name, "labels": {"punctual.dev/action": action.name_any()},
+                     "annotations": {"punctual.dev/action-generation": "1"},
+                     "ownerReferences": [{"apiVersion": "punctual.dev/v1alpha1", "kind": "Action",
+                         "name": action.name_any(), "uid": action.uid(),
+                         "controller": true, "blockOwnerDeletion": true}]},
+        "spec": {"action": action.name_any(), "triggerType": "scheduled", "namespaceId": "bench",
+                 "endpoint": "agent", "maxRetries": 0, "retryDelaySeconds": 60,
+                 "scheduledAt": slot, "resolvedPayload": {"n": i},
+                 "resolvedThreadId": uuid::Uuid::new_v4().to_string()},
+    })
+}
+
+/// A run's outcome with one attempt, conditional on `rv`.
+fn outcome_body(rv: Option<String>, slot: DateTime<Utc>) -> serde_json::Value {
+    let execution = uuid::Uuid::new_v4().to_string();
+    json!({
+        "metadata": {"resourceVersion": rv},
+        "status": {"status": "succeeded", "attempt": 1, "executionId": execution,
+                   "triggeredAt": slot, "startedAt": slot, "completedAt": Utc::now(),
+                   "durationSeconds": 0.004, "httpStatus": 200, "output": "{\"ok\": true}",
+                   "traceId": "cfe547db92dd59ac868d9cffda003ebc",
+                   "attempts": [{"number": 1, "executionId": execution, "startedAt": slot,
+                                 "completedAt": Utc::now(), "httpStatus": 200,
+                                 "output": "{\"ok\": true}"}]},
+    })
+}
+
+/// The Action's status after its run `i` (`name`): counters, ledger, last run, next slots;
+/// conditional on `rv`.
+fn counters_body(
+    action: &Action,
+    rv: Option<String>,
+    i: i64,
+    name: &str,
+    slot: DateTime<Utc>,
+) -> serde_json::Value {
+    let next = slot + TimeDelta::minutes(1);
+    let upcoming: Vec<_> = (1..=5).map(|k| slot + TimeDelta::minutes(k)).collect();
+    json!({
+        "metadata": {"resourceVersion": rv},
+        "status": {"observedGeneration": 1, "totalRuns": i, "successfulRuns": i,
+                   "lastRunAt": slot, "lastRunName": name, "lastRunStatus": "succeeded",
+                   "lastExecutionId": uuid::Uuid::new_v4().to_string(), "lastScheduleTime": slot,
+                   "nextRunAt": next, "nextRun": format!("{}-{}", action.name_any(), i + 1),
+                   "countedRuns": [name], "upcoming": upcoming},
+    })
 }
 
 // ---------------------------------------------------------------------------------------------

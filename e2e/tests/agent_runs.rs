@@ -431,8 +431,11 @@ async fn trigger_overrides_dry_run_rerun_and_cancel() {
 async fn upcoming_for_cron_in_a_dst_zone_one_time_and_manual() {
     let s = Setup::new("agent-upcoming").await;
     s.create(
+        // Sundays at 02:30: 100 of them span about two years, so every answer crosses both of
+        // Berlin's changes (02:30 does not exist on the last Sunday of March, and happens twice
+        // on the last Sunday of October), whatever day the test runs.
         json!({"name": "berlin", "endpoint_id": "agent", "namespace_id": "m",
-                    "cron_expression": "30 2 * * *", "timezone": "Europe/Berlin"}),
+                    "cron_expression": "30 2 * * 0", "timezone": "Europe/Berlin"}),
     )
     .await;
     let at = (chrono::Utc::now() + chrono::TimeDelta::days(2))
@@ -451,14 +454,39 @@ async fn upcoming_for_cron_in_a_dst_zone_one_time_and_manual() {
     let list = berlin.json["upcoming"].as_array().unwrap();
     assert_eq!(list.len(), 100);
     let zone: chrono_tz::Tz = "Europe/Berlin".parse().unwrap();
-    for item in list {
-        let utc: chrono::DateTime<chrono::Utc> = item["at"].as_str().unwrap().parse().unwrap();
-        let local = utc.with_timezone(&zone);
-        assert_eq!(item["local"], local.to_rfc3339());
-        // 02:30 local every day, or 03:00 on a spring-forward day when 02:30 does not exist.
-        let hm = local.format("%H:%M").to_string();
-        assert!(hm == "02:30" || hm == "03:00", "{hm}");
+    let local: Vec<_> = list
+        .iter()
+        .map(|item| {
+            let utc: chrono::DateTime<chrono::Utc> = item["at"].as_str().unwrap().parse().unwrap();
+            let local = utc.with_timezone(&zone);
+            assert_eq!(item["local"], local.to_rfc3339());
+            local
+        })
+        .collect();
+    let (mut gaps, mut offsets) = (0, std::collections::BTreeSet::new());
+    for pair in local.windows(2) {
+        let (before, after) = (pair[0], pair[1]);
+        // One instant every Sunday: none doubled on the day 02:30 happens twice, none lost.
+        assert_eq!(
+            (after.date_naive() - before.date_naive()).num_days(),
+            7,
+            "{after}"
+        );
+        assert_eq!(after.format("%a").to_string(), "Sun");
+        offsets.insert(after.format("%:z").to_string());
+        let hm = after.format("%H:%M").to_string();
+        // 02:30, or 03:00 (the first minute after the gap) on the day summer time begins.
+        let spring_forward = before.format("%:z").to_string() == "+01:00"
+            && after.format("%:z").to_string() == "+02:00";
+        if spring_forward {
+            assert_eq!(hm, "03:00", "{after}");
+            gaps += 1;
+        } else {
+            assert_eq!(hm, "02:30", "{after}");
+        }
     }
+    assert!(gaps >= 1, "no spring-forward day in {} weeks", local.len());
+    assert_eq!(offsets.len(), 2, "both offsets: {offsets:?}");
     let once = s.call("GET", "/actions/once/upcoming", None).await;
     assert_eq!(once.json["schedule_type"], "one_time");
     assert_eq!(once.json["upcoming"][0]["at"], at.as_str());
@@ -966,4 +994,81 @@ fn tempfile_dir() -> std::path::PathBuf {
         .join(format!("e2e-cli-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).expect("a temp dir");
     dir
+}
+
+/// The requests for run `run` with `method`.
+fn requests_for<'a>(got: &'a [Received], method: &str, run: &str) -> Vec<&'a Received> {
+    got.iter()
+        .filter(|r| r.method == method && r.header("X-Punctual-Run") == Some(run))
+        .collect()
+}
+
+/// concurrencyPolicy Replace at the next slot: the run an agent is still working on (it answered
+/// 202) ends `cancelled` and its endpoint is told with one DELETE, and the new slot's request
+/// goes out. Deleting the Action then tells the endpoint of that run too. Every way a 202 run
+/// ends cancelled goes through one cancel path; the REST cancel is in the test above.
+#[tokio::test]
+async fn replace_and_deleting_the_action_tell_a_202_endpoint() {
+    let s = Setup::new("agent-replace").await;
+    let (port, log) = recording_endpoint().await;
+    let manifests = json!({"apiVersion": "v1", "kind": "List", "items": [
+        {"apiVersion": "punctual.dev/v1alpha1", "kind": "ActionEndpoint",
+         "metadata": {"name": "agent-202"}, "spec": {"url": format!("http://127.0.0.1:{port}/")}},
+        {"apiVersion": "punctual.dev/v1alpha1", "kind": "Action", "metadata": {"name": "minutely"},
+         "spec": {"app": "a", "namespaceId": "m", "endpoint": "agent-202",
+                  "scheduleType": "cron", "cronExpression": "* * * * *",
+                  "concurrencyPolicy": "Replace", "completionTimeoutSeconds": 600,
+                  "payload": {"agent": true}}},
+    ]});
+    kubectl_ok(
+        &["apply", "-n", &s.ns.name, "-f", "-"],
+        Some(&manifests.to_string()),
+    );
+    // Up to a minute to the first slot, then a minute to the next.
+    let slot = Duration::from_secs(75);
+    let first = eventually("the first slot's request", slot, || async {
+        received(&log).first().cloned()
+    })
+    .await;
+    assert_eq!(first.method, "POST");
+    let run1 = first.header("X-Punctual-Run").expect("a run").to_string();
+    let (told, run2) = eventually("the next slot replacing the first", slot, || async {
+        let got = received(&log);
+        let told = requests_for(&got, "DELETE", &run1).len();
+        let next = got
+            .iter()
+            .filter(|r| r.method == "POST")
+            .filter_map(|r| r.header("X-Punctual-Run"))
+            .find(|r| *r != run1)
+            .map(str::to_string);
+        next.filter(|_| told > 0).map(|n| (told, n))
+    })
+    .await;
+    assert_eq!(told, 1, "one DELETE for the replaced run");
+    let runs: kube::Api<punctual::resources::ActionRun> =
+        kube::Api::namespaced(s.client.clone(), &s.ns.name);
+    let replaced = runs.get(&run1).await.expect("the replaced run");
+    let st = replaced.status.expect("a status");
+    assert_eq!(st.status, punctual::resources::RunPhase::Cancelled);
+    let message = st.error_message.unwrap_or_default();
+    assert!(message.contains("concurrencyPolicy Replace"), "{message}");
+
+    kubectl_ok(&["delete", "action", "minutely", "-n", &s.ns.name], None);
+    eventually(
+        "the endpoint told of the deleted Action's run",
+        slot,
+        || async {
+            let got = received(&log);
+            (!requests_for(&got, "DELETE", &run2).is_empty()).then_some(())
+        },
+    )
+    .await;
+    // Whichever sees it first (the cancel write, or the run's deletion), it is told once.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let got = received(&log);
+    assert_eq!(requests_for(&got, "DELETE", &run2).len(), 1);
+    assert_eq!(requests_for(&got, "DELETE", &run1).len(), 1);
+    for r in requests_for(&got, "DELETE", &run2) {
+        assert_eq!(r.header("X-Punctual-Cancel"), Some("true"));
+    }
 }

@@ -799,7 +799,7 @@ async fn deleting_the_action_cancels_its_active_run() {
 }
 
 #[tokio::test]
-async fn a_run_cancelled_by_replace_stays_cancelled_and_its_request_is_aborted() {
+async fn a_run_cancelled_by_another_writer_mid_request_keeps_cancelled() {
     let (client, ns) = setup("e2e-run-replace").await;
     let (addr, rec) = endpoint().await;
     endpoint_url(
@@ -815,7 +815,8 @@ async fn a_run_cancelled_by_replace_stays_cancelled_and_its_request_is_aborted()
         (!rec.calls().is_empty()).then_some(())
     })
     .await;
-    // What the scheduler's Replace writes.
+    // Another writer (kubectl, an older operator) ends the run while its request is in flight:
+    // the request's late outcome is written conditionally, so it is dropped (a 409).
     let api: Api<ActionRun> = Api::namespaced(client.clone(), &ns.name);
     let patch = json!({"status": {"status": "cancelled", "errorCode": "cancelled",
                                   "completedAt": Utc::now(), "nextAttemptAt": null}});

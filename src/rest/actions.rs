@@ -15,13 +15,14 @@ use serde_json::{Value, json};
 use super::cursor::{matches_search, paginate};
 use super::error::{ApiError, FieldError, loc};
 use super::extract::{ApiPath, JsonBody, QueryPairs};
-use super::model::{CREATED_BY_ANNOTATION, to_chrono};
+use super::model::CREATED_BY_ANNOTATION;
 use super::validate::{self, ActionInput};
 use super::{
     ActionPath, ActionView, Admitted, AppState, FIELD_MANAGER, Scope, wait_gone, wait_seen,
 };
 use crate::resources::{Action, ActionEndpoint, ActionRun, ActionSpec, RunPhase};
 use crate::runspec::{Overrides, Trigger, build_run_with, execution_id};
+use crate::time::to_chrono;
 
 const RESOURCE: &str = "actions";
 

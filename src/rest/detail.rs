@@ -1,6 +1,6 @@
-//! The opt-in detailed view of a run (`GET .../runs/{run_id}?view=full`): the seed's Run object
+//! The opt-in detailed view of a run (`GET .../runs/{run_id}?view=full`): the reference API's Run object
 //! with every attempt and what the endpoint answered (docs/rest.md, "The full run view"). The
-//! default view stays exactly the seed's.
+//! default view stays exactly the reference API's.
 
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
@@ -12,14 +12,14 @@ use super::error::{FieldError, loc};
 use crate::resources::{ActionRun, RunErrorCode};
 use crate::time::format_time;
 
-/// Which view of a run: the seed's, or the full one.
+/// Which view of a run: the reference API's, or the full one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum View {
     Summary,
     Full,
 }
 
-/// `?view=`: absent or `summary` for the seed's object, `full` for `RunDetail`.
+/// `?view=`: absent or `summary` for the reference API's object, `full` for `RunDetail`.
 pub fn parse_view(pairs: &[(String, String)]) -> Result<View, Vec<FieldError>> {
     match pairs.iter().rev().find(|(k, _)| k == "view") {
         None => Ok(View::Summary),
@@ -63,7 +63,7 @@ pub struct AttemptView {
 /// A run with everything Punctual recorded about it.
 #[derive(Serialize, JsonSchema, Debug)]
 pub struct RunDetail {
-    /// The seed's Run object, field for field.
+    /// The reference API's Run object, field for field.
     #[serde(flatten)]
     pub run: RunView,
     /// Every attempt, oldest first.

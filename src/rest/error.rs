@@ -128,14 +128,14 @@ impl ApiError {
                 });
             }
             ApiError::Unauthenticated => (
-                ErrorCode::AuthenticationFailed,
+                PlatformErrorCode::AuthenticationFailed,
                 "Authentication failed: a valid bearer token is required".to_string(),
                 Map::new(),
             ),
             ApiError::Forbidden {
                 required_permission,
             } => (
-                ErrorCode::Forbidden,
+                PlatformErrorCode::Forbidden,
                 "You do not have permission to perform this operation".to_string(),
                 obj(json!({ "required_permission": required_permission })),
             ),
@@ -143,18 +143,20 @@ impl ApiError {
                 resource_type,
                 resource_id,
             } => (
-                ErrorCode::ResourceNotFound,
+                PlatformErrorCode::ResourceNotFound,
                 format!("{} '{resource_id}' not found", capitalize(resource_type)),
                 obj(json!({ "resource_type": resource_type, "resource_id": resource_id })),
             ),
-            ApiError::Conflict(message) => (ErrorCode::Conflict, message.clone(), Map::new()),
+            ApiError::Conflict(message) => {
+                (PlatformErrorCode::Conflict, message.clone(), Map::new())
+            }
             ApiError::TooLarge => (
-                ErrorCode::PayloadTooLarge,
+                PlatformErrorCode::PayloadTooLarge,
                 "Request body is larger than 1 MiB".to_string(),
                 obj(json!({ "max_bytes": super::MAX_BODY_BYTES })),
             ),
             ApiError::Internal(_) => (
-                ErrorCode::InternalServerError,
+                PlatformErrorCode::InternalServerError,
                 "An internal error occurred".to_string(),
                 Map::new(),
             ),
@@ -190,7 +192,7 @@ pub struct HttpValidationError {
 #[derive(Serialize, JsonSchema, Clone, Debug, PartialEq)]
 pub struct PlatformError {
     /// Stable code of the failure.
-    pub error: ErrorCode,
+    pub error: PlatformErrorCode,
     /// Human-readable message; never contains internal causes.
     pub message: String,
     /// Machine-readable particulars, `{}` when there are none: `required_permission` (403),
@@ -203,10 +205,13 @@ pub struct PlatformError {
     pub status_code: u16,
 }
 
+// Named `ErrorCode` in the OpenAPI document, as the reference API names it; not a run's
+// `RunErrorCode`. (A plain comment: a doc comment would become the schema's description.)
 /// The `error` of a platform error body, one per status.
 #[derive(Serialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum ErrorCode {
+#[schemars(rename = "ErrorCode")]
+pub enum PlatformErrorCode {
     /// 401: no bearer token, or one the API server does not accept.
     AuthenticationFailed,
     /// 403: the caller lacks the RBAC permission.
@@ -252,7 +257,7 @@ impl IntoResponse for ApiError {
         if let ApiError::Internal(cause) = &self {
             tracing::error!(error = %cause, "internal error answering a request");
         }
-        let now = super::model::format_time(&chrono::Utc::now());
+        let now = crate::time::format_time(&chrono::Utc::now());
         (self.status(), Json(self.body_struct(&now))).into_response()
     }
 }

@@ -362,8 +362,7 @@ impl RunView {
     }
 }
 
-/// A Kubernetes timestamp as a chrono one.
-pub use crate::time::{format_time, to_chrono};
+use crate::time::{format_time, to_chrono};
 
 /// Whether the REST API shows a run at `now`. Not a run staged ahead of its slot that is not due
 /// yet (a client of the reference API would take it for a run that has been triggered), and not

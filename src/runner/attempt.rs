@@ -9,8 +9,9 @@ use serde_json::{Value, json};
 use tracing::{debug, info, warn};
 
 use super::controller::{Context, conclude, params};
-use super::outcome::{self, AttemptResult, ErrorCode};
+use super::outcome::{self, AttemptResult};
 use super::target;
+use crate::resources::RunErrorCode;
 use crate::resources::{ActionRun, ActionRunStatus, RunPhase};
 use crate::{Error, Result};
 
@@ -157,7 +158,7 @@ pub(super) async fn resolve(
     run: &ActionRun,
 ) -> Result<target::Target, target::Unresolved> {
     if let Some(e) = &run.spec.resolve_error {
-        return Err((ErrorCode::TemplateError, e.clone()));
+        return Err((RunErrorCode::TemplateError, e.clone()));
     }
     let ns = run.namespace().unwrap_or_default();
     let endpoint = ctx

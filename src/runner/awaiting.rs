@@ -11,9 +11,10 @@ use tracing::info;
 
 use super::attempt::{record_outcome, write_status};
 use super::controller::Context;
-use super::outcome::{self, AttemptResult, ErrorCode, Next, Outcome};
+use super::outcome::{self, AttemptResult, Next, Outcome};
 use crate::Result;
 use crate::callback::{self, Awaiting, HEARTBEAT_ANNOTATION, REPORT_ANNOTATION, Reported};
+use crate::resources::RunErrorCode;
 use crate::resources::{ActionRun, ActionRunStatus, RunPhase};
 
 /// The completion timeout of a run.
@@ -57,7 +58,7 @@ pub fn reported(report: &callback::Report) -> Outcome {
             retry_after: None,
         },
         Reported::Failed => Outcome {
-            error: Some(ErrorCode::ReportedFailure),
+            error: Some(RunErrorCode::ReportedFailure),
             retryable: false,
             http_status: Some(202),
             message: Some(
@@ -225,7 +226,7 @@ mod tests {
             RunPhase::Failed,
             "a reported failure is final"
         );
-        assert_eq!(failed.error_code, Some(ErrorCode::ReportedFailure));
+        assert_eq!(failed.error_code, Some(RunErrorCode::ReportedFailure));
         // A timeout is retried like any timeout (maxRetries 1: a second attempt).
         let timed_out = finish(
             &run,
@@ -239,6 +240,9 @@ mod tests {
             timed_out.next_attempt_at,
             Some(later + Duration::seconds(5))
         );
-        assert_eq!(timed_out.attempts[0].error_code, Some(ErrorCode::Timeout));
+        assert_eq!(
+            timed_out.attempts[0].error_code,
+            Some(RunErrorCode::Timeout)
+        );
     }
 }

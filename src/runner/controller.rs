@@ -25,11 +25,11 @@ use tracing::{Instrument, debug, info, info_span, warn};
 
 use super::attempt::{attempt, record_outcome, write_status};
 use super::in_flight::{Busy, InFlight, SETTLE, Settled};
-use super::outcome::{self, AttemptResult, ErrorCode, Gate, GateInput, Next, Step};
+use super::outcome::{self, AttemptResult, Gate, GateInput, Next, Step};
 use super::target::ServiceMode;
 use crate::cache::{Caches, Change};
 use crate::metrics::{ErrorLabels, Metrics};
-use crate::resources::{Action, ActionRun, ActionRunStatus, RunPhase, TriggerType};
+use crate::resources::{Action, ActionRun, ActionRunStatus, RunErrorCode, RunPhase, TriggerType};
 use crate::runspec::{CANCEL_ANNOTATION, GENERATION_ANNOTATION};
 use crate::{Clock, Error, Result};
 
@@ -110,17 +110,22 @@ pub async fn run(
         callbacks: config.callbacks.clone(),
         tracing: config.tracing.clone(),
     });
-    // A run deleted while its request is in flight (its Action deleted, or by hand): abort.
-    // A finished run with nothing left to send is not reconciled at all: a start with many
-    // finished runs would otherwise queue every one of them.
+    // A run deleted while its request is in flight (its Action deleted, or by hand): abort; one
+    // an endpoint is working on (202): tell it. A finished run with nothing left to send is not
+    // reconciled at all: a start with many finished runs would otherwise queue every one of them.
+    let deleted_ctx = ctx.clone();
     let runs = caches.subscribe_runs().filter_map(move |change| {
         let out = match change {
-            Change::Applied(r) => needs_runner(&r).then_some(r),
+            Change::Applied(r) => outcome::needs_runner(&r).then_some(r),
             Change::Deleted(r) => {
                 if in_flight.abort_deleted(&r.uid().unwrap_or_default()) {
                     info!(run = %r.name_any(), "run deleted; its request was aborted");
                     let namespace = r.namespace().unwrap_or_default();
                     metrics.run_finished(&namespace, "cancelled", "cancelled");
+                }
+                if awaits_callback(&r) {
+                    info!(run = %r.name_any(), "run deleted while its endpoint works on it");
+                    super::awaiting::notify_cancel(&deleted_ctx, &r);
                 }
                 None
             }
@@ -152,14 +157,6 @@ pub async fn run(
         .run(reconcile, error_policy, ctx)
         .for_each(|_| futures::future::ready(()))
         .await;
-}
-
-/// Whether a run has anything left for the runner: it is active, or finished with its
-/// notification still to send, or being deleted (an attempt in flight is aborted).
-fn needs_runner(run: &ActionRun) -> bool {
-    run.meta().deletion_timestamp.is_some()
-        || run.status.as_ref().is_none_or(|s| s.status.is_active())
-        || super::notify::due(run)
 }
 
 fn error_policy(_run: Arc<ActionRun>, error: &Error, ctx: Arc<Context>) -> Requeue {
@@ -237,15 +234,10 @@ async fn reconcile(run: Arc<ActionRun>, ctx: Arc<Context>) -> Result<Requeue> {
         Busy::Running | Busy::Gone => return Ok(Requeue::await_change()),
     }
     let Some(action) = action else {
-        let now = ctx.clock.now();
-        let cancelled = outcome::cancel(&status.unwrap_or_default(), "its Action was deleted", now);
-        match write_status(&ctx, &run, &cancelled).await {
-            // Already deleted by the garbage collector: cancelled all the same.
-            Ok(_) => {}
-            Err(Error::Kube(kube::Error::Api(e))) if e.code == 404 => {}
-            Err(e) => return Err(e),
+        if let Cancel::Gone(cancelled) = cancel_run(&ctx, &run, "its Action was deleted").await? {
+            // Deleted by the garbage collector first: cancelled all the same.
+            record_outcome(&ctx, &run, &cancelled);
         }
-        record_outcome(&ctx, &run, &cancelled);
         return Ok(Requeue::await_change());
     };
     let now = ctx.clock.now();
@@ -276,43 +268,64 @@ async fn reconcile(run: Arc<ActionRun>, ctx: Arc<Context>) -> Result<Requeue> {
     }
 }
 
-/// A cancel asked for by annotation: the request in flight here is aborted and the run ends
-/// `cancelled`, by the same guarded write as every other cancel (a run that finished meanwhile
-/// keeps its outcome: the write is conditional on the version read).
+/// A cancel asked for by annotation (the REST cancel sets it).
 async fn cancel_requested(
     ctx: &Arc<Context>,
     run: &Arc<ActionRun>,
     reason: &str,
 ) -> Result<Requeue> {
-    if ctx.in_flight.abort(&run.uid().unwrap_or_default()) {
-        info!("cancel requested: the request in flight was aborted");
-    }
     let reason = if reason.trim().is_empty() {
         "cancelled on request".to_string()
     } else {
         format!("cancelled on request: {reason}")
     };
+    cancel_run(ctx, run, &reason).await?;
+    Ok(Requeue::await_change())
+}
+
+/// What became of a cancel.
+enum Cancel {
+    Written,
+    /// The run finished or changed since it was read: it keeps what it has now.
+    Changed,
+    /// The run is gone (its Action's garbage collection, or by hand); what it would have become.
+    Gone(Box<ActionRunStatus>),
+}
+
+/// The one cancel path (a cancel annotation, the Action deleted, concurrencyPolicy Replace): the
+/// request in flight here is aborted, the run is written `cancelled` by a write conditional on
+/// the version read (a run that finished meanwhile keeps its outcome), and an endpoint working on
+/// a 202 for it is told (docs/agent-calls.md, "Cancel"). A run deleted before it could be written
+/// is told about by the deletion's own event (`run`).
+async fn cancel_run(ctx: &Arc<Context>, run: &Arc<ActionRun>, reason: &str) -> Result<Cancel> {
+    if ctx.in_flight.abort(&run.uid().unwrap_or_default()) {
+        info!(run = %run.name_any(), "cancelled: the request in flight was aborted");
+    }
     let cancelled = outcome::cancel(
         &run.status.clone().unwrap_or_default(),
-        &reason,
+        reason,
         ctx.clock.now(),
     );
     match write_status(ctx, run, &cancelled).await {
-        Ok(_) => {
-            record_outcome(ctx, run, &cancelled);
-            // An endpoint working on a 202 is told; one with a request in flight saw it abort.
-            if run
-                .status
-                .as_ref()
-                .is_some_and(|s| s.callback_deadline.is_some())
-            {
-                super::awaiting::notify_cancel(ctx, run);
-            }
+        Ok(_) => {}
+        Err(e) if e.is_conflict() => return Ok(Cancel::Changed),
+        Err(Error::Kube(kube::Error::Api(e))) if e.code == 404 => {
+            return Ok(Cancel::Gone(Box::new(cancelled)));
         }
-        Err(Error::Kube(kube::Error::Api(e))) if e.code == 404 => {}
         Err(e) => return Err(e),
     }
-    Ok(Requeue::await_change())
+    record_outcome(ctx, run, &cancelled);
+    if awaits_callback(run) {
+        super::awaiting::notify_cancel(ctx, run);
+    }
+    Ok(Cancel::Written)
+}
+
+/// Whether an endpoint answered 202 for this run and is still working on it.
+fn awaits_callback(run: &ActionRun) -> bool {
+    run.status
+        .as_ref()
+        .is_some_and(|s| s.status.is_active() && s.callback_deadline.is_some())
 }
 
 /// A scheduled run at its instant: the gate decides whether it starts (docs/write-path.md).
@@ -354,13 +367,13 @@ async fn at_the_instant(
                 "not started within startingDeadlineSeconds ({}s) of its slot",
                 action.spec.starting_deadline_seconds
             );
-            let s = outcome::not_started(&prev, ErrorCode::Missed, &message, now);
+            let s = outcome::not_started(&prev, RunErrorCode::Missed, &message, now);
             write_status(ctx, run, &s).await?;
             return Ok(Requeue::await_change());
         }
         Gate::Skip(other) => {
             let message = format!("concurrencyPolicy Forbid: {other} is still active");
-            let s = outcome::not_started(&prev, ErrorCode::Skipped, &message, now);
+            let s = outcome::not_started(&prev, RunErrorCode::Skipped, &message, now);
             write_status(ctx, run, &s).await?;
             return Ok(Requeue::await_change());
         }
@@ -371,18 +384,9 @@ async fn at_the_instant(
                 }
                 let cached = ctx.caches.runs().get(&ObjectRef::new(&name).within(&ns));
                 let Some(other) = cached else { continue };
-                let cancelled = outcome::cancel(
-                    &other.status.clone().unwrap_or_default(),
-                    "replaced by a newer slot (concurrencyPolicy Replace)",
-                    now,
-                );
-                match write_status(ctx, &other, &cancelled).await {
-                    Ok(_) => record_outcome(ctx, &other, &cancelled),
-                    // Finished or changed meanwhile: nothing to replace.
-                    Err(e) if e.is_conflict() => {}
-                    Err(Error::Kube(kube::Error::Api(e))) if e.code == 404 => {}
-                    Err(e) => return Err(e),
-                }
+                // Finished or gone meanwhile: nothing to replace.
+                let reason = "replaced by a newer slot (concurrencyPolicy Replace)";
+                cancel_run(ctx, &other, reason).await?;
             }
         }
     }
@@ -472,44 +476,4 @@ fn spawn_task(ctx: &Arc<Context>, run: Arc<ActionRun>, work: Work) {
     };
     ctx.in_flight
         .start(uid, || tokio::spawn(task.instrument(span)).abort_handle());
-}
-
-#[cfg(test)]
-mod tests {
-    use super::needs_runner;
-    use crate::resources::ActionRun;
-    use serde_json::json;
-
-    fn run(status: serde_json::Value, deleting: bool) -> ActionRun {
-        let mut meta = json!({"name": "r", "namespace": "ops"});
-        if deleting {
-            meta["deletionTimestamp"] = json!("2027-01-15T08:00:00Z");
-        }
-        serde_json::from_value(json!({
-            "metadata": meta,
-            "spec": {"action": "daily", "triggerType": "scheduled", "namespaceId": "mem",
-                     "endpoint": "e", "maxRetries": 0, "retryDelaySeconds": 1},
-            "status": status,
-        }))
-        .unwrap_or_else(|e| panic!("{e}"))
-    }
-
-    #[test]
-    fn only_runs_with_something_left_reach_the_runner() {
-        assert!(needs_runner(&run(json!(null), false)), "new");
-        assert!(needs_runner(&run(json!({"status": "pending"}), false)));
-        assert!(needs_runner(&run(json!({"status": "running"}), false)));
-        assert!(!needs_runner(&run(json!({"status": "succeeded"}), false)));
-        assert!(!needs_runner(&run(json!({"status": "cancelled"}), false)));
-        assert!(
-            needs_runner(&run(json!({"status": "succeeded"}), true)),
-            "deleting"
-        );
-        let pending = json!({"status": "failed",
-                             "notification": {"endpoint": "alerts", "phase": "pending"}});
-        assert!(needs_runner(&run(pending, false)), "notification to send");
-        let sent = json!({"status": "failed",
-                          "notification": {"endpoint": "alerts", "phase": "delivered"}});
-        assert!(!needs_runner(&run(sent, false)));
-    }
 }

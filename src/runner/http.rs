@@ -7,10 +7,11 @@ use chrono::{DateTime, Utc};
 
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
 
-use super::outcome::{AttemptResult, ErrorCode, OUTPUT_LIMIT};
+use super::outcome::{AttemptResult, OUTPUT_LIMIT};
 use super::signing::{self, SigningKey};
 use super::target::Target;
 use super::trace;
+use crate::resources::RunErrorCode;
 use crate::resources::{ActionRun, HttpMethod, TriggerType};
 
 /// The headers Punctual sets on every request (without the endpoint's own and without auth).
@@ -81,7 +82,7 @@ pub async fn send(
         Ok(b) => b,
         Err(e) => {
             return AttemptResult::NotSent {
-                code: ErrorCode::TemplateError,
+                code: RunErrorCode::TemplateError,
                 message: format!("payload is not serializable: {e}"),
             };
         }
@@ -122,7 +123,7 @@ pub async fn send_body(
             }
             _ => {
                 return AttemptResult::NotSent {
-                    code: ErrorCode::EndpointNotFound,
+                    code: RunErrorCode::EndpointNotFound,
                     message: format!("header {k} is not a valid HTTP header"),
                 };
             }
@@ -131,7 +132,7 @@ pub async fn send_body(
     if let Some(cred) = &target.authorization {
         let Ok(mut value) = HeaderValue::try_from(cred.0.as_str()) else {
             return AttemptResult::NotSent {
-                code: ErrorCode::SecretNotFound,
+                code: RunErrorCode::SecretNotFound,
                 message: "the secret value is not a valid HTTP header value".into(),
             };
         };
@@ -198,14 +199,8 @@ fn describe(e: reqwest::Error) -> String {
 /// cannot be built: a default client instead would follow redirects and use proxies, the
 /// opposite of docs/runner.md, so the operator refuses to start.
 pub fn client() -> Result<reqwest::Client, reqwest::Error> {
-    install_crypto();
+    crate::install_crypto();
     with_policy(reqwest::Client::builder()).build()
-}
-
-/// rustls needs a process-wide crypto provider; ring is the one kube already uses. A second
-/// install (tests, another module) is harmless.
-pub fn install_crypto() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
 /// The policy every endpoint request is sent under.

@@ -2,16 +2,17 @@
 //! run's status becomes. The controller only performs the request and writes what this decides.
 
 use chrono::{DateTime, Duration, Utc};
+use kube::Resource;
 
 use crate::resources::{
-    ActionRunSpec, ActionRunStatus, Attempt, ConcurrencyPolicy, NotificationStatus, RunPhase,
+    ActionRun, ActionRunSpec, ActionRunStatus, Attempt, ConcurrencyPolicy, NotificationStatus,
+    RunPhase,
 };
 
 /// Most of a response body kept in `status.output`.
 pub const OUTPUT_LIMIT: usize = 4096;
 
-/// The run error codes, one type for the runner, the status and the REST view.
-pub use crate::resources::RunErrorCode as ErrorCode;
+use crate::resources::RunErrorCode;
 
 /// What happened to one attempt, before any interpretation.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -27,7 +28,7 @@ pub enum AttemptResult {
     /// Could not connect, or the connection broke.
     Connection(String),
     /// The attempt never reached the endpoint (resolution or template failure).
-    NotSent { code: ErrorCode, message: String },
+    NotSent { code: RunErrorCode, message: String },
     /// The controller stopped while the attempt was in flight.
     Interrupted,
 }
@@ -36,7 +37,7 @@ pub enum AttemptResult {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Outcome {
     /// None when the attempt succeeded.
-    pub error: Option<ErrorCode>,
+    pub error: Option<RunErrorCode>,
     pub retryable: bool,
     pub http_status: Option<u16>,
     pub message: Option<String>,
@@ -56,7 +57,7 @@ pub fn classify(result: &AttemptResult) -> Outcome {
         } => {
             let ok = (200..300).contains(status);
             Outcome {
-                error: (!ok).then_some(ErrorCode::HttpError),
+                error: (!ok).then_some(RunErrorCode::HttpError),
                 retryable: !ok && (*status >= 500 || *status == 408 || *status == 429),
                 http_status: Some(*status),
                 message: (!ok).then(|| format!("endpoint answered HTTP {status}")),
@@ -66,12 +67,14 @@ pub fn classify(result: &AttemptResult) -> Outcome {
                     .filter(|_| super::backoff::honours_retry_after(*status)),
             }
         }
-        AttemptResult::Timeout => {
-            failure(ErrorCode::Timeout, true, "no response within the timeout")
-        }
-        AttemptResult::Connection(msg) => failure(ErrorCode::ConnectionError, true, msg),
+        AttemptResult::Timeout => failure(
+            RunErrorCode::Timeout,
+            true,
+            "no response within the timeout",
+        ),
+        AttemptResult::Connection(msg) => failure(RunErrorCode::ConnectionError, true, msg),
         AttemptResult::Interrupted => failure(
-            ErrorCode::Interrupted,
+            RunErrorCode::Interrupted,
             true,
             "the controller stopped while this attempt was in flight",
         ),
@@ -79,7 +82,7 @@ pub fn classify(result: &AttemptResult) -> Outcome {
     }
 }
 
-fn failure(code: ErrorCode, retryable: bool, message: &str) -> Outcome {
+fn failure(code: RunErrorCode, retryable: bool, message: &str) -> Outcome {
     Outcome {
         error: Some(code),
         retryable,
@@ -221,11 +224,11 @@ pub fn cancel(prev: &ActionRunStatus, reason: &str, now: DateTime<Utc>) -> Actio
     let mut s = prev.clone();
     if let Some(last) = s.attempts.last_mut().filter(|a| a.completed_at.is_none()) {
         last.completed_at = Some(now);
-        last.error_code = Some(ErrorCode::Cancelled);
+        last.error_code = Some(RunErrorCode::Cancelled);
         last.error_message = Some(reason.to_string());
     }
     s.status = RunPhase::Cancelled;
-    s.error_code = Some(ErrorCode::Cancelled);
+    s.error_code = Some(RunErrorCode::Cancelled);
     s.error_message = Some(reason.to_string());
     s.next_attempt_at = None;
     s.callback_deadline = None;
@@ -240,7 +243,7 @@ pub fn cancel(prev: &ActionRunStatus, reason: &str, now: DateTime<Utc>) -> Actio
 /// cancelled run carrying why, counted by the Action controller and then deleted.
 pub fn not_started(
     prev: &ActionRunStatus,
-    code: ErrorCode,
+    code: RunErrorCode,
     message: &str,
     now: DateTime<Utc>,
 ) -> ActionRunStatus {
@@ -336,6 +339,14 @@ pub fn step(
         RunPhase::Running => Step::Interrupted,
         RunPhase::Succeeded | RunPhase::Failed | RunPhase::Cancelled => Step::Finished,
     }
+}
+
+/// Whether a run has anything left for the runner: it is active, or finished with its
+/// notification still to send, or being deleted (an attempt in flight is aborted).
+pub fn needs_runner(run: &ActionRun) -> bool {
+    run.meta().deletion_timestamp.is_some()
+        || run.status.as_ref().is_none_or(|s| s.status.is_active())
+        || super::notify::due(run)
 }
 
 #[cfg(test)]

@@ -10,8 +10,8 @@ use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::api::{Api, ListParams};
 use kube::{Client, ResourceExt};
 
-use super::outcome::ErrorCode;
 use super::signing::SigningKey;
+use crate::resources::RunErrorCode;
 use crate::resources::{ActionEndpoint, HttpMethod, ServiceTarget};
 
 /// An `Authorization` header value. Debug prints `<redacted>`.
@@ -38,7 +38,7 @@ pub struct Target {
 }
 
 /// Why a target could not be resolved: an error code and a message without secrets.
-pub type Unresolved = (ErrorCode, String);
+pub type Unresolved = (RunErrorCode, String);
 
 /// How Service targets are reached.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -70,7 +70,7 @@ pub async fn resolve(
 ) -> Result<Target, Unresolved> {
     let Some(endpoint) = endpoint else {
         return Err((
-            ErrorCode::EndpointNotFound,
+            RunErrorCode::EndpointNotFound,
             format!("ActionEndpoint {name} does not exist in namespace {ns}"),
         ));
     };
@@ -85,7 +85,7 @@ pub async fn resolve(
         },
         (None, None) => {
             return Err((
-                ErrorCode::EndpointNotFound,
+                RunErrorCode::EndpointNotFound,
                 format!("ActionEndpoint {name} has neither url nor service"),
             ));
         }
@@ -106,7 +106,7 @@ pub async fn resolve(
             // The error says what is wrong with the key, never what it is.
             let parsed = SigningKey::parse(&text).map_err(|e| {
                 (
-                    ErrorCode::SecretNotFound,
+                    RunErrorCode::SecretNotFound,
                     format!("Secret {secret} key {key} is not a signing key: it {e}"),
                 )
             })?;
@@ -134,7 +134,7 @@ async fn secret_value(
     key: &str,
 ) -> Result<String, Unresolved> {
     let api: Api<Secret> = Api::namespaced(client.clone(), ns);
-    let missing = |what: String| (ErrorCode::SecretNotFound, what);
+    let missing = |what: String| (RunErrorCode::SecretNotFound, what);
     let secret = match api.get_opt(name).await {
         Ok(Some(s)) => s,
         Ok(None) => {
@@ -187,13 +187,13 @@ async fn via_slices(
         Ok(Some(s)) => s,
         Ok(None) => {
             return Err((
-                ErrorCode::EndpointNotFound,
+                RunErrorCode::EndpointNotFound,
                 format!("Service {} does not exist in namespace {ns}", target.name),
             ));
         }
         Err(e) => {
             return Err((
-                ErrorCode::ConnectionError,
+                RunErrorCode::ConnectionError,
                 format!(
                     "Service {} could not be read: {}",
                     target.name,
@@ -206,7 +206,7 @@ async fn via_slices(
     let lp = ListParams::default().labels(&format!("kubernetes.io/service-name={}", target.name));
     let slices = slices.list(&lp).await.map_err(|e| {
         (
-            ErrorCode::ConnectionError,
+            RunErrorCode::ConnectionError,
             format!(
                 "EndpointSlices of Service {} could not be listed: {}",
                 target.name,
@@ -217,7 +217,7 @@ async fn via_slices(
     let (host, port) = slice_address(&service, target.port, &slices.items).ok_or_else(|| {
         // Like a Service without ready pods in a cluster: retryable.
         (
-            ErrorCode::ConnectionError,
+            RunErrorCode::ConnectionError,
             format!(
                 "Service {} has no ready endpoint for port {}",
                 service.name_any(),

@@ -10,8 +10,7 @@
 //! from the run's status when the write that ends it succeeds (`ended`), and handed to a
 //! `SpanSink` (the OTLP exporter, `crate::otel`).
 
-use chrono::{DateTime, Utc};
-
+pub use crate::otel::{RunSpan, SpanSink, Value};
 use crate::resources::{ActionRun, ActionRunStatus, RunPhase, TriggerType};
 
 /// The trace id of a run: the 32 hex digits of a UUID derived from its uid (never all zero).
@@ -119,40 +118,6 @@ impl Tracing {
             }
         }
     }
-}
-
-/// Where finished spans go (the OTLP exporter); best effort, never blocks.
-pub trait SpanSink: Send + Sync {
-    fn record(&self, spans: Vec<RunSpan>);
-}
-
-/// A span of a run, ended: everything an exporter needs, nothing it does not.
-#[derive(Clone, Debug, PartialEq)]
-pub struct RunSpan {
-    pub name: &'static str,
-    /// 32 hex digits.
-    pub trace_id: String,
-    /// 16 hex digits.
-    pub span_id: String,
-    /// None for the root (slot) span.
-    pub parent_span_id: Option<String>,
-    /// An attempt is an HTTP client call; the slot is internal work.
-    pub client: bool,
-    pub start: DateTime<Utc>,
-    pub end: DateTime<Utc>,
-    pub attributes: Vec<(&'static str, Value)>,
-    /// Spans this one links to: (trace id, span id).
-    pub links: Vec<(String, String)>,
-    /// Why it failed (the span's status is an error then). Never a secret: error messages are
-    /// written without them.
-    pub error: Option<String>,
-}
-
-/// An attribute's value.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Value {
-    Str(String),
-    Int(i64),
 }
 
 /// The spans that the status write `prev` to `new` ends: each attempt that is over in `new` and
@@ -281,6 +246,7 @@ fn caller(run: &ActionRun) -> Option<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::{DateTime, Utc};
 
     fn is_hex(s: &str, len: usize) -> bool {
         s.len() == len

@@ -161,3 +161,68 @@ async fn cancel_rerun_and_dry_run_go_through_admission() {
         assert_eq!(a.status.as_u16(), status, "{token:?} {uri}: {}", a.text);
     }
 }
+
+#[tokio::test]
+async fn the_new_routes_answer_403_404_and_422_in_order() {
+    let s = fixture(AuthMode::Kube);
+    let carol = Caller {
+        username: "carol".into(),
+        uid: None,
+        groups: vec![],
+    };
+    let dave = Caller {
+        username: "dave".into(),
+        uid: None,
+        groups: vec![],
+    };
+    s.auth.remember_token("carol-token", Some(carol.clone()));
+    s.auth.remember_token("dave-token", Some(dave.clone()));
+    // Carol may do nothing; Dave may do everything these routes need.
+    for (verb, resource) in [
+        ("get", "actions"),
+        ("get", "actionruns"),
+        ("create", "actionruns"),
+        ("update", "actionruns"),
+    ] {
+        s.auth
+            .remember_decision(&carol, verb, resource, "team-a", false);
+        s.auth
+            .remember_decision(&dave, verb, resource, "team-a", true);
+    }
+    let run = |id: &str, what: &str| format!("{BASE}/actions/daily-report/runs/{id}{what}");
+    let dry_run = format!("{BASE}/actions/daily-report/trigger?dry_run=true");
+    let upcoming = format!("{BASE}/actions/daily-report/upcoming");
+    for (method, token, uri, status) in [
+        ("POST", "carol-token", run("daily-report-3", "/rerun"), 403),
+        ("POST", "carol-token", dry_run.clone(), 403),
+        ("GET", "carol-token", upcoming.clone(), 403),
+        (
+            "GET",
+            "carol-token",
+            run("daily-report-3", "?view=full"),
+            403,
+        ),
+        // 403 before 404: a caller who may not read learns nothing of what exists.
+        ("GET", "carol-token", run("missing", "?view=full"), 403),
+        ("POST", "dave-token", run("missing", "/cancel"), 404),
+        ("POST", "dave-token", run("UPPER", "/cancel"), 422),
+        ("GET", "dave-token", run("missing", "?view=full"), 404),
+        (
+            "GET",
+            "dave-token",
+            run("daily-report-3", "?view=full"),
+            200,
+        ),
+        ("GET", "dave-token", upcoming.clone(), 200),
+    ] {
+        let a = send(&s, method, &uri, Some(token), b"").await;
+        assert_eq!(
+            a.status.as_u16(),
+            status,
+            "{token} {method} {uri}: {}",
+            a.text
+        );
+    }
+    let a = send(&s, "GET", &run("daily-report-3", "?view=full"), None, b"").await;
+    assert_eq!(a.status.as_u16(), 401, "{}", a.text);
+}

@@ -54,31 +54,31 @@ fn retryable_failures_are_exactly_timeout_connection_5xx_408_429_and_interrupted
         assert!(retryable(response(status)), "{status}");
         assert_eq!(
             classify(&response(status)).error,
-            Some(ErrorCode::HttpError)
+            Some(RunErrorCode::HttpError)
         );
     }
     for status in [300, 400, 401, 403, 404, 409, 422] {
         assert!(!retryable(response(status)), "{status}");
         assert_eq!(
             classify(&response(status)).error,
-            Some(ErrorCode::HttpError)
+            Some(RunErrorCode::HttpError)
         );
     }
     assert!(retryable(AttemptResult::Timeout));
     assert_eq!(
         classify(&AttemptResult::Timeout).error,
-        Some(ErrorCode::Timeout)
+        Some(RunErrorCode::Timeout)
     );
     assert!(retryable(AttemptResult::Connection("refused".into())));
     assert_eq!(
         classify(&AttemptResult::Connection("refused".into())).error,
-        Some(ErrorCode::ConnectionError)
+        Some(RunErrorCode::ConnectionError)
     );
     assert!(retryable(AttemptResult::Interrupted));
     for code in [
-        ErrorCode::EndpointNotFound,
-        ErrorCode::SecretNotFound,
-        ErrorCode::TemplateError,
+        RunErrorCode::EndpointNotFound,
+        RunErrorCode::SecretNotFound,
+        RunErrorCode::TemplateError,
     ] {
         let o = classify(&AttemptResult::NotSent {
             code,
@@ -339,4 +339,52 @@ fn a_run_that_ended_owes_the_notification_named_for_its_outcome() {
     let owed = owed_notification(&s, &ended(RunPhase::Succeeded)).expect("owed");
     assert_eq!(owed.endpoint, "log");
     assert_eq!(owed_notification(&s, &ended(RunPhase::Failed)), None);
+}
+
+mod needs_runner {
+    use super::super::needs_runner;
+    use crate::resources::ActionRun;
+    use serde_json::json;
+
+    fn run_in(status: serde_json::Value, deleting: bool) -> ActionRun {
+        let mut meta = json!({"name": "r", "namespace": "ops"});
+        if deleting {
+            meta["deletionTimestamp"] = json!("2027-01-15T08:00:00Z");
+        }
+        serde_json::from_value(json!({
+            "metadata": meta,
+            "spec": {"action": "daily", "triggerType": "scheduled", "namespaceId": "mem",
+                     "endpoint": "e", "maxRetries": 0, "retryDelaySeconds": 1},
+            "status": status,
+        }))
+        .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn only_runs_with_something_left_reach_the_runner() {
+        assert!(needs_runner(&run_in(json!(null), false)), "new");
+        assert!(needs_runner(&run_in(json!({"status": "pending"}), false)));
+        assert!(needs_runner(&run_in(json!({"status": "running"}), false)));
+        assert!(!needs_runner(&run_in(
+            json!({"status": "succeeded"}),
+            false
+        )));
+        assert!(!needs_runner(&run_in(
+            json!({"status": "cancelled"}),
+            false
+        )));
+        assert!(
+            needs_runner(&run_in(json!({"status": "succeeded"}), true)),
+            "deleting"
+        );
+        let pending = json!({"status": "failed",
+                             "notification": {"endpoint": "alerts", "phase": "pending"}});
+        assert!(
+            needs_runner(&run_in(pending, false)),
+            "notification to send"
+        );
+        let sent = json!({"status": "failed",
+                          "notification": {"endpoint": "alerts", "phase": "delivered"}});
+        assert!(!needs_runner(&run_in(sent, false)));
+    }
 }

@@ -1,3 +1,7 @@
+//! The plan's tests, each a slot story told with an injected clock: arming and firing, downtime
+//! and deadlines, policies, enabled and edits, one-time and manual, conditions, staging and its
+//! gate. One file of about 900 lines because every story shares the fixtures at the top.
+
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 
 use crate::time::to_time;

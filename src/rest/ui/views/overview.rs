@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::timeline::{Mark, first_start, lag_of, mark_of};
 use crate::resources::{Action, ActionRun};
-use crate::rest::model::format_time;
+use crate::time::format_time;
 
 /// The workspaces the caller may list Actions in (`GET /v1/workspaces`).
 #[derive(Serialize, JsonSchema, Debug, PartialEq)]

@@ -12,7 +12,7 @@ use crate::cron::{CronSchedule, parse_timezone};
 use crate::resources::{
     Action, ActionRun, ConcurrencyPolicy, RunErrorCode, RunPhase, ScheduleType, TriggerType,
 };
-use crate::rest::model::format_time;
+use crate::time::format_time;
 
 /// How a slot of the timeline ended (or where it is).
 #[derive(Serialize, JsonSchema, Debug, PartialEq, Eq, Clone, Copy, PartialOrd, Ord)]

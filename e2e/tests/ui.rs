@@ -184,17 +184,34 @@ async fn the_dashboard_and_the_docs_in_a_real_browser() {
         },
     )
     .await;
-    // The RBAC-less user may read Actions in the other workspace only.
+    // The RBAC-less user may read Actions in the other workspace only. What it sees is checked
+    // on a facade that serves every namespace (no scheduler, no runner), so that what it does
+    // not see is kept from it by RBAC, not by the watch scope of the test's operator.
     allow_user_to_read(&elsewhere.name);
+    let wide = Operator::start_watching(&format!("ui-wide-{}", ns.name), None, &[]);
+    let wide_port = wide.facade_port;
+    eventually(
+        "the wide facade ready",
+        Duration::from_secs(30),
+        || async move {
+            http_get(&format!("http://127.0.0.1:{wide_port}/readyz"))
+                .await
+                .filter(|b| b == "ok")
+        },
+    )
+    .await;
 
     let shots = repo_root().join("target/ui");
     let script = repo_root().join("e2e/ui/browser_test.py");
     let python_run = tokio::task::spawn_blocking({
         let (ws, admin, shots) = (ns.name.clone(), admin.clone(), shots.clone());
+        let else_ws = elsewhere.name.clone();
         move || {
             Command::new(python)
                 .arg(script)
                 .env("UI_BASE", format!("http://127.0.0.1:{port}"))
+                .env("UI_WIDE_BASE", format!("http://127.0.0.1:{wide_port}"))
+                .env("UI_ELSE_WS", else_ws)
                 .env("UI_ADMIN_TOKEN", admin)
                 .env("UI_USER_TOKEN", token_of("PUNCTUAL_USER_KUBECONFIG"))
                 .env("UI_ORG", ORG)

@@ -15,7 +15,7 @@ import time
 from urllib.parse import urlparse
 
 from selenium import webdriver
-from selenium.common.exceptions import TimeoutException
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
@@ -25,6 +25,9 @@ from selenium.webdriver.support.ui import WebDriverWait
 BASE = os.environ["UI_BASE"].rstrip("/")
 ADMIN = os.environ["UI_ADMIN_TOKEN"]
 USER = os.environ["UI_USER_TOKEN"]
+# A facade that serves every namespace, and the workspace the user's token may read.
+WIDE = os.environ["UI_WIDE_BASE"].rstrip("/")
+ELSE = os.environ["UI_ELSE_WS"]
 ORG = os.environ["UI_ORG"]
 WS = os.environ["UI_WS"]
 APP = os.environ["UI_APP"]
@@ -109,7 +112,11 @@ def full_shot(name, width=1280):
 
 def text(css):
     els = d.find_elements(By.CSS_SELECTOR, css)
-    return els[0].text if els else ""
+    try:
+        return els[0].text if els else ""
+    except StaleElementReferenceException:
+        # The page re-rendered between finding the element and reading it: not there yet.
+        return ""
 
 
 def sign_in(token):
@@ -161,11 +168,18 @@ try:
     check(bool(d.find_elements(By.CSS_SELECTOR, "button.authorize")), "/docs has the Authorize button (try it out)")
     shot("docs")
 
-    # ---- a token without RBAC in this workspace sees nothing of it ----
-    d.get(f"{BASE}/ui/")
+    # ---- a token with RBAC in another workspace only sees nothing of this one ----
+    # On the facade that serves every namespace: RBAC, not a watch scope, keeps it out.
+    d.get(f"{WIDE}/ui/")
     sign_in(USER)
-    check(bool(d.find_elements(By.ID, "no-workspaces")), "the RBAC-less token lists no workspace")
-    check(WS not in d.find_element(By.ID, "main").text, "the RBAC-less token does not see the workspace name")
+    items = wait_for(lambda: d.find_elements(By.CSS_SELECTOR, "#workspaces li"), "the user's workspaces listed")
+    listed = [i.text for i in items or []]
+    print("the user's workspaces:", listed, flush=True)
+    # (Other tests running meanwhile may grant the same user other workspaces: not this one.)
+    check(f"{ORG} / {ELSE} (no Actions)" in listed, f"the workspace the token may read is listed: {listed}")
+    check(not any(WS in t for t in listed), f"the workspace it may not read is not: {listed}")
+    check(WS not in d.find_element(By.ID, "main").text, "the user does not see the other workspace's name")
+    shot("rbac-workspaces")
     go(f"#/{ORG}/{WS}/{APP}")
     body = d.find_element(By.ID, "main").text
     check("Forbidden (403)" in body, f"the RBAC-less token gets 403 on the app page: {body[:120]!r}")
@@ -307,8 +321,8 @@ try:
     full_shot("action-skipped")
 
     drain_requests()
-    base = urlparse(BASE)
-    foreign = [u for u in requested if not (u.startswith("data:") or urlparse(u).netloc == base.netloc)]
+    ours = {urlparse(BASE).netloc, urlparse(WIDE).netloc}
+    foreign = [u for u in requested if not (u.startswith("data:") or urlparse(u).netloc in ours)]
     check(len(requested) > 10, f"requests were logged ({len(requested)})")
     check(foreign == [], f"every request went to the facade (others: {foreign[:5]})")
     console = [e for e in d.get_log("browser") if e.get("level") == "SEVERE" and "favicon" not in e.get("message", "")]

@@ -140,6 +140,12 @@ pub struct Operator {
 impl Operator {
     /// Starts the operator watching only `namespace`, so parallel tests do not see each other.
     pub fn start(name: &str, namespace: &str, extra: &[&str]) -> Self {
+        Self::start_watching(name, Some(namespace), extra)
+    }
+
+    /// Starts the operator watching `namespace`, or every namespace (`None`: then without its
+    /// scheduler and runner, so that it never acts on another test's objects).
+    pub fn start_watching(name: &str, namespace: Option<&str>, extra: &[&str]) -> Self {
         let metrics_port = free_port();
         let facade_port = free_port();
         let dir = repo_root().join("target").join("e2e-logs");
@@ -151,14 +157,12 @@ impl Operator {
             .open(&log)
             .expect("log file");
         let mut command = Command::new(env!("CARGO_BIN_EXE_punctual"));
+        command.args(["run", "--log-format", "text"]);
+        match namespace {
+            Some(ns) => command.args(["--watch-namespace", ns]),
+            None => command.args(["--scheduler=false", "--runner=false"]),
+        };
         command
-            .args([
-                "run",
-                "--watch-namespace",
-                namespace,
-                "--log-format",
-                "text",
-            ])
             .args(["--metrics-addr", &format!("127.0.0.1:{metrics_port}")])
             .args(["--facade-addr", &format!("127.0.0.1:{facade_port}")])
             .args(extra)

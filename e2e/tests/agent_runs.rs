@@ -351,39 +351,9 @@ async fn trigger_overrides_dry_run_rerun_and_cancel() {
     assert_eq!(action["is_running"], false);
     let cancelled = s.call("GET", &runs("cancelled"), None).await;
     assert_eq!(cancelled.json["total"], 2);
-    // The Action's own Events say so (they outlive the runs' history cleanup). The event
-    // recorder folds Events of the same reason into one series: count them by its count.
-    let list_events = || {
-        kubectl_ok(
-            &[
-                "get",
-                "events",
-                "-n",
-                &s.ns.name,
-                "--field-selector",
-                "involvedObject.kind=Action,involvedObject.name=ask,reason=RunCancelled",
-                "-o",
-                "jsonpath={range .items[*]}{.series.count} {.message}{\"\\n\"}{end}",
-            ],
-            None,
-        )
-    };
-    let told = |events: &str| -> u64 {
-        events
-            .lines()
-            .filter_map(|l| l.split_whitespace().next())
-            .map(|c| c.parse::<u64>().unwrap_or(1).max(1))
-            .sum()
-    };
-    let mut events = String::new();
-    for _ in 0..30 {
-        events = list_events();
-        if told(&events) >= 2 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_secs(1)).await;
-    }
-    assert_eq!(told(&events), 2, "two RunCancelled Events in:\n{events}");
+    // The Action's own Events say so (they outlive the runs' history cleanup).
+    let (told, events) = action_events(&s.ns.name, "ask", "RunCancelled", 2).await;
+    assert_eq!(told, 2, "two RunCancelled Events in:\n{events}");
     assert!(events.contains("was cancelled"), "{events}");
     assert!(!events.contains("s3cr3t"), "{events}");
 
@@ -425,6 +395,143 @@ async fn trigger_overrides_dry_run_rerun_and_cancel() {
         .call("GET", &format!("{path}?view=everything"), None)
         .await;
     assert_eq!(bad.status, 422, "{}", bad.text);
+}
+
+/// Cancel before a request is in flight: a run waiting for its endpoint's turn
+/// (`maxConcurrentRequests: 1`, held by a hanging request) and a run waiting to retry. Each ends
+/// `cancelled` with nothing sent for it afterwards, and no counter counts them.
+#[tokio::test]
+async fn cancel_a_run_waiting_for_its_turn_and_one_waiting_to_retry() {
+    let s = Setup::new("agent-cancel-waiting").await;
+    let (port, log) = recording_endpoint().await;
+    let endpoint = json!({"apiVersion": "punctual.dev/v1alpha1", "kind": "ActionEndpoint",
+        "metadata": {"name": "one-at-a-time"},
+        "spec": {"url": format!("http://127.0.0.1:{port}/"), "maxConcurrentRequests": 1}});
+    kubectl_ok(
+        &["apply", "-n", &s.ns.name, "-f", "-"],
+        Some(&endpoint.to_string()),
+    );
+    for (name, extra) in [
+        ("hold", json!({"payload": {"hang": true}})),
+        ("queued", json!({"payload": {"n": 1}})),
+        (
+            "flaky",
+            json!({"payload": {"fail": true}, "max_retries": 3, "retry_delay_seconds": 10}),
+        ),
+    ] {
+        let mut body = json!({"name": name, "endpoint_id": "one-at-a-time", "namespace_id": "m"});
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        s.create(body).await;
+    }
+    let sent_for = |run: &str| requests_for(&received(&log), "POST", run).len();
+
+    // Waiting for its turn: the endpoint's one slot is held by a request that hangs.
+    let hold = trigger(&s, "/actions/hold/trigger").await;
+    until_received(&log, 1).await;
+    let queued = trigger(&s, "/actions/queued/trigger").await;
+    let path = format!("/actions/queued/runs/{queued}");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let waiting = s.call("GET", &format!("{path}?view=full"), None).await;
+    assert_eq!(waiting.json["status"], "pending", "{}", waiting.text);
+    assert_eq!(waiting.json["attempts"], json!([]), "{}", waiting.text);
+    let cancel = s.call("POST", &format!("{path}/cancel"), None).await;
+    assert_eq!(cancel.status, 200, "{}", cancel.text);
+    assert_eq!(cancel.json["status"], "cancelled");
+    // Free the endpoint's slot: the cancelled run must not take it.
+    let freed = s
+        .call("POST", &format!("/actions/hold/runs/{hold}/cancel"), None)
+        .await;
+    assert_eq!(freed.json["status"], "cancelled", "{}", freed.text);
+    eventually(
+        "the hanging request aborted",
+        Duration::from_secs(15),
+        || async { (log.lock().unwrap().aborted == 1).then_some(()) },
+    )
+    .await;
+
+    // Waiting to retry: attempt 1 failed, attempt 2 is due 10 s later.
+    let flaky = trigger(&s, "/actions/flaky/trigger").await;
+    let path = format!("/actions/flaky/runs/{flaky}");
+    let retrying = s
+        .get_until(
+            "attempt 1 failed, a retry due",
+            &format!("{path}?view=full"),
+            |r| r["status"] == "pending" && !r["next_attempt_at"].is_null(),
+        )
+        .await;
+    assert_eq!(retrying["attempts"].as_array().map(Vec::len), Some(1));
+    let cancel = s.call("POST", &format!("{path}/cancel"), None).await;
+    assert_eq!(cancel.status, 200, "{}", cancel.text);
+    assert_eq!(cancel.json["status"], "cancelled");
+    let full = s.call("GET", &format!("{path}?view=full"), None).await;
+    assert_eq!(full.json["next_attempt_at"], Value::Null, "{}", full.text);
+    // Past the retry's instant (10 s after attempt 1) with a margin: nothing more was sent.
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    assert_eq!(
+        sent_for(&queued),
+        0,
+        "the run cancelled while waiting was never sent"
+    );
+    assert_eq!(
+        sent_for(&flaky),
+        1,
+        "the retry of the cancelled run was never sent"
+    );
+    assert_eq!(sent_for(&hold), 1);
+    for (name, run) in [("hold", &hold), ("queued", &queued), ("flaky", &flaky)] {
+        let r = s
+            .call("GET", &format!("/actions/{name}/runs/{run}"), None)
+            .await;
+        assert_eq!(r.json["status"], "cancelled", "{name}: {}", r.text);
+        let a = s.call("GET", &format!("/actions/{name}"), None).await;
+        assert_eq!(
+            (a.json["total_runs"].clone(), a.json["is_running"].clone()),
+            (json!(0), json!(false)),
+            "{name}: {}",
+            a.text
+        );
+    }
+}
+
+/// The Events of `reason` on Action `action`, waiting up to 30 s for at least `at_least`: how
+/// many (the event recorder folds Events of the same reason into one series, so they are
+/// counted by its count) and their messages, one per line.
+async fn action_events(ns: &str, action: &str, reason: &str, at_least: u64) -> (u64, String) {
+    let selector =
+        format!("involvedObject.kind=Action,involvedObject.name={action},reason={reason}");
+    let list = || {
+        kubectl_ok(
+            &[
+                "get",
+                "events",
+                "-n",
+                ns,
+                "--field-selector",
+                &selector,
+                "-o",
+                "jsonpath={range .items[*]}{.series.count} {.message}{\"\\n\"}{end}",
+            ],
+            None,
+        )
+    };
+    let count = |events: &str| -> u64 {
+        events
+            .lines()
+            .filter_map(|l| l.split_whitespace().next())
+            .map(|c| c.parse::<u64>().unwrap_or(1).max(1))
+            .sum()
+    };
+    let mut events = String::new();
+    for _ in 0..30 {
+        events = list();
+        if count(&events) >= at_least {
+            break;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    (count(&events), events)
 }
 
 #[tokio::test]
@@ -574,19 +681,7 @@ async fn long_running_calls_report_by_callback() {
     )
     .await;
     // Short completion timeouts for the timeout and heartbeat cases (kubectl: not on REST).
-    kubectl_ok(
-        &[
-            "patch",
-            "action",
-            "long",
-            "-n",
-            &s.ns.name,
-            "--type=merge",
-            "-p",
-            r#"{"spec": {"completionTimeoutSeconds": 4}}"#,
-        ],
-        None,
-    );
+    completion_timeout(&s, "long", 4).await;
     let facade = s.op.facade_port;
 
     // 1. Succeeds by callback; a repeat is answered the same and changes nothing.
@@ -770,19 +865,7 @@ async fn long_running_calls_report_by_callback() {
     );
 
     // 5. A callback after an operator restart (the state is in the run; same key).
-    kubectl_ok(
-        &[
-            "patch",
-            "action",
-            "long",
-            "-n",
-            &s.ns.name,
-            "--type=merge",
-            "-p",
-            r#"{"spec": {"completionTimeoutSeconds": 600}}"#,
-        ],
-        None,
-    );
+    completion_timeout(&s, "long", 600).await;
     let run5 = trigger(&s, "/actions/long/trigger").await;
     let got = until_received(&log, 6).await;
     let (url5, token5) = callback_of(&got, 5);
@@ -816,10 +899,26 @@ async fn long_running_calls_report_by_callback() {
     assert_eq!(got[7].header("X-Punctual-Cancel"), Some("true"));
     assert_eq!(got[7].header("X-Punctual-Run"), Some(run6.as_str()));
 
-    // The counters: runs 1, 3, 4, 5 succeeded; run 2 failed; run 6 cancelled (not counted).
+    // 7. No report on either attempt: failed for good by timeout.
+    completion_timeout(&s, "long", 2).await;
+    let run7 = trigger(&s, "/actions/long/trigger").await;
+    let r7 = s
+        .get_until(
+            "run 7 timed out twice",
+            &format!("/actions/long/runs/{run7}"),
+            |r| r["status"] == "failed",
+        )
+        .await;
+    assert_eq!(
+        (r7["error_code"].clone(), r7["attempt"].clone()),
+        (json!("timeout"), json!(2))
+    );
+
+    // The counters: runs 1, 3, 4, 5 succeeded; runs 2 and 7 failed; run 6 cancelled (not
+    // counted).
     let action = s
         .get_until("counters settled", "/actions/long", |a| {
-            a["total_runs"] == 5
+            a["total_runs"] == 6
         })
         .await;
     assert_eq!(
@@ -827,8 +926,55 @@ async fn long_running_calls_report_by_callback() {
             action["successful_runs"].clone(),
             action["failed_runs"].clone()
         ),
-        (json!(4), json!(1))
+        (json!(4), json!(2))
     );
+    // The Action's Events mark the transitions: run 2 failed after a success, run 3 recovered
+    // (its first attempt's timeout was retried, so it is no RunTimedOut), run 6 was cancelled,
+    // run 7 failed again and timed out for good.
+    let ns = &s.ns.name;
+    for (reason, n, names) in [
+        ("RunFailed", 2, vec![&run2, &run7]),
+        ("RunRecovered", 1, vec![&run3]),
+        ("RunCancelled", 1, vec![&run6]),
+        ("RunTimedOut", 1, vec![&run7]),
+    ] {
+        let (told, events) = action_events(ns, "long", reason, n).await;
+        assert_eq!(told, n, "{n} {reason} Events in:\n{events}");
+        for name in names {
+            assert!(
+                events.contains(name.as_str()),
+                "{reason} names {name}: {events}"
+            );
+        }
+    }
+}
+
+/// Sets the Action's `completionTimeoutSeconds` with kubectl (it is not a REST field) and waits
+/// until the facade's cache shows the change: a run copies it when it is created, so a trigger
+/// right after the patch could be built from the old spec.
+async fn completion_timeout(s: &Setup, action: &str, seconds: u32) {
+    let path = format!("/actions/{action}");
+    let before = s.call("GET", &path, None).await.json["updated_at"].clone();
+    // updated_at has whole seconds: a second after the last change, the patch shows in it.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let patch = json!({"spec": {"completionTimeoutSeconds": seconds}}).to_string();
+    kubectl_ok(
+        &[
+            "patch",
+            "action",
+            action,
+            "-n",
+            &s.ns.name,
+            "--type=merge",
+            "-p",
+            &patch,
+        ],
+        None,
+    );
+    s.get_until("the facade sees the new timeout", &path, |a| {
+        a["updated_at"] != before
+    })
+    .await;
 }
 
 /// Runs `punctual <args>` as a person would, with the admin kubeconfig; returns (ok, stdout, stderr).

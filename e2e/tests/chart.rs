@@ -465,3 +465,92 @@ async fn the_binary_runs_with_the_environment_the_chart_sets() {
         log.display()
     );
 }
+
+/// `/readyz` tells the truth: an operator whose credentials cannot list its resources yet is up
+/// (`/healthz` answers) but not ready, on the metrics port the chart probes and on the facade,
+/// and it becomes ready on its own once RBAC lets its caches list, without a restart.
+#[tokio::test]
+async fn readyz_answers_503_until_every_cache_has_listed() {
+    let client = client().await;
+    install_crds(&client).await;
+    let ns = TestNamespace::create(&client, "e2e-readyz").await;
+    let account = serde_json::json!({"apiVersion": "v1", "kind": "ServiceAccount",
+        "metadata": {"name": "late"}});
+    kubectl_ok(
+        &["apply", "-n", &ns.name, "-f", "-"],
+        Some(&account.to_string()),
+    );
+    let token = kubectl_ok(
+        &["create", "token", "late", "-n", &ns.name, "--duration=1h"],
+        None,
+    );
+    // The admin's kubeconfig with the service account's token: no RBAC yet.
+    let admin = std::env::var("KUBECONFIG").expect("KUBECONFIG");
+    let config = std::fs::read_to_string(&admin)
+        .expect("the admin kubeconfig")
+        .replace(&token_of("KUBECONFIG"), token.trim());
+    let dir = repo_root().join("target").join("e2e-logs");
+    std::fs::create_dir_all(&dir).expect("log dir");
+    let path = dir.join(format!("kubeconfig-{}", ns.name));
+    std::fs::write(&path, config).expect("write the kubeconfig");
+    let mut op = Operator::start_as(&format!("readyz-{}", ns.name), &ns.name, &path, &[]);
+    let url = |port: u16, path: &str| format!("http://127.0.0.1:{port}{path}");
+    let (metrics, facade) = (op.metrics_port, op.facade_port);
+    let healthz = url(metrics, "/healthz");
+    eventually("/healthz", std::time::Duration::from_secs(30), || {
+        http_get_status(&healthz)
+    })
+    .await;
+    for _ in 0..3 {
+        let (code, body) = http_get_status(&url(metrics, "/readyz"))
+            .await
+            .expect("/readyz answers");
+        assert_eq!(
+            (code, body.as_str()),
+            (503, "caches not listed yet"),
+            "ready without a listed cache"
+        );
+        let (code, _) = http_get_status(&url(facade, "/readyz"))
+            .await
+            .expect("the facade's /readyz answers");
+        assert_eq!(code, 503, "the facade is ready without a listed cache");
+        let (code, _) = http_get_status(&url(metrics, "/healthz"))
+            .await
+            .expect("/healthz answers");
+        assert_eq!(code, 200, "liveness does not depend on the caches");
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    }
+    // RBAC arrives: the chart's ClusterRole when `make e2e` applied it.
+    let role = if kubectl(&["get", "clusterrole", "punctual"], None)
+        .status
+        .success()
+    {
+        "punctual"
+    } else {
+        "cluster-admin"
+    };
+    let binding = ns.name.clone();
+    kubectl_ok(
+        &[
+            "create",
+            "clusterrolebinding",
+            &binding,
+            &format!("--clusterrole={role}"),
+            &format!("--serviceaccount={}:late", ns.name),
+        ],
+        None,
+    );
+    let answers = eventually(
+        "ready once the caches can list",
+        std::time::Duration::from_secs(90),
+        || async {
+            let m = http_get_status(&url(metrics, "/readyz")).await?;
+            let f = http_get_status(&url(facade, "/readyz")).await?;
+            (m.0 == 200 && f.0 == 200).then_some((m, f))
+        },
+    )
+    .await;
+    kubectl_ok(&["delete", "clusterrolebinding", &binding], None);
+    assert_eq!(answers.0.1, "ok");
+    assert!(op.is_running(), "the operator restarted or exited");
+}

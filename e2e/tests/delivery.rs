@@ -381,6 +381,13 @@ fn started(run: &ActionRun, n: i32) -> DateTime<Utc> {
         .unwrap_or_else(|| panic!("no attempt {n}: {:?}", status(run)))
 }
 
+/// Exponential backoff, read from the `nextAttemptAt` each run is written with. Retry delays
+/// are 1 s doubling, capped at 3 s, so the ceilings of the three retries are 1 s, 2 s and 3 s (not
+/// 4 s). With full jitter a single run proves little, so 30 runs fail three times each: every
+/// wait stays within its ceiling, and some second and some third wait exceed the ceiling before
+/// them, which a missing doubling can never do (a correct implementation fails that by chance
+/// with probability (1/2)^30 and (2/3)^30; without the cap all 30 third waits would stay under
+/// 3 s with probability (3/4)^30 < 2e-4).
 #[tokio::test]
 async fn exponential_backoff_waits_a_jittered_time_within_the_cap() {
     let (client, ns) = setup("e2e-backoff").await;
@@ -392,50 +399,76 @@ async fn exponential_backoff_waits_a_jittered_time_within_the_cap() {
         json!({}),
     );
     let _op = Operator::start(&format!("backoff-{}", ns.name), &ns.name, &[]);
-    // A constant 10 s would break the 3 s cap; exponential stays under it.
     let action = create_action(
         &client,
         &ns.name,
         "expo",
-        json!({"maxRetries": 3, "retryDelaySeconds": 10, "retryBackoff": "exponential",
+        json!({"maxRetries": 3, "retryDelaySeconds": 1, "retryBackoff": "exponential",
                "maxRetryDelaySeconds": 3}),
     )
     .await;
-    let run = trigger(&client, &action).await;
-    let (seen, done) = statuses_until_finished(&client, &run).await;
-    assert_eq!(
-        status(&done).status,
-        RunPhase::Succeeded,
-        "{:?}",
-        status(&done)
-    );
-    let waits = waits(&seen);
-    assert_eq!(
-        waits.iter().map(|w| w.0).collect::<Vec<_>>(),
-        [1, 2, 3],
-        "{seen:?}"
-    );
-    for (n, ended, next) in &waits {
-        let wait = *next - *ended;
-        assert!(
-            wait >= chrono::Duration::zero() && wait <= chrono::Duration::seconds(3),
-            "retry after attempt {n} waits {wait}"
-        );
-        assert!(
-            started(&done, n + 1) >= *next,
-            "attempt {} before {next}",
-            n + 1
-        );
+    let mut runs = Vec::new();
+    for _ in 0..30 {
+        runs.push(trigger(&client, &action).await);
     }
+    let watched =
+        futures::future::join_all(runs.iter().map(|r| statuses_until_finished(&client, r))).await;
+    let ceiling = |retry: i32| chrono::Duration::seconds([1, 2, 3][(retry - 1) as usize]);
+    let mut all_waits = Vec::new();
+    for (seen, done) in &watched {
+        assert_eq!(
+            status(done).status,
+            RunPhase::Succeeded,
+            "{:?}",
+            status(done)
+        );
+        let waits = waits(seen);
+        assert_eq!(
+            waits.iter().map(|w| w.0).collect::<Vec<_>>(),
+            [1, 2, 3],
+            "{seen:?}"
+        );
+        for (n, ended, next) in &waits {
+            let wait = *next - *ended;
+            assert!(
+                wait >= chrono::Duration::zero() && wait <= ceiling(*n),
+                "retry after attempt {n} waits {wait}, above {}",
+                ceiling(*n)
+            );
+            assert!(
+                started(done, n + 1) >= *next,
+                "attempt {} before {next}",
+                n + 1
+            );
+        }
+        all_waits.extend(waits);
+    }
+    let longest = |retry: i32| {
+        all_waits
+            .iter()
+            .filter(|w| w.0 == retry)
+            .map(|(_, ended, next)| *next - *ended)
+            .max()
+            .unwrap_or_default()
+    };
+    assert!(
+        longest(2) > ceiling(1),
+        "the second waits never doubled: {all_waits:?}"
+    );
+    assert!(
+        longest(3) > ceiling(2),
+        "the third waits never grew: {all_waits:?}"
+    );
     // Full jitter: a random share in milliseconds, not the same whole seconds each time.
-    let whole = waits
+    let whole = all_waits
         .iter()
         .all(|(_, e, n)| (*n - *e).num_milliseconds() % 1000 == 0);
-    assert!(!whole, "no jitter in {waits:?}");
+    assert!(!whole, "no jitter in {all_waits:?}");
+    let done = &watched[0].1;
     // Every attempt carries the run's trace (status.traceId), each in a span of its own.
-    let trace = status(&done).trace_id.expect("traceId");
+    let trace = status(done).trace_id.expect("traceId");
     let parents: Vec<String> = agent
-        .calls_of(&done)
+        .calls_of(done)
         .iter()
         .map(|c| c.header("traceparent").unwrap_or_default().to_string())
         .collect();
@@ -816,8 +849,48 @@ async fn a_failed_and_a_succeeded_run_are_notified_signed_with_a_retry_and_never
     assert_eq!(body["error_message"], "endpoint answered HTTP 500");
     assert_eq!(body["http_status"], 500);
     assert_eq!(body["attempts"], 1);
-    let completed = st.completed_at.map(|t| punctual::time::format_time(&t));
-    assert_eq!(body["completed_at"].as_str(), completed.as_deref());
+    // Every documented field (docs/delivery.md, "Notifications"), each as the run records it.
+    let time = |t: Option<DateTime<Utc>>| t.map(|t| punctual::time::format_time(&t));
+    let mut keys: Vec<&str> = body
+        .as_object()
+        .expect("an object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        [
+            "action",
+            "attempts",
+            "completed_at",
+            "duration_seconds",
+            "error_code",
+            "error_message",
+            "execution_id",
+            "http_status",
+            "namespace",
+            "output_excerpt",
+            "run",
+            "scheduled_at",
+            "started_at",
+            "status",
+            "trigger_type",
+            "triggered_at",
+            "type"
+        ]
+    );
+    for (field, recorded) in [
+        ("completed_at", time(st.completed_at)),
+        ("started_at", time(st.started_at)),
+        ("triggered_at", time(st.triggered_at)),
+        ("scheduled_at", None),
+        ("execution_id", st.execution_id.clone()),
+    ] {
+        assert_eq!(body[field].as_str(), recorded.as_deref(), "{field}");
+    }
+    assert!(body["started_at"].is_string() && body["execution_id"].is_string());
+    assert_eq!(body["duration_seconds"].as_f64(), st.duration_seconds);
 
     // The success: one request to the success endpoint.
     let note = status(&ok_run).notification.expect("notification");
@@ -836,6 +909,15 @@ async fn a_failed_and_a_succeeded_run_are_notified_signed_with_a_retry_and_never
         (body["type"].as_str(), body["status"].as_str()),
         (Some("run.succeeded"), Some("succeeded"))
     );
+    // The excerpt of what the endpoint answered ("ok"), and no error.
+    assert_eq!(
+        (
+            body["output_excerpt"].as_str(),
+            body["http_status"].as_i64()
+        ),
+        (Some("ok"), Some(200))
+    );
+    assert!(body["error_code"].is_null() && body["error_message"].is_null());
 
     // Notifications are not runs: each Action counts exactly its one run.
     for name in ["failing", "working"] {

@@ -218,8 +218,7 @@ pub fn owed_notification(
     })
 }
 
-/// The status of a run cancelled at `now` (its Action deleted); the scheduler's Replace writes
-/// the same fields.
+/// The status of a run cancelled at `now`, whatever asked for it (the runner's one cancel path).
 pub fn cancel(prev: &ActionRunStatus, reason: &str, now: DateTime<Utc>) -> ActionRunStatus {
     let mut s = prev.clone();
     if let Some(last) = s.attempts.last_mut().filter(|a| a.completed_at.is_none()) {

@@ -150,9 +150,10 @@ pub fn plan_staged(
     staging: Staging,
 ) -> Plan {
     let prev = action.status.clone().unwrap_or_default();
-    let counts = counting::tally(&counting::streak_epoch(action, &prev), runs);
+    let start = counting::streak_epoch(action, &prev);
+    let counts = counting::tally(&start, runs);
     let mut status = counts.status.clone();
-    let mut events = counting_events(&prev, runs, &counts.counted);
+    let mut events = counting_events(start.consecutive_failures > 0, runs, &counts.counted);
     status.observed_generation = action.metadata.generation;
 
     let timing = Timing::compile(action);
@@ -370,12 +371,11 @@ pub fn only_timing_changed(status: &ActionStatus, prev: &ActionStatus) -> bool {
 /// success after a failure, a run cancelled, a long-running call that timed out for good, a
 /// skipped slot, a slot missed at its instant. Nothing per ordinary success: Events are for
 /// transitions. They are the Action's, so they outlive the runs' history cleanup.
-fn counting_events(
-    prev: &ActionStatus,
-    runs: &[RunInfo],
-    counted: &[(String, Effect)],
-) -> Vec<Note> {
-    let mut last = prev.last_run_status;
+///
+/// Whether the Action was `failing` is its counted failure streak, not `lastRunStatus`: that
+/// shows the newest run, which is running by the time the run before it is counted.
+fn counting_events(failing: bool, runs: &[RunInfo], counted: &[(String, Effect)]) -> Vec<Note> {
+    let mut failing = failing;
     let mut notes = Vec::new();
     for (r, e) in counting::in_finish_order(runs, counted) {
         if e == Effect::Failed && r.accepted && r.error_code == Some(RunErrorCode::Timeout) {
@@ -389,8 +389,8 @@ fn counting_events(
             });
         }
         match e {
-            Effect::Failed if last != Some(RunPhase::Failed) => {
-                last = Some(RunPhase::Failed);
+            Effect::Failed if !failing => {
+                failing = true;
                 notes.push(Note {
                     warning: true,
                     reason: "RunFailed",
@@ -401,15 +401,14 @@ fn counting_events(
                     ),
                 });
             }
-            Effect::Succeeded if last == Some(RunPhase::Failed) => {
-                last = Some(RunPhase::Succeeded);
+            Effect::Succeeded if failing => {
+                failing = false;
                 notes.push(Note {
                     warning: false,
                     reason: "RunRecovered",
                     message: format!("run {} succeeded after a failure", r.name),
                 });
             }
-            Effect::Succeeded => last = Some(RunPhase::Succeeded),
             Effect::Nothing if r.error_code == Some(RunErrorCode::Cancelled) => notes.push(Note {
                 warning: false,
                 reason: "RunCancelled",

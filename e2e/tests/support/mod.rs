@@ -5,7 +5,7 @@
 //! plane and exports KUBECONFIG and KUBECTL before running them.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
@@ -146,6 +146,23 @@ impl Operator {
     /// Starts the operator watching `namespace`, or every namespace (`None`: then without its
     /// scheduler and runner, so that it never acts on another test's objects).
     pub fn start_watching(name: &str, namespace: Option<&str>, extra: &[&str]) -> Self {
+        // `make e2e` runs the operator as a user bound only to the Helm chart's RBAC; the tests'
+        // own client keeps the admin kubeconfig.
+        let kubeconfig = std::env::var_os("PUNCTUAL_OPERATOR_KUBECONFIG");
+        Self::spawn(name, namespace, kubeconfig.as_deref(), extra)
+    }
+
+    /// Starts the operator watching `namespace` with the credentials of `kubeconfig`.
+    pub fn start_as(name: &str, namespace: &str, kubeconfig: &Path, extra: &[&str]) -> Self {
+        Self::spawn(name, Some(namespace), Some(kubeconfig.as_os_str()), extra)
+    }
+
+    fn spawn(
+        name: &str,
+        namespace: Option<&str>,
+        kubeconfig: Option<&std::ffi::OsStr>,
+        extra: &[&str],
+    ) -> Self {
         let metrics_port = free_port();
         let facade_port = free_port();
         let dir = repo_root().join("target").join("e2e-logs");
@@ -169,9 +186,7 @@ impl Operator {
             .env("RUST_LOG", "info,punctual=debug")
             .stdout(Stdio::from(file.try_clone().expect("log file")))
             .stderr(Stdio::from(file));
-        // `make e2e` runs the operator as a user bound only to the Helm chart's RBAC; the tests'
-        // own client keeps the admin kubeconfig.
-        if let Some(kubeconfig) = std::env::var_os("PUNCTUAL_OPERATOR_KUBECONFIG") {
+        if let Some(kubeconfig) = kubeconfig {
             command.env("KUBECONFIG", kubeconfig);
         }
         let child = command.spawn().expect("start punctual");
@@ -238,15 +253,22 @@ pub fn free_port() -> u16 {
 
 /// A plain HTTP GET of a loopback URL (no client crate needed for one metrics scrape).
 pub async fn http_get(url: &str) -> Option<String> {
+    http_get_status(url).await.map(|(_, body)| body)
+}
+
+/// `http_get` with the response's status code.
+pub async fn http_get_status(url: &str) -> Option<(u16, String)> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let rest = url.strip_prefix("http://")?;
     let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
     let mut stream = tokio::net::TcpStream::connect(host).await.ok()?;
     let request = format!("GET /{path} HTTP/1.0\r\nHost: {host}\r\n\r\n");
     stream.write_all(request.as_bytes()).await.ok()?;
-    let mut body = String::new();
-    stream.read_to_string(&mut body).await.ok()?;
-    body.split_once("\r\n\r\n").map(|(_, b)| b.to_string())
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.ok()?;
+    let (head, body) = response.split_once("\r\n\r\n")?;
+    let code = head.split_whitespace().nth(1)?.parse().ok()?;
+    Some((code, body.to_string()))
 }
 
 /// Creates the Action `name` in `ns`: app `app-1`, endpoint `agent`, namespaceId `mem-1`, then

@@ -678,29 +678,37 @@ fn a_failure_after_success_and_the_recovery_are_the_only_run_events() {
     let mut failed = run("job-m-1", RunPhase::Failed, None, "2026-03-02T10:00:00Z");
     failed.error_code = Some(crate::resources::RunErrorCode::HttpError);
     let p = plan(&a, &[failed.clone()], true, t("2026-03-02T10:00:05Z"));
-    assert!(
-        p.events
-            .iter()
-            .any(|e| e.reason == "RunFailed" && e.warning)
-    );
-    let a = with_status(a, &p.status);
-    let mut second = failed.clone();
-    second.name = "job-m-2".into();
-    let p = plan(
-        &a,
-        &[failed.clone(), second.clone()],
-        true,
-        t("2026-03-02T10:01:00Z"),
-    );
-    assert!(p.events.is_empty(), "still failing: no new Event");
-    let a = with_status(a, &p.status);
-    let ok = run("job-m-3", RunPhase::Succeeded, None, "2026-03-02T10:02:00Z");
-    let p = plan(&a, &[failed, second, ok], true, t("2026-03-02T10:02:05Z"));
-    assert!(
-        p.events
-            .iter()
-            .any(|e| e.reason == "RunRecovered" && !e.warning)
-    );
+    let reasons = |p: &Plan| p.events.iter().map(|e| e.reason).collect::<Vec<_>>();
+    assert_eq!(reasons(&p), ["RunFailed"]);
+    assert!(p.events[0].warning);
+    // Each next run is running before it is counted, and the status shows it as the last run:
+    // whether the Action was failing is its streak, not lastRunStatus.
+    let mut runs = vec![failed.clone()];
+    let mut a = with_status(a, &p.status);
+    for (name, outcome, expected) in [
+        ("job-m-2", RunPhase::Failed, vec![]),
+        ("job-m-3", RunPhase::Succeeded, vec!["RunRecovered"]),
+        ("job-m-4", RunPhase::Succeeded, vec![]),
+        ("job-m-5", RunPhase::Failed, vec!["RunFailed"]),
+    ] {
+        let at = "2026-03-02T11:00:00Z";
+        let running = run(name, RunPhase::Running, None, at);
+        let p = plan(&a, &[runs.clone(), vec![running]].concat(), true, t(at));
+        assert_eq!(p.status.last_run_status, Some(RunPhase::Running));
+        assert_eq!(reasons(&p), Vec::<&str>::new(), "{name} running");
+        a = with_status(a, &p.status);
+        let mut done = run(name, outcome, None, at);
+        done.error_code = failed.error_code.filter(|_| outcome == RunPhase::Failed);
+        runs.push(done);
+        let p = plan(&a, &runs, true, t("2026-03-02T11:00:05Z"));
+        assert_eq!(reasons(&p), expected, "{name} {outcome:?}");
+        assert!(
+            p.events
+                .iter()
+                .all(|e| e.warning == (e.reason == "RunFailed"))
+        );
+        a = with_status(a, &p.status);
+    }
 }
 
 fn failed(name: &str, at: &str) -> RunInfo {

@@ -397,6 +397,95 @@ async fn trigger_overrides_dry_run_rerun_and_cancel() {
     assert_eq!(bad.status, 422, "{}", bad.text);
 }
 
+/// Two replicas: the callback of a 202 run reaches the replica that does not lead (as a load
+/// balancer in front of the facades may send it there). That replica checks the token and hands
+/// the report over in the run; the leader's runner records it.
+#[tokio::test]
+async fn a_callback_to_the_replica_that_does_not_lead_is_recorded_by_the_leader() {
+    let key_arg = "--callback-key=e2e-replicas-key-0123456789abcdef0123456789";
+    let prefix = "agent-replicas";
+    // The test's namespace is made by Setup: the Lease goes where the chart's Role is bound (or
+    // `default`), under a name of its own.
+    let lease_ns = lease_namespace("default");
+    let lease_name = format!(
+        "punctual-leader-{prefix}-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    );
+    let election = election_flags(&lease_ns, &lease_name);
+    let flags = |identity: &'static str| {
+        let mut f: Vec<&str> = election.to_vec();
+        f.extend([key_arg, "--identity", identity]);
+        f
+    };
+    let s = Setup::with_args(prefix, &flags("replica-a")).await;
+    let leases: kube::Api<k8s_openapi::api::coordination::v1::Lease> =
+        kube::Api::namespaced(s.client.clone(), &lease_ns);
+    let holder = || async {
+        let lease = leases.get_opt(&lease_name).await.ok().flatten()?;
+        lease.spec?.holder_identity
+    };
+    eventually("replica-a leads", Duration::from_secs(60), || async {
+        (holder().await.as_deref() == Some("replica-a")).then_some(())
+    })
+    .await;
+    let b = Operator::start(
+        &format!("{prefix}-b-{}", s.ns.name),
+        &s.ns.name,
+        &flags("replica-b"),
+    );
+    wait_facade_ready(b.facade_port).await;
+    let (port, log) = recording_endpoint().await;
+    let endpoint = json!({"apiVersion": "punctual.dev/v1alpha1", "kind": "ActionEndpoint",
+        "metadata": {"name": "agent-202"}, "spec": {"url": format!("http://127.0.0.1:{port}/")}});
+    kubectl_ok(
+        &["apply", "-n", &s.ns.name, "-f", "-"],
+        Some(&endpoint.to_string()),
+    );
+    s.create(
+        json!({"name": "long", "endpoint_id": "agent-202", "namespace_id": "m",
+                    "payload": {"agent": true}}),
+    )
+    .await;
+    let run = trigger(&s, "/actions/long/trigger").await;
+    let got = until_received(&log, 1).await;
+    let (url, token) = callback_of(&got, 0);
+    let path = format!("/actions/long/runs/{run}?view=full");
+    s.get_until("awaiting the report", &path, |r| {
+        r["status"] == "running" && r["attempts"][0]["http_status"] == 202
+    })
+    .await;
+    assert_eq!(
+        holder().await.as_deref(),
+        Some("replica-a"),
+        "the leader changed"
+    );
+    // The report goes to replica b's facade, the heartbeat too.
+    let beat = report(b.facade_port, &url, &token, "/heartbeat", None).await;
+    assert_eq!(beat.status, 200, "{}", beat.text);
+    let done = report(
+        b.facade_port,
+        &url,
+        &token,
+        "",
+        Some(json!({"status": "succeeded", "output": "from b"})),
+    )
+    .await;
+    assert_eq!(done.status, 200, "{}", done.text);
+    assert_eq!(
+        (done.json["status"].clone(), done.json["recorded"].clone()),
+        (json!("succeeded"), json!(true))
+    );
+    let full = s
+        .get_until("recorded", &path, |r| r["status"] == "succeeded")
+        .await;
+    assert_eq!(full["output"], "from b");
+    let action = s
+        .get_until("counted once", "/actions/long", |a| a["total_runs"] == 1)
+        .await;
+    assert_eq!(action["successful_runs"], 1);
+    assert_eq!(received(&log).len(), 1, "one request, no retry");
+}
+
 /// Cancel before a request is in flight: a run waiting for its endpoint's turn
 /// (`maxConcurrentRequests: 1`, held by a hanging request) and a run waiting to retry. Each ends
 /// `cancelled` with nothing sent for it afterwards, and no counter counts them.

@@ -156,6 +156,112 @@ def a11y_basics(page):
     check(problems == [], f"{page}: labels, names and landmarks ({problems})")
 
 
+CONTRAST_JS = """
+    // WCAG 2 contrast of every visible element's own text against its background, composited
+    // up the tree (semi-transparent layers over white). SVG text is left out: every mark also has
+    // a text label in the legend.
+    const parse = (s) => {
+      const m = s.match(/rgba?\\(([^)]+)\\)/);
+      if (!m) return null;
+      const p = m[1].split(",").map(parseFloat);
+      return { rgb: p.slice(0, 3), a: p.length > 3 ? p[3] : 1 };
+    };
+    const lum = (rgb) => {
+      const [r, g, b] = rgb.map((v) => {
+        v /= 255;
+        return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4);
+      });
+      return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+    };
+    const background = (el) => {
+      const layers = [];
+      for (let e = el; e; e = e.parentElement) {
+        const c = parse(getComputedStyle(e).backgroundColor);
+        if (c && c.a > 0) { layers.push(c); if (c.a >= 1) break; }
+      }
+      let rgb = [255, 255, 255];
+      for (const l of layers.reverse()) rgb = rgb.map((v, i) => l.rgb[i] * l.a + v * (1 - l.a));
+      return rgb;
+    };
+    const out = [];
+    let checked = 0;
+    for (const el of document.querySelectorAll("body *")) {
+      if (el instanceof SVGElement || !el.getClientRects().length) continue;
+      const own = [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
+      if (!own) continue;
+      const cs = getComputedStyle(el);
+      if (cs.visibility === "hidden" || cs.display === "none") continue;
+      const fg = parse(cs.color);
+      if (!fg) continue;
+      const bg = background(el);
+      const f = fg.rgb.map((v, i) => v * fg.a + bg[i] * (1 - fg.a));
+      const [hi, lo] = [lum(f), lum(bg)].sort((a, b) => b - a);
+      const ratio = (hi + 0.05) / (lo + 0.05);
+      const size = parseFloat(cs.fontSize);
+      const large = size >= 24 || (size >= 18.66 && parseInt(cs.fontWeight, 10) >= 700);
+      checked++;
+      if (ratio < (large ? 3 : 4.5))
+        out.push(`${el.tagName.toLowerCase()}.${el.className}: ${ratio.toFixed(2)} "${el.textContent.trim().slice(0, 30)}"`);
+    }
+    return [checked, out];
+"""
+
+
+def contrast(page):
+    """Every visible text meets WCAG AA contrast (4.5:1, large text 3:1), as rendered."""
+    checked, low = d.execute_script(CONTRAST_JS)
+    check(checked > 20 and low == [], f"{page}: text contrast AA over {checked} elements ({low[:5]})")
+
+
+def js_click(el):
+    """Clicks through JavaScript: Swagger UI's sticky elements can cover a plain click."""
+    d.execute_script("arguments[0].scrollIntoView({block: 'center'}); arguments[0].click();", el)
+
+
+def try_it_out_in_docs():
+    """/docs is usable, not just listed: authorize with the token, try the list route."""
+    js_click(d.find_element(By.CSS_SELECTOR, "button.authorize"))
+    # One form per security scheme: the API's own is `bearer` (the other is the callbacks').
+    forms = wait_for(lambda: [c for c in d.find_elements(By.CSS_SELECTOR, ".modal-ux .auth-container")
+                              if c.text.strip().startswith("bearer")], "the Authorize dialog")
+    if not forms:
+        return
+    forms[0].find_element(By.TAG_NAME, "input").send_keys(ADMIN)
+    js_click(forms[0].find_element(By.CSS_SELECTOR, "button.authorize"))
+    done = wait_for(lambda: d.find_elements(By.CSS_SELECTOR, ".modal-ux button.btn-done"), "authorized")
+    if not done:
+        return
+    js_click(done[0])
+    path = "/v1/orgs/{org_id}/workspaces/{workspace_id}/apps/{app_id}/actions"
+    block = [b for b in d.find_elements(By.CSS_SELECTOR, ".opblock.opblock-get")
+             if b.find_elements(By.CSS_SELECTOR, f'.opblock-summary-path[data-path="{path}"]')]
+    check(len(block) == 1, f"/docs has the GET of {path}")
+    if not block:
+        return
+    # The operation's toggle is a button inside its summary row.
+    toggle = block[0].find_elements(By.CSS_SELECTOR, "button.opblock-summary-control")
+    js_click(toggle[0] if toggle else block[0].find_element(By.CSS_SELECTOR, ".opblock-summary"))
+    try_out = wait_for(lambda: block[0].find_elements(By.CSS_SELECTOR, "button.try-out__btn"), "Try it out")
+    if not try_out:
+        return
+    js_click(try_out[0])
+    for name, value in [("org_id", ORG), ("workspace_id", WS), ("app_id", APP)]:
+        box = block[0].find_elements(By.CSS_SELECTOR, f'tr[data-param-name="{name}"] input')
+        check(len(box) == 1, f"/docs asks for {name}")
+        if box:
+            box[0].send_keys(value, Keys.TAB)
+    # Swagger UI debounces its inputs: let the last value land before executing.
+    time.sleep(1)
+    js_click(block[0].find_element(By.CSS_SELECTOR, "button.execute"))
+    # The table's first row is its header ("Code", "Details"); the answer is the row below.
+    answer = ".opblock.is-open .live-responses-table tbody tr.response"
+    code = wait_for(lambda: text(f"{answer} .response-col_status"), "the tried request answered")
+    body = text(f"{answer} .response-col_description")
+    check((code or "").strip() == "200", f"/docs try-it-out answered {code!r}")
+    check("nightly-report" in body, f"/docs try-it-out shows the Actions ({body[:80]!r})")
+    shot("docs-try-it-out")
+
+
 try:
     # ---- /docs: Swagger UI from the binary, nothing from elsewhere ----
     d.get(f"{BASE}/docs/")
@@ -167,6 +273,7 @@ try:
     check(any(p.endswith("/timeline") for p in paths), "/docs lists the dashboard's timeline route")
     check(bool(d.find_elements(By.CSS_SELECTOR, "button.authorize")), "/docs has the Authorize button (try it out)")
     shot("docs")
+    try_it_out_in_docs()
 
     # ---- a token with RBAC in another workspace only sees nothing of this one ----
     # On the facade that serves every namespace: RBAC, not a watch scope, keeps it out.
@@ -219,6 +326,7 @@ try:
     check("%" in text("#ov-failure-rate .value"), "overview failure rate")
     check(text("#ov-lag .value").count("/") == 2, "overview lag percentiles")
     a11y_basics("app page")
+    contrast("app page")
     full_shot("app")
 
     # Keyboard: on a fresh load the first Tab reaches the skip link, Enter moves focus to main.
@@ -255,6 +363,7 @@ try:
     check(len(d.find_elements(By.CSS_SELECTOR, "#lag-plot circle")) >= 2, "lag plot has points")
     check(len(d.find_elements(By.CSS_SELECTOR, "#runs tbody tr[data-run]")) >= 2, "runs listed")
     a11y_basics("action page")
+    contrast("action page")
     full_shot("action-timeline")
 
     d.find_element(By.ID, "btn-trigger").click()
@@ -319,6 +428,16 @@ try:
     skipped = d.find_elements(By.CSS_SELECTOR, "#timeline-chart rect.mark.skipped")
     check(len(skipped) >= 1, f"slow-crawl: the slot during the active run is marked skipped ({len(skipped)})")
     full_shot("action-skipped")
+
+    # ---- behind an authenticating proxy: no token pasted, the header comes from outside ----
+    sign_out()
+    d.execute_cdp_cmd("Network.setExtraHTTPHeaders", {"headers": {"Authorization": f"Bearer {ADMIN}"}})
+    d.get(f"{BASE}/ui/")
+    link = wait_for(lambda: d.find_elements(By.LINK_TEXT, f"{ORG} / {WS} / {APP}"), "the workspace, by the proxy's header")
+    check(bool(link) and not d.find_elements(By.ID, "token"), "no sign-in form behind the proxy")
+    check(d.execute_script("return sessionStorage.getItem('punctual.token')") is None, "no token kept in the page")
+    shot("behind-proxy")
+    d.execute_cdp_cmd("Network.setExtraHTTPHeaders", {"headers": {}})
 
     drain_requests()
     ours = {urlparse(BASE).netloc, urlparse(WIDE).netloc}

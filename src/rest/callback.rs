@@ -4,11 +4,9 @@
 //! facade checks the token and hands the report to the runner in an annotation; the runner, the
 //! only writer of run status, records it. Any replica takes a callback: the state is in the run.
 
-use std::time::{Duration, Instant};
-
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use kube::api::{Api, Patch, PatchParams};
@@ -25,9 +23,6 @@ use crate::callback::{
     Reported,
 };
 use crate::resources::{ActionRun, RunPhase};
-
-/// How long a report waits for the runner to record it before answering 202.
-const RECORD_WAIT: Duration = Duration::from_secs(10);
 
 #[derive(Deserialize, Clone, Debug)]
 pub struct CallbackPath {
@@ -206,14 +201,39 @@ pub async fn report(
         // A repeat (or a late report): answered as the first was, nothing changes.
         return Ok(Json(answer(&run, false)).into_response());
     }
-    let api: Api<ActionRun> = Api::namespaced(state.client.clone(), &path.workspace_id);
     let value =
         serde_json::to_string(&report).map_err(|e| ApiError::Internal(format!("report: {e}")))?;
-    // Guarded by the version read: of two concurrent reports one is handed over, the other
-    // finds it there and is a repeat. The runner's own writes also move the version (the cache
-    // may lag behind them): then the fresh copy decides, and the patch is tried again on it.
+    if let Some(settled) = hand_over(&state, &path, &run, attempt, &value).await? {
+        return Ok(Json(answer(&settled, false)).into_response());
+    }
+    let key = ObjectRef::<ActionRun>::new(&path.run_id).within(&path.workspace_id);
+    let (code, seen) = super::wait_recorded(&state.runs, &key, |r| {
+        let s = r.status.clone().unwrap_or_default();
+        s.attempt != attempt || s.callback_deadline.is_none()
+    })
+    .await;
+    let current = seen.as_deref().unwrap_or(&run);
+    Ok((code, Json(answer(current, true))).into_response())
+}
+
+/// Hands the report `value` to the runner in an annotation, guarded by the version read: of two
+/// concurrent reports one is handed over, the other finds it there and is a repeat. The
+/// runner's own writes also move the version (the cache may lag behind them): then the fresh
+/// copy decides, and the patch is tried again on it. Some(run): the attempt was settled
+/// meanwhile, and this report is a repeat.
+async fn hand_over(
+    state: &AppState,
+    path: &CallbackPath,
+    run: &ActionRun,
+    attempt: i32,
+    value: &str,
+) -> Result<Option<ActionRun>, ApiError> {
+    let api: Api<ActionRun> = Api::namespaced(state.client.clone(), &path.workspace_id);
+    let gone = || ApiError::NotFound {
+        resource_type: "run",
+        resource_id: path.run_id.clone(),
+    };
     let mut version = run.metadata.resource_version.clone();
-    let mut handed = false;
     for _ in 0..5 {
         let patch = json!({"metadata": {
             "resourceVersion": version,
@@ -223,54 +243,21 @@ pub async fn report(
             .patch(&path.run_id, &annotate_params(), &Patch::Merge(&patch))
             .await
         {
-            Ok(_) => {
-                handed = true;
-                break;
-            }
+            Ok(_) => return Ok(None),
             Err(kube::Error::Api(s)) if s.code == 409 => {
-                let fresh = api.get_opt(&path.run_id).await?;
-                let fresh = fresh.ok_or_else(|| ApiError::NotFound {
-                    resource_type: "run",
-                    resource_id: path.run_id.clone(),
-                })?;
+                let fresh = api.get_opt(&path.run_id).await?.ok_or_else(gone)?;
                 if !awaiting(&fresh, attempt) {
-                    return Ok(Json(answer(&fresh, false)).into_response());
+                    return Ok(Some(fresh));
                 }
                 version = fresh.metadata.resource_version;
             }
-            Err(kube::Error::Api(s)) if s.code == 404 => {
-                return Err(ApiError::NotFound {
-                    resource_type: "run",
-                    resource_id: path.run_id.clone(),
-                });
-            }
+            Err(kube::Error::Api(s)) if s.code == 404 => return Err(gone()),
             Err(e) => return Err(e.into()),
         }
     }
-    if !handed {
-        return Err(ApiError::Conflict(
-            "The run kept changing while the report was handed over; send it again".into(),
-        ));
-    }
-    let key = ObjectRef::<ActionRun>::new(&path.run_id).within(&path.workspace_id);
-    let deadline = Instant::now() + RECORD_WAIT;
-    loop {
-        let seen = state.runs.get(&key);
-        let recorded = seen.as_ref().is_some_and(|r| {
-            let s = r.status.clone().unwrap_or_default();
-            s.attempt != attempt || s.callback_deadline.is_none()
-        });
-        if recorded || Instant::now() >= deadline {
-            let current = seen.unwrap_or(run.clone());
-            let code = if recorded {
-                StatusCode::OK
-            } else {
-                StatusCode::ACCEPTED
-            };
-            return Ok((code, Json(answer(&current, true))).into_response());
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    Err(ApiError::Conflict(
+        "The run kept changing while the report was handed over; send it again".into(),
+    ))
 }
 
 pub async fn heartbeat(

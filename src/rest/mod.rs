@@ -202,6 +202,31 @@ where
     tracing::warn!(object = %key, "deletion not yet in the watch cache; answering anyway");
 }
 
+/// How long an answer about what the runner does with a request (a cancel, a callback's report)
+/// waits for the runner to record it.
+const RECORDED_WAIT: Duration = Duration::from_secs(10);
+
+/// Waits (bounded by `RECORDED_WAIT`) until the cached run `key` satisfies `recorded`; returns
+/// the status to answer with (200 once recorded, 202 when it is still to come) and the latest
+/// cached copy of the run.
+async fn wait_recorded(
+    store: &Store<ActionRun>,
+    key: &ObjectRef<ActionRun>,
+    recorded: impl Fn(&ActionRun) -> bool,
+) -> (StatusCode, Option<Arc<ActionRun>>) {
+    let deadline = Instant::now() + RECORDED_WAIT;
+    loop {
+        let seen = store.get(key);
+        if seen.as_deref().is_some_and(&recorded) {
+            return (StatusCode::OK, seen);
+        }
+        if Instant::now() >= deadline {
+            return (StatusCode::ACCEPTED, seen);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// resourceVersions are opaque, but etcd-backed ones are increasing integers; compare them as
 /// such when both parse, and fall back to equality otherwise.
 pub fn version_reached(seen: &str, written: &str) -> bool {

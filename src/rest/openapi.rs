@@ -218,7 +218,26 @@ fn error_response(description: &str, schema: Value) -> Value {
            "content": {"application/json": {"schema": schema}}})
 }
 
-fn operation(method: &str, path: &str, id: &str, summary: &str, success: u16) -> Value {
+/// One operation of the document: its parameters, responses and request body, by its id.
+fn operation(path: &str, id: &str, summary: &str, success: u16) -> Value {
+    let mut params = path_params(path);
+    params.extend(query_params(id));
+    let mut op = json!({
+        "operationId": id, "summary": summary, "tags": ["Actions"],
+        "parameters": params, "responses": responses(id, success),
+        "security": [{"bearer": []}],
+    });
+    if let Some((schema, required)) = request_body(id) {
+        op["requestBody"] = json!({"required": required,
+            "content": {"application/json": {"schema": schema}}});
+        op["responses"]["413"] =
+            error_response("Request body over 1 MiB", ref_to::<PlatformError>());
+    }
+    op
+}
+
+/// The path parameters of `path`: the scope's three, then the Action's and the run's.
+fn path_params(path: &str) -> Vec<Value> {
     let mut params = vec![
         path_param(
             "org_id",
@@ -233,6 +252,11 @@ fn operation(method: &str, path: &str, id: &str, summary: &str, success: u16) ->
     if path.contains("{run_id}") {
         params.push(path_param("run_id", "Run id (the ActionRun's name)"));
     }
+    params
+}
+
+/// The query parameters of operation `id`.
+fn query_params(id: &str) -> Vec<Value> {
     let paging = [
         json!({"name": "limit", "in": "query", "required": false,
                "description": format!("Maximum number of items to return (1-{MAX_LIMIT})"),
@@ -242,16 +266,7 @@ fn operation(method: &str, path: &str, id: &str, summary: &str, success: u16) ->
                "schema": {"type": "string", "maxLength": CURSOR_MAX_LENGTH,
                           "pattern": CURSOR_PATTERN}}),
     ];
-    let success_schema = match id {
-        "list_actions" => Some(ref_to::<ActionList>()),
-        "list_action_runs" => Some(ref_to::<RunList>()),
-        "get_action_run" | "cancel_action_run" => Some(ref_to::<RunView>()),
-        "rerun_action_run" => Some(ref_to::<TriggerResponse>()),
-        "trigger_action" => Some(ref_to::<TriggerResponse>()),
-        "list_upcoming_fire_instants" | "preview_schedule" => Some(ref_to::<UpcomingList>()),
-        "delete_action" => None,
-        _ => Some(ref_to::<ActionView>()),
-    };
+    let mut params = Vec::new();
     match id {
         "list_actions" => {
             params.push(json!({"name": "search", "in": "query", "required": false,
@@ -296,6 +311,23 @@ fn operation(method: &str, path: &str, id: &str, summary: &str, success: u16) ->
         }
         _ => {}
     }
+    params
+}
+
+/// The responses of operation `id`: its success (`success`, with its schema), the extra
+/// successes of a few routes, and every error the admission step and the handlers answer.
+fn responses(id: &str, success: u16) -> serde_json::Map<String, Value> {
+    let success_schema = match id {
+        "list_actions" => Some(ref_to::<ActionList>()),
+        "list_action_runs" => Some(ref_to::<RunList>()),
+        "get_action_run" => Some(json!({"anyOf": [ref_to::<RunView>(), ref_to::<RunDetail>()]})),
+        "cancel_action_run" => Some(ref_to::<RunView>()),
+        "rerun_action_run" => Some(ref_to::<TriggerResponse>()),
+        "trigger_action" => Some(ref_to::<TriggerResponse>()),
+        "list_upcoming_fire_instants" | "preview_schedule" => Some(ref_to::<UpcomingList>()),
+        "delete_action" => None,
+        _ => Some(ref_to::<ActionView>()),
+    };
     let mut responses = serde_json::Map::new();
     let success_body = match success_schema {
         Some(schema) => json!({"description": "Success",
@@ -303,10 +335,6 @@ fn operation(method: &str, path: &str, id: &str, summary: &str, success: u16) ->
         None => json!({"description": "Deleted; no body"}),
     };
     responses.insert(success.to_string(), success_body);
-    if id == "get_action_run" {
-        responses["200"]["content"]["application/json"]["schema"] =
-            json!({"anyOf": [ref_to::<RunView>(), ref_to::<RunDetail>()]});
-    }
     if id == "cancel_action_run" {
         responses.insert(
             "202".into(),
@@ -337,12 +365,12 @@ fn operation(method: &str, path: &str, id: &str, summary: &str, success: u16) ->
         "422".into(),
         error_response("Validation Error", ref_to::<HttpValidationError>()),
     );
-    let mut op = json!({
-        "operationId": id, "summary": summary, "tags": ["Actions"],
-        "parameters": params, "responses": responses,
-        "security": [{"bearer": []}],
-    });
-    let body = match id {
+    responses
+}
+
+/// The request body of operation `id`, if it takes one: its schema, and whether it is required.
+fn request_body(id: &str) -> Option<(Value, bool)> {
+    match id {
         "create_action" => Some((ref_to::<ActionCreate>(), true)),
         "update_action" => Some((ref_to::<ActionUpdate>(), true)),
         // Optional, and `null` is no body, as FastAPI reads an `Optional[TriggerRequest]` body.
@@ -351,15 +379,7 @@ fn operation(method: &str, path: &str, id: &str, summary: &str, success: u16) ->
             false,
         )),
         _ => None,
-    };
-    if let Some((schema, required)) = body {
-        op["requestBody"] = json!({"required": required,
-            "content": {"application/json": {"schema": schema}}});
-        op["responses"]["413"] =
-            error_response("Request body over 1 MiB", ref_to::<PlatformError>());
     }
-    let _ = method;
-    op
 }
 
 /// The whole document.
@@ -368,7 +388,7 @@ pub fn document() -> Value {
     for (method, path, id, summary, success) in ROUTES {
         let full = format!("{}{path}", super::PREFIX);
         let entry = paths.entry(full).or_insert_with(|| json!({}));
-        entry[*method] = operation(method, path, id, summary, *success);
+        entry[*method] = operation(path, id, summary, *success);
     }
     paths.extend(super::ui::views::openapi_paths(super::PREFIX));
     let plain = |summary: &str, id: &str| {

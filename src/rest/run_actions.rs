@@ -1,11 +1,9 @@
 //! What a client can do to one run: cancel it (`POST .../runs/{run_id}/cancel`) and re-run it
 //! (`POST .../runs/{run_id}/rerun`) (docs/rest.md, "Trigger, dry run, rerun" and "Cancel").
 
-use std::time::{Duration, Instant};
-
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use kube::api::{Api, Patch, PatchParams};
@@ -17,9 +15,6 @@ use super::extract::{ApiPath, QueryPairs};
 use super::{Admitted, AppState, FIELD_MANAGER, RunPath, RunView};
 use crate::resources::ActionRun;
 use crate::runspec::{CANCEL_ANNOTATION, Overrides, Trigger, build_run_with};
-
-/// How long a cancel waits for the runner to record it before answering 202.
-const CANCEL_WAIT: Duration = Duration::from_secs(10);
 
 /// How a rerun renders: `same` copies the original's resolved payload and thread; `fresh`
 /// renders the Action's current templates again, with the original's variables.
@@ -136,23 +131,12 @@ pub async fn cancel(
     // The runner records the cancel; answer with the run as it then is. A runner that is not
     // running (or slow) leaves it active: 202, the cancel is requested and will be recorded.
     let key = ObjectRef::<ActionRun>::new(&path.run_id).within(&path.action.scope.workspace_id);
-    let deadline = Instant::now() + CANCEL_WAIT;
-    loop {
-        let seen = state.runs.get(&key);
-        let done = seen
-            .as_ref()
-            .is_some_and(|r| !r.status.clone().unwrap_or_default().status.is_active());
-        if done || Instant::now() >= deadline {
-            let view = RunView::from_resource(seen.as_deref().unwrap_or(&run));
-            let code = if done {
-                StatusCode::OK
-            } else {
-                StatusCode::ACCEPTED
-            };
-            return Ok((code, Json(view)).into_response());
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let (code, seen) = super::wait_recorded(&state.runs, &key, |r| {
+        !r.status.clone().unwrap_or_default().status.is_active()
+    })
+    .await;
+    let view = RunView::from_resource(seen.as_deref().unwrap_or(&run));
+    Ok((code, Json(view)).into_response())
 }
 
 #[cfg(test)]

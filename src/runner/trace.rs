@@ -11,7 +11,9 @@
 //! `SpanSink` (the OTLP exporter, `crate::otel`).
 
 pub use crate::otel::{RunSpan, SpanSink, Value};
-use crate::resources::{ActionRun, ActionRunStatus, RunPhase, TriggerType};
+use chrono::{DateTime, Utc};
+
+use crate::resources::{ActionRun, ActionRunStatus, Attempt, RunPhase, TriggerType};
 
 /// The trace id of a run: the 32 hex digits of a UUID derived from its uid (never all zero).
 pub fn trace_id(run_uid: &str) -> String {
@@ -124,14 +126,16 @@ impl Tracing {
 /// was not in `prev`, and the slot's span once the run reaches a final status. An attempt still
 /// open when the run ends (cancelled mid-request) ends with the run.
 pub fn ended(run: &ActionRun, prev: &ActionRunStatus, new: &ActionRunStatus) -> Vec<RunSpan> {
-    let uid = run.metadata.uid.as_deref().unwrap_or_default();
-    let finished = !new.status.is_active();
     if !prev.status.is_active() {
         return Vec::new();
     }
-    let trace = trace_id(uid);
-    let slot = slot_span_id(uid);
-    let run_name = run.metadata.name.clone().unwrap_or_default();
+    let uid = run.metadata.uid.as_deref().unwrap_or_default();
+    let finished = !new.status.is_active();
+    let ids = Ids {
+        trace: trace_id(uid),
+        slot: slot_span_id(uid),
+        run: run.metadata.name.clone().unwrap_or_default(),
+    };
     let mut spans = Vec::new();
     for a in &new.attempts {
         let end = match (a.completed_at, finished) {
@@ -143,98 +147,111 @@ pub fn ended(run: &ActionRun, prev: &ActionRunStatus, new: &ActionRunStatus) -> 
             .attempts
             .iter()
             .any(|p| p.number == a.number && p.completed_at.is_some());
-        if ended_before {
-            continue;
+        if !ended_before {
+            spans.push(attempt_span(&ids, a, end));
         }
-        let mut attributes = vec![
-            ("punctual.run", Value::Str(run_name.clone())),
-            ("punctual.attempt", Value::Int(a.number.into())),
-            ("punctual.execution_id", Value::Str(a.execution_id.clone())),
-        ];
-        if let Some(status) = a.http_status {
-            attributes.push(("http.response.status_code", Value::Int(status.into())));
-        }
-        if let Some(code) = a.error_code {
-            attributes.push(("error.type", Value::Str(code.as_str().into())));
-        }
-        spans.push(RunSpan {
-            name: "punctual.attempt",
-            trace_id: trace.clone(),
-            span_id: span_id(&a.execution_id),
-            parent_span_id: Some(slot.clone()),
-            client: true,
-            start: a.started_at,
-            end: end.max(a.started_at),
-            attributes,
-            links: Vec::new(),
-            error: a.error_code.map(|code| {
-                a.error_message
-                    .clone()
-                    .unwrap_or_else(|| code.as_str().to_string())
-            }),
-        });
     }
     if finished {
-        let end = new
-            .completed_at
-            .or(new.attempts.last().and_then(|a| a.completed_at));
-        let end = end.or(new.triggered_at).unwrap_or_default();
-        // A scheduled run's span starts at its slot, so the wait before the first attempt (the
-        // schedule lag) shows in the trace.
-        let start = match run.spec.trigger_type {
-            TriggerType::Scheduled => run.spec.scheduled_at.or(new.triggered_at),
-            TriggerType::Manual => new.triggered_at,
-        };
-        let start = start.or(new.started_at).unwrap_or(end).min(end);
-        let mut attributes = vec![
-            (
-                "k8s.namespace.name",
-                Value::Str(run.metadata.namespace.clone().unwrap_or_default()),
-            ),
-            ("punctual.action", Value::Str(run.spec.action.clone())),
-            ("punctual.run", Value::Str(run_name)),
-            (
-                "punctual.trigger",
-                Value::Str(
-                    match run.spec.trigger_type {
-                        TriggerType::Scheduled => "scheduled",
-                        TriggerType::Manual => "manual",
-                    }
-                    .into(),
-                ),
-            ),
-            ("punctual.status", Value::Str(new.status.as_str().into())),
-            ("punctual.attempts", Value::Int(new.attempt.into())),
-        ];
-        if let Some(at) = run.spec.scheduled_at {
-            attributes.push((
-                "punctual.scheduled_at",
-                Value::Str(crate::time::format_time(&at)),
-            ));
-        }
-        if let Some(code) = new.error_code {
-            attributes.push(("error.type", Value::Str(code.as_str().into())));
-        }
-        let error = (new.status == RunPhase::Failed).then(|| {
-            new.error_message
-                .clone()
-                .or(new.error_code.map(|c| c.as_str().to_string()))
-                .unwrap_or_else(|| "failed".into())
-        });
-        spans.push(RunSpan {
-            name: "punctual.run",
-            trace_id: trace,
-            span_id: slot,
-            parent_span_id: None,
-            client: false,
-            start,
-            end,
-            attributes,
-            links: caller(run).into_iter().collect(),
-            error,
-        });
+        spans.push(run_span(&ids, run, new));
     }
     spans
+}
+
+/// What names a run's spans.
+struct Ids {
+    trace: String,
+    /// The slot's (the run's) span.
+    slot: String,
+    run: String,
+}
+
+/// The client span of attempt `a`, ended at `end`, a child of the slot's span.
+fn attempt_span(ids: &Ids, a: &Attempt, end: DateTime<Utc>) -> RunSpan {
+    let mut attributes = vec![
+        ("punctual.run", Value::Str(ids.run.clone())),
+        ("punctual.attempt", Value::Int(a.number.into())),
+        ("punctual.execution_id", Value::Str(a.execution_id.clone())),
+    ];
+    if let Some(status) = a.http_status {
+        attributes.push(("http.response.status_code", Value::Int(status.into())));
+    }
+    if let Some(code) = a.error_code {
+        attributes.push(("error.type", Value::Str(code.as_str().into())));
+    }
+    RunSpan {
+        name: "punctual.attempt",
+        trace_id: ids.trace.clone(),
+        span_id: span_id(&a.execution_id),
+        parent_span_id: Some(ids.slot.clone()),
+        client: true,
+        start: a.started_at,
+        end: end.max(a.started_at),
+        attributes,
+        links: Vec::new(),
+        error: a.error_code.map(|code| {
+            a.error_message
+                .clone()
+                .unwrap_or_else(|| code.as_str().to_string())
+        }),
+    }
+}
+
+/// The slot's span of a run that reached its final status `new`: the trace's root, linked to
+/// the caller's span if a traced request created the run.
+fn run_span(ids: &Ids, run: &ActionRun, new: &ActionRunStatus) -> RunSpan {
+    let end = new
+        .completed_at
+        .or(new.attempts.last().and_then(|a| a.completed_at));
+    let end = end.or(new.triggered_at).unwrap_or_default();
+    // A scheduled run's span starts at its slot, so the wait before the first attempt (the
+    // schedule lag) shows in the trace.
+    let start = match run.spec.trigger_type {
+        TriggerType::Scheduled => run.spec.scheduled_at.or(new.triggered_at),
+        TriggerType::Manual => new.triggered_at,
+    };
+    let start = start.or(new.started_at).unwrap_or(end).min(end);
+    let trigger = match run.spec.trigger_type {
+        TriggerType::Scheduled => "scheduled",
+        TriggerType::Manual => "manual",
+    };
+    let mut attributes = vec![
+        (
+            "k8s.namespace.name",
+            Value::Str(run.metadata.namespace.clone().unwrap_or_default()),
+        ),
+        ("punctual.action", Value::Str(run.spec.action.clone())),
+        ("punctual.run", Value::Str(ids.run.clone())),
+        ("punctual.trigger", Value::Str(trigger.into())),
+        ("punctual.status", Value::Str(new.status.as_str().into())),
+        ("punctual.attempts", Value::Int(new.attempt.into())),
+    ];
+    if let Some(at) = run.spec.scheduled_at {
+        attributes.push((
+            "punctual.scheduled_at",
+            Value::Str(crate::time::format_time(&at)),
+        ));
+    }
+    if let Some(code) = new.error_code {
+        attributes.push(("error.type", Value::Str(code.as_str().into())));
+    }
+    let error = (new.status == RunPhase::Failed).then(|| {
+        new.error_message
+            .clone()
+            .or(new.error_code.map(|c| c.as_str().to_string()))
+            .unwrap_or_else(|| "failed".into())
+    });
+    RunSpan {
+        name: "punctual.run",
+        trace_id: ids.trace.clone(),
+        span_id: ids.slot.clone(),
+        parent_span_id: None,
+        client: false,
+        start,
+        end,
+        attributes,
+        links: caller(run).into_iter().collect(),
+        error,
+    }
 }
 
 /// The caller's span a run was created by, from its annotation.

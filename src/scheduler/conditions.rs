@@ -35,55 +35,8 @@ pub fn conditions(
         "every template is valid",
         events,
     );
-    if endpoint_exists {
-        conditions.set(
-            "EndpointResolved",
-            true,
-            "Found",
-            "the ActionEndpoint exists",
-        );
-    } else {
-        let msg = format!(
-            "ActionEndpoint {:?} not found in this namespace",
-            spec.endpoint
-        );
-        if conditions.set("EndpointResolved", false, "EndpointNotFound", &msg) {
-            events.push(Note {
-                warning: true,
-                reason: "EndpointNotFound",
-                message: msg,
-            });
-        }
-    }
-    let was_suspended = prev
-        .conditions
-        .iter()
-        .any(|c| c.type_ == "Suspended" && c.reason == "ConsecutiveFailures");
-    if let (true, Some(message)) = (spec.enabled, suspended) {
-        if conditions.set("Suspended", true, "ConsecutiveFailures", message) {
-            events.push(Note {
-                warning: true,
-                reason: "ConsecutiveFailures",
-                message: message.to_string(),
-            });
-        }
-    } else if spec.enabled {
-        conditions.set("Suspended", false, "Enabled", "the schedule is active");
-        if was_suspended {
-            events.push(Note {
-                warning: false,
-                reason: "Resumed",
-                message: "the failure streak was reset: the schedule is active again".into(),
-            });
-        }
-    } else {
-        conditions.set(
-            "Suspended",
-            true,
-            "Disabled",
-            "enabled is false: no new slots fire",
-        );
-    }
+    conditions.endpoint(&spec.endpoint, endpoint_exists, events);
+    conditions.suspension(spec.enabled, suspended, events);
     let mut problems: Vec<(&str, String)> = Vec::new();
     if let Err((reason, msg)) = timing {
         problems.push((reason, msg.clone()));
@@ -97,13 +50,7 @@ pub fn conditions(
             format!("ActionEndpoint {:?} not found", spec.endpoint),
         ));
     }
-    match problems.first() {
-        None => conditions.set("Ready", true, "Ready", "the Action is ready"),
-        Some((reason, _)) => {
-            let all: Vec<&str> = problems.iter().map(|(_, m)| m.as_str()).collect();
-            conditions.set("Ready", false, reason, &all.join("; "))
-        }
-    };
+    conditions.ready(&problems);
     conditions.into_vec()
 }
 
@@ -191,6 +138,77 @@ impl<'a> Conditions<'a> {
                 }
             }
         }
+    }
+
+    /// `EndpointResolved`, with a Warning Event when the endpoint goes missing.
+    fn endpoint(&mut self, name: &str, exists: bool, events: &mut Vec<Note>) {
+        if exists {
+            self.set(
+                "EndpointResolved",
+                true,
+                "Found",
+                "the ActionEndpoint exists",
+            );
+            return;
+        }
+        let msg = format!("ActionEndpoint {name:?} not found in this namespace");
+        if self.set("EndpointResolved", false, "EndpointNotFound", &msg) {
+            events.push(Note {
+                warning: true,
+                reason: "EndpointNotFound",
+                message: msg,
+            });
+        }
+    }
+
+    /// `Suspended`: by the user (`enabled: false`), or for consecutive failures (`suspended`,
+    /// the message), with an Event when a failure suspension starts or is reset.
+    fn suspension(&mut self, enabled: bool, suspended: Option<&str>, events: &mut Vec<Note>) {
+        let was_suspended = self
+            .prev
+            .iter()
+            .any(|c| c.type_ == "Suspended" && c.reason == "ConsecutiveFailures");
+        match (enabled, suspended) {
+            (true, Some(message)) => {
+                if self.set("Suspended", true, "ConsecutiveFailures", message) {
+                    events.push(Note {
+                        warning: true,
+                        reason: "ConsecutiveFailures",
+                        message: message.to_string(),
+                    });
+                }
+            }
+            (true, None) => {
+                self.set("Suspended", false, "Enabled", "the schedule is active");
+                if was_suspended {
+                    events.push(Note {
+                        warning: false,
+                        reason: "Resumed",
+                        message: "the failure streak was reset: the schedule is active again"
+                            .into(),
+                    });
+                }
+            }
+            (false, _) => {
+                self.set(
+                    "Suspended",
+                    true,
+                    "Disabled",
+                    "enabled is false: no new slots fire",
+                );
+            }
+        }
+    }
+
+    /// `Ready` over every problem at once, its reason that of the first.
+    fn ready(&mut self, problems: &[(&str, String)]) {
+        match problems.first() {
+            None => self.set("Ready", true, "Ready", "the Action is ready"),
+            Some((reason, _)) => {
+                let all: Vec<&str> = problems.iter().map(|(_, m)| m.as_str()).collect();
+                self.set("Ready", false, reason, &all.join("; "))
+            }
+        };
     }
 
     fn into_vec(self) -> Vec<Condition> {

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures::StreamExt;
+use futures::{Stream, StreamExt};
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams, Preconditions};
 use kube::runtime::controller::{Action as Requeue, Controller};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
@@ -101,12 +101,26 @@ pub async fn run(
         written: Mutex::default(),
     });
 
-    // Spec changes (and a new resume annotation) reconcile an Action; its own status writes do
-    // not (they would only echo).
+    let actions = spec_changes(&ctx);
+    let runs = run_changes(&ctx);
+    let endpoints = endpoint_changes(&caches);
+    Controller::for_shared_stream(actions, caches.actions().clone())
+        .reconcile_on(futures::stream::select(runs, endpoints))
+        .with_config(kube::runtime::Config::default().concurrency(config.concurrency))
+        .graceful_shutdown_on(shutdown)
+        .run(reconcile, error_policy, ctx)
+        .for_each(|_| futures::future::ready(()))
+        .await;
+}
+
+/// The Actions to reconcile for a change of their own: a spec change (or a new resume
+/// annotation), or a deletion starting. Its own status writes do not count (they would only
+/// echo); each write's copy in `written` is forgotten once the cache shows it.
+fn spec_changes(ctx: &Arc<Context>) -> impl Stream<Item = Arc<Action>> + Send + 'static {
     let mut generations: HashMap<ObjectRef<Action>, (Option<i64>, Option<String>)> = HashMap::new();
-    let seen_ctx = ctx.clone();
-    let actions = caches.subscribe_actions().filter_map(move |change| {
-        if let (Some(uid), Ok(mut written)) = (change.object().uid(), seen_ctx.written.lock()) {
+    let ctx = ctx.clone();
+    ctx.caches.subscribe_actions().filter_map(move |change| {
+        if let (Some(uid), Ok(mut written)) = (change.object().uid(), ctx.written.lock()) {
             let shown = written
                 .get(&uid)
                 .is_some_and(|(w, _)| w.resource_version() == change.object().resource_version());
@@ -129,28 +143,35 @@ pub async fn run(
             }
         };
         futures::future::ready(out)
-    });
-    // A run changed: its Action's status may change (counters, last run, active runs).
-    let run_ctx = ctx.clone();
-    let runs = caches.subscribe_runs().filter_map(move |change| {
+    })
+}
+
+/// The Action of each run that changed: its status may change (counters, last run, active
+/// runs). A deleted run is remembered for counting (`remember_deleted`).
+fn run_changes(ctx: &Arc<Context>) -> impl Stream<Item = ObjectRef<Action>> + Send + 'static {
+    let ctx = ctx.clone();
+    ctx.caches.subscribe_runs().filter_map(move |change| {
         let run = change.object().clone();
         if let Change::Deleted(r) = &change {
-            remember_deleted(&run_ctx, r);
-            if let Ok(mut deleting) = run_ctx.deleting.lock() {
+            remember_deleted(&ctx, r);
+            if let Ok(mut deleting) = ctx.deleting.lock() {
                 deleting.remove(&(r.namespace().unwrap_or_default(), r.name_any()));
             }
         }
         let ns = run.namespace().unwrap_or_default();
         futures::future::ready(Some(ObjectRef::<Action>::new(&run.spec.action).within(&ns)))
-    });
-    // An endpoint appearing or disappearing changes the EndpointResolved condition of every
-    // Action that names it.
-    let by_endpoint = caches.clone();
-    let endpoints = caches.subscribe_endpoints().flat_map(move |change| {
+    })
+}
+
+/// Every Action naming an endpoint that appeared or disappeared (its EndpointResolved
+/// condition changes).
+fn endpoint_changes(caches: &Caches) -> impl Stream<Item = ObjectRef<Action>> + Send + 'static {
+    let caches = caches.clone();
+    caches.subscribe_endpoints().flat_map(move |change| {
         let ep = change.object();
         let ns = ep.namespace().unwrap_or_default();
         let name = ep.name_any();
-        let refs: Vec<ObjectRef<Action>> = by_endpoint
+        let refs: Vec<ObjectRef<Action>> = caches
             .actions()
             .state()
             .into_iter()
@@ -158,14 +179,7 @@ pub async fn run(
             .map(|a| ObjectRef::from_obj(&*a))
             .collect();
         futures::stream::iter(refs)
-    });
-    Controller::for_shared_stream(actions, caches.actions().clone())
-        .reconcile_on(futures::stream::select(runs, endpoints))
-        .with_config(kube::runtime::Config::default().concurrency(config.concurrency))
-        .graceful_shutdown_on(shutdown)
-        .run(reconcile, error_policy, ctx)
-        .for_each(|_| futures::future::ready(()))
-        .await;
+    })
 }
 
 /// Keeps a finished run deleted before it was counted, for the next status write to count.

@@ -187,40 +187,23 @@ pub fn plan_staged(
             status.last_schedule_time = step.last_schedule_time;
         }
     }
-    status.next_run_at = step.armed;
-    // Only a firing controller knows the next slot; one that does not fire leaves the text.
-    if staging.fire {
-        status.next_run = Some(super::timing::next_run_text(
-            action,
-            &timing,
-            step.armed,
-            suspended.is_some(),
-        ));
-    }
-    status.upcoming = match (&timing, step.armed) {
-        (Ok(t), Some(first)) => std::iter::successors(Some(first), |s| t.next_after(*s))
-            .take(UPCOMING)
-            .collect(),
-        _ => Vec::new(),
-    };
+    show_schedule(
+        &mut status,
+        action,
+        &timing,
+        step.armed,
+        suspended.is_some(),
+        staging,
+    );
     roll_up(&mut status, &live);
-
-    // A slot just passed whose run has not started yet: its timing write waits for the run's
-    // outcome (one write for both), unless that takes longer than TIMING_GRACE.
-    let waiting = live.iter().find(|r| {
-        r.phase == RunPhase::Pending
-            && r.attempt == 0
-            && r.scheduled_at
-                .is_some_and(|s| s <= now && now < s + TIMING_GRACE)
-    });
-    let changed = status != prev;
-    let defer = changed && only_timing_changed(&status, &prev) && events.is_empty();
-    let write = changed && !(defer && waiting.is_some());
-    let mut requeue_at = step.requeue_at;
-    if let (false, Some(r)) = (write, waiting.filter(|_| changed)) {
-        let recheck = r.scheduled_at.unwrap_or(now) + TIMING_GRACE;
-        requeue_at = Some(requeue_at.map_or(recheck, |at| at.min(recheck)));
-    }
+    let (write, requeue_at) = decide_write(
+        &status,
+        &prev,
+        events.is_empty(),
+        &live,
+        now,
+        step.requeue_at,
+    );
 
     Plan {
         create: step.create,
@@ -233,6 +216,59 @@ pub fn plan_staged(
         events,
         requeue_at,
     }
+}
+
+/// The status fields that show the schedule: the armed slot, its text, and the upcoming slots.
+fn show_schedule(
+    status: &mut ActionStatus,
+    action: &Action,
+    timing: &Result<Timing, Invalid>,
+    armed: Option<DateTime<Utc>>,
+    suspended: bool,
+    staging: Staging,
+) {
+    status.next_run_at = armed;
+    // Only a firing controller knows the next slot; one that does not fire leaves the text.
+    if staging.fire {
+        status.next_run = Some(super::timing::next_run_text(
+            action, timing, armed, suspended,
+        ));
+    }
+    status.upcoming = match (timing, armed) {
+        (Ok(t), Some(first)) => std::iter::successors(Some(first), |s| t.next_after(*s))
+            .take(UPCOMING)
+            .collect(),
+        _ => Vec::new(),
+    };
+}
+
+/// Whether the new status is written now, and when to reconcile again. A slot just passed whose
+/// run has not started yet defers a write that changes only timing (and publishes no Event,
+/// `quiet`) to the run's outcome, one write for both, unless that takes longer than
+/// TIMING_GRACE.
+fn decide_write(
+    status: &ActionStatus,
+    prev: &ActionStatus,
+    quiet: bool,
+    live: &[&RunInfo],
+    now: DateTime<Utc>,
+    requeue_at: Option<DateTime<Utc>>,
+) -> (bool, Option<DateTime<Utc>>) {
+    let waiting = live.iter().find(|r| {
+        r.phase == RunPhase::Pending
+            && r.attempt == 0
+            && r.scheduled_at
+                .is_some_and(|s| s <= now && now < s + TIMING_GRACE)
+    });
+    let changed = status != prev;
+    let defer = changed && only_timing_changed(status, prev) && quiet;
+    let write = changed && !(defer && waiting.is_some());
+    let mut requeue_at = requeue_at;
+    if let (false, Some(r)) = (write, waiting.filter(|_| changed)) {
+        let recheck = r.scheduled_at.unwrap_or(now) + TIMING_GRACE;
+        requeue_at = Some(requeue_at.map_or(recheck, |at| at.min(recheck)));
+    }
+    (write, requeue_at)
 }
 
 /// Staged runs that no longer match the spec, as (name, uid): built from an older generation,

@@ -1,6 +1,6 @@
 //! One Action's slots over a window, and one run's attempts (pure).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
@@ -248,101 +248,32 @@ pub fn compute_timeline(
     hours: i64,
 ) -> Timeline {
     let from = now - Duration::hours(hours);
-    let mut by_slot: HashMap<DateTime<Utc>, &ActionRun> = HashMap::new();
-    let mut slots: Vec<(DateTime<Utc>, Slot)> = Vec::new();
-    let mut points = Vec::new();
-    for run in runs {
-        let Some(at) = run_instant(run).filter(|t| *t > from && *t <= now) else {
-            continue;
-        };
-        if run.spec.trigger_type == TriggerType::Scheduled
-            && let Some(slot) = run.spec.scheduled_at
-        {
-            by_slot.insert(slot, run);
-        }
-        slots.push((
-            at,
-            Slot {
-                at: format_time(&at),
-                mark: mark_of(run),
-                trigger_type: run.spec.trigger_type,
-                run_id: run.metadata.name.clone(),
-                attempts: run.status.as_ref().map_or(0, |s| s.attempt),
-            },
-        ));
-        if let Some(started) = first_start(run) {
-            points.push((
-                started,
-                RunPoint {
-                    run_id: run.metadata.name.clone().unwrap_or_default(),
-                    at: format_time(&started),
-                    lag_seconds: lag_of(run),
-                    duration_seconds: duration_of(run),
-                    status: run.status.clone().unwrap_or_default().status,
-                },
-            ));
-        }
-    }
-    // Under Forbid, a slot with no run that fell while another run was active was skipped: the
-    // runner's gate skips exactly then (docs/write-path.md), and its record is gone once counted.
-    let active_spans: Vec<(DateTime<Utc>, DateTime<Utc>)> =
-        if action.spec.concurrency_policy == ConcurrencyPolicy::Forbid {
-            runs.iter()
-                .filter_map(|r| {
-                    let started = first_start(r)?;
-                    let ended = r
-                        .status
-                        .as_ref()
-                        .and_then(|s| s.completed_at)
-                        .unwrap_or(now);
-                    Some((started, ended))
-                })
-                .collect()
-        } else {
-            Vec::new()
-        };
-    for slot in cron_slots(action, from, now) {
-        if !by_slot.contains_key(&slot) {
-            let skipped = active_spans.iter().any(|(s, e)| *s < slot && slot < *e);
-            slots.push((
-                slot,
-                Slot {
-                    at: format_time(&slot),
-                    mark: if skipped {
-                        Mark::Skipped
-                    } else {
-                        Mark::NotKept
-                    },
-                    trigger_type: TriggerType::Scheduled,
-                    run_id: None,
-                    attempts: 0,
-                },
-            ));
-        }
-    }
+    let in_window: Vec<(DateTime<Utc>, &ActionRun)> = runs
+        .iter()
+        .filter_map(|r| Some((run_instant(r).filter(|t| *t > from && *t <= now)?, &**r)))
+        .collect();
+    let mut slots: Vec<(DateTime<Utc>, Slot)> = in_window
+        .iter()
+        .map(|(at, r)| (*at, run_slot(*at, r)))
+        .collect();
+    slots.extend(unkept_slots(action, runs, &in_window, from, now));
     slots.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.run_id.cmp(&b.1.run_id)));
     let truncated = slots.len() > MAX_SLOTS;
     if truncated {
         slots.drain(..slots.len() - MAX_SLOTS);
     }
+    let mut points: Vec<(DateTime<Utc>, RunPoint)> =
+        in_window.iter().filter_map(|(_, r)| run_point(r)).collect();
     points.sort_by_key(|p| p.0);
-    let mut marks = BTreeMap::new();
-    for (_, s) in &slots {
-        let name = serde_json::to_value(s.mark)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default();
-        *marks.entry(name).or_insert(0) += 1;
-    }
     let status = action.status.clone().unwrap_or_default();
     Timeline {
         action_id: action.metadata.name.clone().unwrap_or_default(),
         window_hours: hours,
         from: format_time(&from),
         to: format_time(&now),
+        marks: count_marks(slots.iter().map(|(_, s)| s.mark)),
         slots: slots.into_iter().map(|(_, s)| s).collect(),
         truncated,
-        marks,
         points: points.into_iter().map(|(_, p)| p).collect(),
         counters: Counters {
             total_runs: status.total_runs,
@@ -353,4 +284,91 @@ pub fn compute_timeline(
         },
         upcoming: status.upcoming.iter().take(5).map(format_time).collect(),
     }
+}
+
+/// The slot a run marks, at its instant `at`.
+fn run_slot(at: DateTime<Utc>, run: &ActionRun) -> Slot {
+    Slot {
+        at: format_time(&at),
+        mark: mark_of(run),
+        trigger_type: run.spec.trigger_type,
+        run_id: run.metadata.name.clone(),
+        attempts: run.status.as_ref().map_or(0, |s| s.attempt),
+    }
+}
+
+/// The lag and duration point of a run that started, at its first start.
+fn run_point(run: &ActionRun) -> Option<(DateTime<Utc>, RunPoint)> {
+    let started = first_start(run)?;
+    Some((
+        started,
+        RunPoint {
+            run_id: run.metadata.name.clone().unwrap_or_default(),
+            at: format_time(&started),
+            lag_seconds: lag_of(run),
+            duration_seconds: duration_of(run),
+            status: run.status.clone().unwrap_or_default().status,
+        },
+    ))
+}
+
+/// The schedule's past slots in the window with no run in the cache. Under Forbid, one that fell
+/// while another run was active was skipped: the runner's gate skips exactly then
+/// (docs/write-path.md), and its record is gone once counted.
+fn unkept_slots(
+    action: &Action,
+    runs: &[Arc<ActionRun>],
+    in_window: &[(DateTime<Utc>, &ActionRun)],
+    from: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Vec<(DateTime<Utc>, Slot)> {
+    let kept: HashSet<DateTime<Utc>> = in_window
+        .iter()
+        .filter(|(_, r)| r.spec.trigger_type == TriggerType::Scheduled)
+        .filter_map(|(_, r)| r.spec.scheduled_at)
+        .collect();
+    let active_spans: Vec<(DateTime<Utc>, DateTime<Utc>)> =
+        if action.spec.concurrency_policy == ConcurrencyPolicy::Forbid {
+            runs.iter()
+                .filter_map(|r| {
+                    let ended = r.status.as_ref().and_then(|s| s.completed_at);
+                    Some((first_start(r)?, ended.unwrap_or(now)))
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+    cron_slots(action, from, now)
+        .into_iter()
+        .filter(|slot| !kept.contains(slot))
+        .map(|slot| {
+            let skipped = active_spans.iter().any(|(s, e)| *s < slot && slot < *e);
+            let mark = if skipped {
+                Mark::Skipped
+            } else {
+                Mark::NotKept
+            };
+            let entry = Slot {
+                at: format_time(&slot),
+                mark,
+                trigger_type: TriggerType::Scheduled,
+                run_id: None,
+                attempts: 0,
+            };
+            (slot, entry)
+        })
+        .collect()
+}
+
+/// Slots per mark, by the mark's JSON name.
+fn count_marks(marks: impl Iterator<Item = Mark>) -> BTreeMap<String, u64> {
+    let mut counts = BTreeMap::new();
+    for mark in marks {
+        let name = serde_json::to_value(mark)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        *counts.entry(name).or_insert(0) += 1;
+    }
+    counts
 }

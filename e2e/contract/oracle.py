@@ -91,12 +91,25 @@ def model(doc: dict, order: list[str], schema_name: str, update: bool) -> type[B
     return create_model(schema_name, **fields)
 
 
+def trigger_model(doc: dict) -> type[BaseModel]:
+    """The trigger body: `payload` and `thread_id` as any field, `variables` a dict whose names
+    match the document's pattern and whose values are strings of bounded length."""
+    props = doc["components"]["schemas"]["TriggerRequest"]["properties"]
+    payload, _ = field_type(doc, "payload", props["payload"])
+    thread_id, _ = field_type(doc, "thread_id", props["thread_id"])
+    v = props["variables"]
+    name = Annotated[str, Field(pattern=v["propertyNames"]["pattern"])]
+    value = Annotated[str, Field(max_length=v["additionalProperties"]["maxLength"])]
+    variables = Optional[Annotated[dict[name, value], Field(max_length=v["maxProperties"])]]
+    return create_model("TriggerRequest", payload=(payload, None), thread_id=(thread_id, None),
+                        variables=(variables, None))
+
+
 def app(doc: dict, order: list[str]) -> FastAPI:
     create = model(doc, order, "ActionCreate", update=False)
     update = model(doc, order, "ActionUpdate", update=True)
 
-    class TriggerRequest(BaseModel):
-        payload: Optional[dict[str, Any]] = None
+    TriggerRequest = trigger_model(doc)
 
     api = FastAPI()
 
@@ -109,8 +122,11 @@ def app(doc: dict, order: list[str]) -> FastAPI:
         return body.model_dump(mode="json", exclude_unset=True)
 
     @api.post("/trigger")
-    def trigger_route(body: Annotated[Optional[TriggerRequest], Body()] = None):
-        return {"payload": body.payload if body else None}
+    def trigger_route(body: Annotated[Optional[TriggerRequest], Body()] = None):  # type: ignore[valid-type]
+        if body is None:
+            return {"payload": None, "thread_id": None, "variables": {}}
+        return {"payload": body.payload, "thread_id": body.thread_id,
+                "variables": body.variables or {}}
 
     return api
 
@@ -164,6 +180,17 @@ EXTRA = [("name", None), ("description", None), ("description", 5), ("retry_dela
          ("timezone", None), ("action_type", "trigger"), ("action_type", "call"),
          ("thread_id", None), ("cron_expression", ""), ("description", "x" * 2001)]
 
+# Template variables of a trigger: names, values, how many.
+VARIABLES = [
+    {}, None, {"topic": "billing"}, {"_x9": ""}, {"a" * 64: "v"}, {"a" * 65: "v"},
+    {"9lives": "v"}, {"a-b": "v"}, {"": "v"}, {"é": "v"}, {"ok": 3}, {"ok": None},
+    {"ok": True}, {"ok": ["x"]}, {"ok": {"x": 1}}, {"ok": "x" * 4096}, {"ok": "x" * 4097},
+    {"date": "x"},
+    {"a-b": 1, "ok": "x" * 4097, "fine": "y"}, {f"v{i}": "x" for i in range(64)},
+    {f"v{i}": "x" for i in range(65)}, {**{f"v{i}": "x" for i in range(65)}, "bad-name": 1},
+    [], "x", 3, [["k", "v"]],
+]
+
 RAW = ["", " ", "null", "[]", "[1]", "3", "\"x\"", "{", "{\"name\": }", "{\"a\": 1,}",
        "{\"name\": \"n\"", "tru", "{\"name\": NaN}", "\ufeff{}"]
 
@@ -190,6 +217,16 @@ def cases() -> list[dict]:
             add(route, text, f"{route} raw {text!r}")
     for value in [{}, {"k": 1}, None, 3, "x", []]:
         add("trigger", json.dumps({"payload": value}), f"trigger payload={value!r}")
+    for value in BY_TYPE["str"]:
+        add("trigger", json.dumps({"thread_id": value}), f"trigger thread_id={value!r}")
+    add("trigger", json.dumps({"thread_id": "t" * 255}), "trigger thread_id 255 long")
+    add("trigger", json.dumps({"thread_id": "t" * 256}), "trigger thread_id 256 long")
+    for value in VARIABLES:
+        add("trigger", json.dumps({"variables": value}), f"trigger variables={value!r}"[:120])
+    add("trigger", json.dumps({"payload": {"q": "{{ topic }}"}, "variables": {"topic": "x"},
+                               "thread_id": "support-42"}), "trigger, every field")
+    add("trigger", json.dumps({"payload": 3, "thread_id": 4, "variables": {"a-b": 1}}),
+        "trigger, several")
     return out
 
 
@@ -209,6 +246,8 @@ DELIBERATE = [
     ("update scheduled_at='2030-01-01T00:00:00'", "value",
      "a time without offset is taken as UTC and stored as an instant"),
     ("create scheduled_at='2030-01-01'", "value", "a date is midnight UTC, stored as an instant"),
+    ("trigger variables={'date': 'x'}", "value_error",
+     "a built-in template variable cannot be set: a check beyond types"),
     ("update scheduled_at='2030-01-01'", "value", "a date is midnight UTC, stored as an instant"),
 ]
 

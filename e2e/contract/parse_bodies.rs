@@ -2,8 +2,9 @@
 //! reads a JSON array of cases `{"id", "route": "create" | "update" | "trigger", "body": <the
 //! raw request body text>}` on stdin, and prints for each `{"id", "status", "body"}`: the 422
 //! body the facade answers, or 200 with what it accepted (each sent field with its value as
-//! stored; for a trigger, the payload). Only the reading of the body is run: the checks beyond
-//! types (cron, zone, templates, the endpoint) and the path are not part of the comparison.
+//! stored; for a trigger, its payload, thread and variables). Only the reading of the body is
+//! run: the checks beyond types (cron, zone, templates, the endpoint) and the path are not part
+//! of the comparison.
 //! `parse-bodies --fields` prints the REST field names in the table's order.
 
 use std::io::Read;
@@ -24,7 +25,14 @@ fn answer(route: &str, text: &str) -> (u16, Value) {
     };
     match route {
         "trigger" => match parse_trigger_body(body.as_ref()) {
-            Ok(input) => (200, json!({ "payload": input.payload })),
+            Ok(input) => (
+                200,
+                json!({
+                    "payload": input.payload,
+                    "thread_id": input.thread_id,
+                    "variables": input.variables,
+                }),
+            ),
             Err(errs) => invalid(errs),
         },
         _ => {

@@ -193,8 +193,14 @@ pub struct TriggerRequest {
     ))]
     pub thread_id: Option<String>,
     /// Extra template variables for this run's payload and thread templates: names are
-    /// identifiers (not a built-in variable such as `date`), values strings; at most 64.
-    #[schemars(extend("maxProperties" = 64, "propertyNames" = {"pattern": "^[A-Za-z_][A-Za-z0-9_]{0,63}$"}))]
+    /// identifiers (not a built-in variable such as `date`), values strings of at most 4096
+    /// characters; at most 64.
+    #[schemars(extend(
+        "maxProperties" = crate::rest::validate::MAX_VARIABLES,
+        "propertyNames" = {"pattern": crate::rest::validate::VARIABLE_NAME_PATTERN},
+        "additionalProperties" = {"type": "string",
+            "maxLength": crate::rest::validate::VARIABLE_VALUE_LENGTH.max},
+    ))]
     pub variables: Option<std::collections::BTreeMap<String, String>>,
 }
 

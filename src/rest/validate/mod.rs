@@ -34,7 +34,10 @@ pub use path::{
 pub use preview::{DEFAULT_COUNT, MAX_COUNT, PreviewQuery, parse_count, parse_preview};
 pub use query::{DEFAULT_LIMIT, ListQuery, MAX_LIMIT, int_param, parse_list_query};
 pub use slug::slug;
-pub use trigger::{MAX_VARIABLES, TriggerInput, parse_dry_run, parse_trigger_body};
+pub use trigger::{
+    MAX_VARIABLES, TriggerInput, VARIABLE_NAME_PATTERN, VARIABLE_VALUE_LENGTH, parse_dry_run,
+    parse_trigger_body,
+};
 
 /// Helpers the tests of the submodules share.
 #[cfg(test)]

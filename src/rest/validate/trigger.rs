@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::checks::check_payload;
 use super::fields::Fields;
-use super::pydantic::{not_an_object, too_long};
+use super::pydantic::{not_an_object, pattern_mismatch, too_long};
 use crate::resources::{ActionSpec, JsonObject, Length};
 use crate::rest::error::{FieldError, loc};
 
@@ -17,6 +17,9 @@ pub const MAX_VARIABLES: usize = 64;
 /// Bounds of a variable's name (an identifier) and value.
 pub const VARIABLE_NAME_LENGTH: Length = Length { min: 1, max: 64 };
 pub const VARIABLE_VALUE_LENGTH: Length = Length { min: 0, max: 4096 };
+/// A variable's name as the OpenAPI document states it: an identifier of at most
+/// `VARIABLE_NAME_LENGTH.max` characters (`is_identifier` decides it; a test keeps them agreed).
+pub const VARIABLE_NAME_PATTERN: &str = "^[A-Za-z_][A-Za-z0-9_]{0,63}$";
 
 /// A valid trigger body.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -74,55 +77,74 @@ pub fn parse_trigger_body(body: Option<&Value>) -> Result<TriggerInput, Vec<Fiel
     }
 }
 
-/// `variables`: names that are identifiers and not built-in variables, string values.
+/// `variables`: names that are identifiers and not built-in variables, string values, at most
+/// `MAX_VARIABLES`. Read as Pydantic reads a `dict[Annotated[str, pattern], Annotated[str,
+/// max_length]]` with a `max_length`: a bad name at `[..., name, "[key]"]`, a bad value at
+/// `[..., name]` (both for the same entry); and once more valid entries than the maximum are
+/// read, only that (`too_long`, "not more": the count stops there).
 fn read_variables(raw: JsonObject, errs: &mut Vec<FieldError>) -> BTreeMap<String, String> {
-    if raw.len() > MAX_VARIABLES {
-        errs.push(FieldError::value_error(
-            loc(&["body", "variables"]),
-            &format!("at most {MAX_VARIABLES} variables"),
-            json!({}),
-        ));
-        return BTreeMap::new();
-    }
     let builtin = crate::runspec::payload_variables();
+    let before = errs.len();
+    let whole = (raw.len() > MAX_VARIABLES).then(|| Value::Object(raw.clone()));
+    let mut valid = 0;
     let mut out = BTreeMap::new();
     for (name, value) in raw {
         let at = loc(&["body", "variables", &name]);
-        if !is_identifier(&name) || name.len() > VARIABLE_NAME_LENGTH.max {
-            errs.push(FieldError::value_error(
-                at,
-                &format!(
-                    "variable names are identifiers (letters, digits, _; not starting with a digit; at most {} characters)",
-                    VARIABLE_NAME_LENGTH.max
-                ),
-                json!(name),
-            ));
-            continue;
+        let named = is_identifier(&name) && name.len() <= VARIABLE_NAME_LENGTH.max;
+        if !named {
+            let key = loc(&["body", "variables", &name, "[key]"]);
+            errs.push(pattern_mismatch(key, VARIABLE_NAME_PATTERN, json!(name)));
         }
-        if builtin.contains(&name.as_str()) {
-            errs.push(FieldError::value_error(
-                at,
-                &format!("{name} is a built-in variable and cannot be set"),
-                json!(name),
-            ));
-            continue;
-        }
-        match value {
+        let value = match value {
             Value::String(s) if s.chars().count() > VARIABLE_VALUE_LENGTH.max => {
-                errs.push(too_long(at, VARIABLE_VALUE_LENGTH.max, Value::String(s)))
+                errs.push(too_long(at, VARIABLE_VALUE_LENGTH.max, Value::String(s)));
+                continue;
             }
-            Value::String(s) => {
-                out.insert(name, s);
+            Value::String(s) => s,
+            other => {
+                errs.push(FieldError::new(
+                    "string_type",
+                    at,
+                    "Input should be a valid string",
+                    other,
+                ));
+                continue;
             }
-            other => errs.push(FieldError::new(
-                "string_type",
-                at,
-                "Input should be a valid string",
-                other,
-            )),
+        };
+        if !named {
+            continue;
         }
+        valid += 1;
+        if valid > MAX_VARIABLES {
+            errs.truncate(before);
+            errs.push(too_many_variables(whole.unwrap_or_default()));
+            return BTreeMap::new();
+        }
+        // A built-in name is a valid string to Pydantic: this check is the facade's own.
+        if builtin.contains(&name.as_str()) {
+            let message = format!("{name} is a built-in variable and cannot be set");
+            errs.push(FieldError::value_error(at, &message, json!(name)));
+            continue;
+        }
+        out.insert(name, value);
     }
     out
+}
+
+/// Pydantic's error for a dict over its `max_length`, raised as soon as one entry too many is
+/// valid (so it does not know the actual length).
+fn too_many_variables(input: Value) -> FieldError {
+    FieldError::new(
+        "too_long",
+        loc(&["body", "variables"]),
+        format!("Dictionary should have at most {MAX_VARIABLES} items after validation, not more"),
+        input,
+    )
+    .with_ctx(json!({
+        "field_type": "Dictionary",
+        "max_length": MAX_VARIABLES,
+        "actual_length": null,
+    }))
 }
 
 /// `?dry_run=`: absent is false; the values Pydantic reads as booleans.
@@ -168,6 +190,54 @@ mod tests {
     }
 
     #[test]
+    fn a_variable_name_is_what_the_documented_pattern_matches() {
+        let pattern = regex::Regex::new(VARIABLE_NAME_PATTERN).unwrap();
+        let long = "a".repeat(VARIABLE_NAME_LENGTH.max);
+        let longer = "a".repeat(VARIABLE_NAME_LENGTH.max + 1);
+        for name in [
+            "topic", "_x9", "A", "", "9lives", "a-b", "é", "a b", &long, &longer,
+        ] {
+            let named = is_identifier(name) && name.len() <= VARIABLE_NAME_LENGTH.max;
+            assert_eq!(named, pattern.is_match(name), "{name:?}");
+        }
+    }
+
+    #[test]
+    fn one_valid_variable_too_many_is_the_only_error_as_in_pydantic() {
+        let mut vars: serde_json::Map<String, Value> = (0..MAX_VARIABLES)
+            .map(|i| (format!("v{i}"), json!("x")))
+            .collect();
+        vars.insert("bad-name".into(), json!(1));
+        // At the maximum, with a bad entry: the bad entry's errors.
+        let errs = parse_trigger_body(Some(&json!({"variables": vars.clone()}))).unwrap_err();
+        assert_eq!(
+            kinds(&errs),
+            vec![
+                (
+                    "string_pattern_mismatch".into(),
+                    loc(&["body", "variables", "bad-name", "[key]"])
+                ),
+                (
+                    "string_type".into(),
+                    loc(&["body", "variables", "bad-name"])
+                ),
+            ]
+        );
+        // One valid entry more: only the count.
+        vars.insert("zz".into(), json!("x"));
+        let errs = parse_trigger_body(Some(&json!({"variables": vars}))).unwrap_err();
+        assert_eq!(
+            kinds(&errs),
+            vec![("too_long".into(), loc(&["body", "variables"]))]
+        );
+        assert_eq!(
+            errs[0].ctx,
+            Some(json!({"field_type": "Dictionary",
+            "max_length": MAX_VARIABLES, "actual_length": null}))
+        );
+    }
+
+    #[test]
     fn every_bad_override_is_reported() {
         let errs = parse_trigger_body(Some(&json!({
             "payload": {"ask": "{{ unknown }}"}, "thread_id": "",
@@ -178,7 +248,10 @@ mod tests {
             kinds(&errs),
             vec![
                 ("string_too_short".into(), loc(&["body", "thread_id"])),
-                ("value_error".into(), loc(&["body", "variables", "1st"])),
+                (
+                    "string_pattern_mismatch".into(),
+                    loc(&["body", "variables", "1st", "[key]"])
+                ),
                 ("value_error".into(), loc(&["body", "variables", "date"])),
                 ("string_type".into(), loc(&["body", "variables", "n"])),
                 ("value_error".into(), loc(&["body", "payload", "ask"])),

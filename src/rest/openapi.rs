@@ -391,10 +391,36 @@ pub fn document() -> Value {
         entry[*method] = operation(path, id, summary, *success);
     }
     paths.extend(super::ui::views::openapi_paths(super::PREFIX));
+    paths.extend(plain_paths());
+    paths.extend(callback_paths());
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Punctual Actions API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Scheduled and on-demand agent actions, served over Kubernetes resources.",
+        },
+        "paths": paths,
+        "components": {
+            "schemas": schemas(),
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
+                "description": "A Kubernetes token, verified with a TokenReview"},
+                "callback": {"type": "http", "scheme": "bearer",
+                "description": "The attempt's X-Punctual-Callback-Token"}},
+        },
+        "security": [{"bearer": []}],
+        "tags": [{"name": "Actions"}, {"name": "Callbacks"},
+                 {"name": "Dashboard", "description": "Read-only views for the dashboard at /ui"}],
+    })
+}
+
+/// The unauthenticated routes: `/healthz`, `/readyz` and this document.
+fn plain_paths() -> serde_json::Map<String, Value> {
     let plain = |summary: &str, id: &str| {
         json!({"get": {"operationId": id, "summary": summary, "security": [],
             "responses": {"200": {"description": "OK", "content": {"text/plain": {"schema": {"type": "string"}}}}}}})
     };
+    let mut paths = serde_json::Map::new();
     paths.insert("/healthz".into(), plain("Liveness", "healthz"));
     let mut readyz = plain("Readiness: watch caches synced", "readyz");
     readyz["get"]["responses"]["503"] = json!({"description": "Watch caches not yet synced"});
@@ -405,6 +431,13 @@ pub fn document() -> Value {
             "responses": {"200": {"description": "OpenAPI 3.1 document",
                 "content": {"application/json": {"schema": {"type": "object"}}}}}}}),
     );
+    paths
+}
+
+/// The callback routes of a long-running call (docs/agent-calls.md): the report and the
+/// heartbeat, authenticated by the attempt's token.
+fn callback_paths() -> serde_json::Map<String, Value> {
+    let mut paths = serde_json::Map::new();
     for (suffix, id, summary, answer) in [
         (
             "",
@@ -447,25 +480,7 @@ pub fn document() -> Value {
             json!({"post": op}),
         );
     }
-    json!({
-        "openapi": "3.1.0",
-        "info": {
-            "title": "Punctual Actions API",
-            "version": env!("CARGO_PKG_VERSION"),
-            "description": "Scheduled and on-demand agent actions, served over Kubernetes resources.",
-        },
-        "paths": paths,
-        "components": {
-            "schemas": schemas(),
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
-                "description": "A Kubernetes token, verified with a TokenReview"},
-                "callback": {"type": "http", "scheme": "bearer",
-                "description": "The attempt's X-Punctual-Callback-Token"}},
-        },
-        "security": [{"bearer": []}],
-        "tags": [{"name": "Actions"}, {"name": "Callbacks"},
-                 {"name": "Dashboard", "description": "Read-only views for the dashboard at /ui"}],
-    })
+    paths
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use kube::Resource;
 
-use crate::resources::{Action, ActionRun, ActionRunSpec, ThreadMode, TriggerType};
+use crate::resources::{Action, ActionRun, ActionRunSpec, ActionSpec, ThreadMode, TriggerType};
 use crate::runspec::naming::{manual_run_name, scheduled_run_name};
 
 /// Label on every run naming its Action, for `kubectl get arun -l punctual.dev/action=NAME`.
@@ -73,21 +73,7 @@ pub fn build_run_with(
     overrides: &Overrides,
 ) -> ActionRun {
     let action_name = action.metadata.name.clone().unwrap_or_default();
-    let (name, trigger_type, scheduled_at) = match trigger {
-        Trigger::Scheduled(slot) => (
-            scheduled_run_name(&action_name, slot),
-            TriggerType::Scheduled,
-            Some(slot),
-        ),
-        Trigger::Manual => {
-            let short = &random.simple().to_string()[..10];
-            (
-                manual_run_name(&action_name, short),
-                TriggerType::Manual,
-                None,
-            )
-        }
-    };
+    let (name, trigger_type, scheduled_at) = identity(&action_name, trigger, random);
     let spec = &action.spec;
     let payload = overrides.payload.as_ref().unwrap_or(&spec.payload);
     let resolved = resolve(
@@ -104,12 +90,7 @@ pub fn build_run_with(
         // fails it with `template_error` without calling the endpoint.
         Err(e) => (
             payload.clone(),
-            match (&overrides.thread_id, spec.thread_mode) {
-                (Some(thread), _) => Some(thread.clone()),
-                (None, ThreadMode::NewEachRun) => Some(random.to_string()),
-                (None, ThreadMode::Fixed) => spec.thread_id.clone(),
-                (None, ThreadMode::Template) => None,
-            },
+            unrendered_thread(spec, overrides, random),
             Some(e.to_string()),
         ),
     };
@@ -145,6 +126,44 @@ pub fn build_run_with(
             completion_timeout_seconds: spec.completion_timeout_seconds,
         },
         status: None,
+    }
+}
+
+/// A run's name, trigger type and slot: deterministic for a slot (one run per slot), random
+/// for a manual run.
+fn identity(
+    action_name: &str,
+    trigger: Trigger,
+    random: uuid::Uuid,
+) -> (String, TriggerType, Option<DateTime<Utc>>) {
+    match trigger {
+        Trigger::Scheduled(slot) => (
+            scheduled_run_name(action_name, slot),
+            TriggerType::Scheduled,
+            Some(slot),
+        ),
+        Trigger::Manual => {
+            let short = &random.simple().to_string()[..10];
+            (
+                manual_run_name(action_name, short),
+                TriggerType::Manual,
+                None,
+            )
+        }
+    }
+}
+
+/// The thread of a run whose templates did not render: what needs no template.
+fn unrendered_thread(
+    spec: &ActionSpec,
+    overrides: &Overrides,
+    random: uuid::Uuid,
+) -> Option<String> {
+    match (&overrides.thread_id, spec.thread_mode) {
+        (Some(thread), _) => Some(thread.clone()),
+        (None, ThreadMode::NewEachRun) => Some(random.to_string()),
+        (None, ThreadMode::Fixed) => spec.thread_id.clone(),
+        (None, ThreadMode::Template) => None,
     }
 }
 

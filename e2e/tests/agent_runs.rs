@@ -38,6 +38,7 @@ struct Log {
 /// An endpoint that answers 200 at once; 500 when the body has `"fail": true`; 202 Accepted (and
 /// then the test reports as the agent would) for `"agent": true`; and never for `"hang": true`
 /// (it then waits for the client to close the connection and counts that as an abort).
+/// `"slow": true` delays the answer by 2 s.
 async fn recording_endpoint() -> (u16, Arc<Mutex<Log>>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -66,6 +67,7 @@ async fn recording_endpoint() -> (u16, Arc<Mutex<Log>>) {
                 let body: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
                 let hang = body["hang"] == true;
                 let agent = body["agent"] == true && method == "POST";
+                let slow = body["slow"] == true;
                 log.lock().unwrap().received.push(Received {
                     method,
                     headers,
@@ -80,6 +82,9 @@ async fn recording_endpoint() -> (u16, Arc<Mutex<Log>>) {
                         log.lock().unwrap().aborted += 1;
                     }
                     return;
+                }
+                if slow {
+                    tokio::time::sleep(Duration::from_secs(2)).await;
                 }
                 let answer = if agent {
                     "HTTP/1.1 202 Accepted\r\nContent-Length: 7\r\nConnection: close\r\n\r\nworking"
@@ -462,19 +467,7 @@ async fn a_callback_to_the_replica_that_does_not_lead_is_recorded_by_the_leader(
     // The report goes to replica b's facade, the heartbeat too.
     let beat = report(b.facade_port, &url, &token, "/heartbeat", None).await;
     assert_eq!(beat.status, 200, "{}", beat.text);
-    let done = report(
-        b.facade_port,
-        &url,
-        &token,
-        "",
-        Some(json!({"status": "succeeded", "output": "from b"})),
-    )
-    .await;
-    assert_eq!(done.status, 200, "{}", done.text);
-    assert_eq!(
-        (done.json["status"].clone(), done.json["recorded"].clone()),
-        (json!("succeeded"), json!(true))
-    );
+    report_succeeded(b.facade_port, &url, &token, "from b").await;
     let full = s
         .get_until("recorded", &path, |r| r["status"] == "succeeded")
         .await;
@@ -732,6 +725,17 @@ async fn report(
     .await
 }
 
+/// Reports the attempt of `url` succeeded with `output`; asserts it was recorded at once (200).
+async fn report_succeeded(port: u16, url: &str, token: &str, output: &str) {
+    let body = json!({"status": "succeeded", "output": output});
+    let done = report(port, url, token, "", Some(body)).await;
+    assert_eq!(done.status, 200, "{}", done.text);
+    assert_eq!(
+        (done.json["status"].clone(), done.json["recorded"].clone()),
+        (json!("succeeded"), json!(true))
+    );
+}
+
 /// Triggers and returns the run's id.
 async fn trigger(s: &Setup, path: &str) -> String {
     let t = s.call("POST", path, None).await;
@@ -786,19 +790,7 @@ async fn long_running_calls_report_by_callback() {
         r["status"] == "running"
     })
     .await;
-    let first = report(
-        facade,
-        &url,
-        &token,
-        "",
-        Some(json!({"status": "succeeded", "output": "42"})),
-    )
-    .await;
-    assert_eq!(first.status, 200, "{}", first.text);
-    assert_eq!(
-        (first.json["status"].clone(), first.json["recorded"].clone()),
-        (json!("succeeded"), json!(true))
-    );
+    report_succeeded(facade, &url, &token, "42").await;
     let again = report(facade, &url, &token, "", Some(json!({"status": "failed"}))).await;
     assert_eq!(again.status, 200, "{}", again.text);
     assert_eq!(
@@ -1003,11 +995,51 @@ async fn long_running_calls_report_by_callback() {
         (json!("timeout"), json!(2))
     );
 
-    // The counters: runs 1, 3, 4, 5 succeeded; runs 2 and 7 failed; run 6 cancelled (not
+    // 8. A fast agent reports before its 202 has reached Punctual (the endpoint holds the
+    // answer 2 s): the report waits in the run and counts once the 202 is recorded.
+    let t8 = s
+        .call(
+            "POST",
+            "/actions/long/trigger",
+            Some(json!({"payload": {"agent": true, "slow": true}})),
+        )
+        .await;
+    assert_eq!(t8.status, 202, "{}", t8.text);
+    let run8 = t8.json["run_id"].as_str().unwrap().to_string();
+    let sent8 = eventually("run 8's request", Duration::from_secs(30), || async {
+        requests_for(&received(&log), "POST", &run8)
+            .first()
+            .map(|r| (*r).clone())
+    })
+    .await;
+    let url8 = sent8.header("X-Punctual-Callback-URL").unwrap().to_string();
+    let token8 = sent8
+        .header("X-Punctual-Callback-Token")
+        .unwrap()
+        .to_string();
+    let path8 = format!("/actions/long/runs/{run8}?view=full");
+    let before = s.call("GET", &path8, None).await.json;
+    assert_eq!(
+        before["http_status"],
+        Value::Null,
+        "the 202 is not recorded yet"
+    );
+    report_succeeded(s.op.facade_port, &url8, &token8, "early").await;
+    let r8 = s.call("GET", &path8, None).await.json;
+    assert_eq!(
+        (
+            r8["status"].clone(),
+            r8["output"].clone(),
+            r8["attempt"].clone()
+        ),
+        (json!("succeeded"), json!("early"), json!(1))
+    );
+
+    // The counters: runs 1, 3, 4, 5, 8 succeeded; runs 2 and 7 failed; run 6 cancelled (not
     // counted).
     let action = s
         .get_until("counters settled", "/actions/long", |a| {
-            a["total_runs"] == 6
+            a["total_runs"] == 7
         })
         .await;
     assert_eq!(
@@ -1015,15 +1047,15 @@ async fn long_running_calls_report_by_callback() {
             action["successful_runs"].clone(),
             action["failed_runs"].clone()
         ),
-        (json!(4), json!(2))
+        (json!(5), json!(2))
     );
     // The Action's Events mark the transitions: run 2 failed after a success, run 3 recovered
     // (its first attempt's timeout was retried, so it is no RunTimedOut), run 6 was cancelled,
-    // run 7 failed again and timed out for good.
+    // run 7 failed again and timed out for good, run 8 recovered.
     let ns = &s.ns.name;
     for (reason, n, names) in [
         ("RunFailed", 2, vec![&run2, &run7]),
-        ("RunRecovered", 1, vec![&run3]),
+        ("RunRecovered", 2, vec![&run3, &run8]),
         ("RunCancelled", 1, vec![&run6]),
         ("RunTimedOut", 1, vec![&run7]),
     ] {

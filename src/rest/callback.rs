@@ -6,7 +6,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use kube::api::{Api, Patch, PatchParams};
@@ -98,8 +98,11 @@ fn admit(
     Ok((run, attempt))
 }
 
-/// Whether the run still waits for the report of `attempt` (and it has not been handed over).
-fn awaiting(run: &ActionRun, attempt: i32) -> bool {
+/// Whether a report or heartbeat of `attempt` can still count: the run is active, the attempt
+/// has not ended, and no report of it was handed over yet. That includes an attempt whose 202
+/// the runner has not recorded yet: a fast agent may report before then (even before its 202
+/// reaches the runner), and the report waits in the run until the runner records the 202.
+fn open(run: &ActionRun, attempt: i32) -> bool {
     let status = run.status.clone().unwrap_or_default();
     let reported: Option<Report> = callback::read(
         run.metadata
@@ -107,10 +110,36 @@ fn awaiting(run: &ActionRun, attempt: i32) -> bool {
             .as_ref()
             .and_then(|a| a.get(REPORT_ANNOTATION)),
     );
-    status.attempt == attempt
-        && status.callback_deadline.is_some()
-        && status.status == RunPhase::Running
+    status.status.is_active()
+        && attempt >= status.attempt
+        && !ended(run, attempt)
         && reported.is_none_or(|r| r.attempt != attempt)
+}
+
+/// Whether `attempt` of the run is over (or the run is).
+fn ended(run: &ActionRun, attempt: i32) -> bool {
+    let status = run.status.clone().unwrap_or_default();
+    !status.status.is_active()
+        || status
+            .attempts
+            .iter()
+            .any(|a| a.number == attempt && a.completed_at.is_some())
+}
+
+/// Whether `attempt` ended with what `report` said (and not otherwise, e.g. its request failed
+/// before the endpoint's 202 reached the runner).
+fn took(run: &ActionRun, attempt: i32, report: &Report) -> bool {
+    let status = run.status.clone().unwrap_or_default();
+    let said = match report.status {
+        Reported::Succeeded => None,
+        Reported::Failed => Some(crate::resources::RunErrorCode::ReportedFailure),
+    };
+    status.attempts.iter().any(|a| {
+        a.number == attempt
+            && a.completed_at.is_some()
+            && a.http_status == Some(202)
+            && a.error_code == said
+    })
 }
 
 /// Reads `{status: succeeded|failed, output?, error_message?}`; text beyond the limits is cut.
@@ -197,7 +226,7 @@ pub async fn report(
         status: run.status.clone().unwrap_or_default().status,
         recorded,
     };
-    if !awaiting(&run, attempt) {
+    if !open(&run, attempt) {
         // A repeat (or a late report): answered as the first was, nothing changes.
         return Ok(Json(answer(&run, false)).into_response());
     }
@@ -207,13 +236,11 @@ pub async fn report(
         return Ok(Json(answer(&settled, false)).into_response());
     }
     let key = ObjectRef::<ActionRun>::new(&path.run_id).within(&path.workspace_id);
-    let (code, seen) = super::wait_recorded(&state.runs, &key, |r| {
-        let s = r.status.clone().unwrap_or_default();
-        s.attempt != attempt || s.callback_deadline.is_none()
-    })
-    .await;
+    let (code, seen) = super::wait_recorded(&state.runs, &key, |r| ended(r, attempt)).await;
     let current = seen.as_deref().unwrap_or(&run);
-    Ok((code, Json(answer(current, true))).into_response())
+    // Not ended yet (202): handed over, and the runner records it.
+    let recorded = code != StatusCode::OK || took(current, attempt, &report);
+    Ok((code, Json(answer(current, recorded))).into_response())
 }
 
 /// Hands the report `value` to the runner in an annotation, guarded by the version read: of two
@@ -246,7 +273,7 @@ async fn hand_over(
             Ok(_) => return Ok(None),
             Err(kube::Error::Api(s)) if s.code == 409 => {
                 let fresh = api.get_opt(&path.run_id).await?.ok_or_else(gone)?;
-                if !awaiting(&fresh, attempt) {
+                if !open(&fresh, attempt) {
                     return Ok(Some(fresh));
                 }
                 version = fresh.metadata.resource_version;
@@ -266,7 +293,7 @@ pub async fn heartbeat(
     headers: HeaderMap,
 ) -> Result<Json<HeartbeatAnswer>, ApiError> {
     let (run, attempt) = admit(&state, &headers, &path)?;
-    if !awaiting(&run, attempt) {
+    if !open(&run, attempt) {
         return Err(ApiError::Conflict(format!(
             "Attempt {attempt} of run '{}' is not awaiting a report",
             path.run_id
@@ -293,6 +320,67 @@ pub async fn heartbeat(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn run_with(status: Value, report: Option<Value>) -> ActionRun {
+        let mut run: ActionRun = serde_json::from_value(json!({
+            "apiVersion": "punctual.dev/v1alpha1", "kind": "ActionRun",
+            "metadata": {"name": "r", "namespace": "ws"},
+            "spec": {"action": "a", "triggerType": "manual", "resolvedPayload": {},
+                     "namespaceId": "m", "endpoint": "e", "maxRetries": 1,
+                     "retryDelaySeconds": 1, "timeoutSeconds": 30},
+            "status": status,
+        }))
+        .unwrap();
+        if let Some(r) = report {
+            run.metadata.annotations =
+                Some([(REPORT_ANNOTATION.to_string(), r.to_string())].into());
+        }
+        run
+    }
+
+    #[test]
+    fn a_report_counts_from_the_attempt_s_request_until_the_attempt_ends() {
+        let t = "2026-03-01T10:00:00Z";
+        let open_attempt = json!({"number": 2, "executionId": "x", "startedAt": t});
+        let closed = |code: Value| {
+            json!({"number": 2, "executionId": "x", "startedAt": t,
+            "completedAt": t, "httpStatus": 202, "errorCode": code})
+        };
+        // Attempt 2 in flight, nothing written for it yet (its 202 not recorded): open.
+        let before = run_with(json!({"status": "pending", "attempt": 1}), None);
+        assert!(open(&before, 2) && !ended(&before, 2));
+        // Its 202 recorded, awaiting the report: open; attempt 1 is not.
+        let waiting = run_with(
+            json!({"status": "running", "attempt": 2, "callbackDeadline": t,
+                   "attempts": [open_attempt]}),
+            None,
+        );
+        assert!(open(&waiting, 2) && !open(&waiting, 1));
+        // Handed over already: a repeat.
+        let handed = run_with(
+            json!({"status": "running", "attempt": 2, "attempts": [open_attempt]}),
+            Some(json!({"attempt": 2, "status": "succeeded", "at": t})),
+        );
+        assert!(!open(&handed, 2));
+        // Ended by the report: taken; ended otherwise (a timeout): not taken.
+        let report = Report {
+            attempt: 2,
+            status: Reported::Succeeded,
+            output: None,
+            error_message: None,
+            at: Utc::now(),
+        };
+        let done = run_with(
+            json!({"status": "succeeded", "attempt": 2, "attempts": [closed(Value::Null)]}),
+            None,
+        );
+        assert!(ended(&done, 2) && !open(&done, 2) && took(&done, 2, &report));
+        let timed_out = run_with(
+            json!({"status": "pending", "attempt": 2, "attempts": [closed(json!("timeout"))]}),
+            None,
+        );
+        assert!(ended(&timed_out, 2) && !open(&timed_out, 2) && !took(&timed_out, 2, &report));
+    }
 
     #[test]
     fn a_report_is_read_strictly_and_cut_to_its_limits() {

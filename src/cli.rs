@@ -12,6 +12,7 @@ use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use kube::{Client, ResourceExt};
 
 use crate::resources::{Action, ActionRun};
+use crate::rest::dry_run::DryRun;
 use crate::runspec::{ACTION_LABEL, CANCEL_ANNOTATION, Overrides, Trigger, build_run_with};
 use crate::scheduler::timing::Timing;
 use crate::time::format_time;
@@ -52,7 +53,8 @@ pub fn parse_vars(pairs: &[String]) -> anyhow::Result<BTreeMap<String, String>> 
 }
 
 /// `punctual trigger`: creates a manual run of `action`, as the REST trigger does; with
-/// `dry_run`, prints the run it would create instead.
+/// `dry_run`, creates nothing and prints the request the runner would send for it, as the REST
+/// dry run answers it (the endpoint and its Secrets read as the kubeconfig's user).
 pub async fn trigger(
     client: &Client,
     ns: &str,
@@ -73,26 +75,56 @@ pub async fn trigger(
         uuid::Uuid::new_v4(),
         overrides,
     );
-    let run = if dry_run {
-        run
-    } else {
-        let params = PostParams {
-            field_manager: Some(FIELD_MANAGER.into()),
-            ..PostParams::default()
+    if dry_run {
+        // The operator's --trace-state is not known here: a configured tracestate is not shown.
+        let request = crate::rest::dry_run::dry_run(client, None, &run).await?;
+        return match output {
+            Output::Json | Output::Yaml => render(&request, output),
+            _ => Ok(show_request(&request)),
         };
-        Api::<ActionRun>::namespaced(client.clone(), ns)
-            .create(&params, &run)
-            .await?
+    }
+    let params = PostParams {
+        field_manager: Some(FIELD_MANAGER.into()),
+        ..PostParams::default()
     };
+    let run = Api::<ActionRun>::namespaced(client.clone(), ns)
+        .create(&params, &run)
+        .await?;
     match output {
         Output::Json | Output::Yaml => render(&run, output),
-        _ if dry_run => Ok(format!(
-            "{} would be created (dry run)\n{}",
-            run.name_any(),
-            serde_yaml::to_string(&run.spec)?
-        )),
         _ => Ok(format!("actionrun/{} created\n", run.name_any())),
     }
+}
+
+/// A dry run as a person reads it: what would happen, then the request as HTTP would carry it.
+pub fn show_request(r: &DryRun) -> String {
+    let mut out = if r.would_send {
+        format!(
+            "actionrun/{} would be created (dry run), and the runner would send:\n\n",
+            r.run_id
+        )
+    } else {
+        format!(
+            "actionrun/{} would be created (dry run) and fail without calling the endpoint: {}: {}\n\n",
+            r.run_id,
+            r.error_code.map(|c| c.as_str()).unwrap_or("error"),
+            r.error_message.as_deref().unwrap_or_default()
+        )
+    };
+    let url = r
+        .url
+        .as_deref()
+        .unwrap_or("(the endpoint's URL cannot be resolved)");
+    out.push_str(&format!("{} {url}\n", r.method));
+    for (name, value) in &r.headers {
+        out.push_str(&format!("{name}: {value}\n"));
+    }
+    let body = serde_json::to_string_pretty(&r.body).unwrap_or_default();
+    out.push_str(&format!("\n{body}\n"));
+    if let Some(thread) = &r.thread_id {
+        out.push_str(&format!("\nthread: {thread}\n"));
+    }
+    out
 }
 
 /// `punctual runs`: an Action's runs, newest first.
@@ -251,6 +283,47 @@ mod tests {
         assert!(lines[2].ends_with("2026-03-30T02:30:00+02:00"), "{out}");
         assert!(next("61 * * * *", "UTC", 1, now).is_err());
         assert!(next("* * * * *", "Mars/Olympus", 1, now).is_err());
+    }
+
+    #[test]
+    fn a_dry_run_reads_as_the_request_or_as_why_there_would_be_none() {
+        let mut r = DryRun {
+            action_id: "ask".into(),
+            run_id: "ask-m1".into(),
+            would_send: true,
+            method: "POST".into(),
+            url: Some("https://agent.example/run".into()),
+            headers: [("Authorization".to_string(), "Bearer <redacted>".to_string())].into(),
+            body: serde_json::from_value(serde_json::json!({"q": "hi"})).unwrap(),
+            thread_id: Some("t-1".into()),
+            error_code: None,
+            error_message: None,
+        };
+        let out = show_request(&r);
+        let lines: Vec<&str> = out.lines().collect();
+        assert!(lines[0].ends_with("the runner would send:"), "{out}");
+        assert_eq!(lines[2], "POST https://agent.example/run");
+        assert_eq!(lines[3], "Authorization: Bearer <redacted>");
+        assert!(
+            out.contains("\"q\": \"hi\"") && out.ends_with("thread: t-1\n"),
+            "{out}"
+        );
+
+        r.would_send = false;
+        r.url = None;
+        r.error_code = Some(crate::resources::RunErrorCode::SecretNotFound);
+        r.error_message = Some("Secret agent-token does not exist in namespace m".into());
+        let out = show_request(&r);
+        assert!(
+            out.lines().next().unwrap().contains(
+                "fail without calling the endpoint: secret_not_found: Secret agent-token does not exist"
+            ),
+            "{out}"
+        );
+        assert!(
+            out.contains("POST (the endpoint's URL cannot be resolved)"),
+            "{out}"
+        );
     }
 
     #[test]

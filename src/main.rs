@@ -55,7 +55,7 @@ enum Command {
         /// An extra template variable, name=value (repeatable).
         #[arg(long = "var", value_name = "NAME=VALUE")]
         vars: Vec<String>,
-        /// Print the run that would be created, create nothing.
+        /// Print the request the runner would send (the credential redacted), create nothing.
         #[arg(long)]
         dry_run: bool,
     },

@@ -297,17 +297,36 @@ where
     K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + 'static,
     K::DynamicType: Default,
 {
+    spawn_watch_deletes(api, move |obj, at, deleted| {
+        if !deleted {
+            on(obj, at)
+        }
+    })
+}
+
+/// Like `spawn_watch`, also calling `on` for each deletion (`deleted` true).
+pub fn spawn_watch_deletes<K>(
+    api: Api<K>,
+    mut on: impl FnMut(K, chrono::DateTime<chrono::Utc>, bool) + Send + 'static,
+) -> tokio::task::JoinHandle<()>
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + 'static,
+    K::DynamicType: Default,
+{
     use futures::StreamExt;
     use kube::runtime::{WatchStreamExt, watcher};
     tokio::spawn(async move {
         // Backoff: without it a failing watch retries in a tight loop.
         let mut events = watcher(api, watcher::Config::default())
             .default_backoff()
-            .applied_objects()
             .boxed();
         while let Some(event) = events.next().await {
             match event {
-                Ok(obj) => on(obj, chrono::Utc::now()),
+                Ok(watcher::Event::Apply(obj) | watcher::Event::InitApply(obj)) => {
+                    on(obj, chrono::Utc::now(), false)
+                }
+                Ok(watcher::Event::Delete(obj)) => on(obj, chrono::Utc::now(), true),
+                Ok(watcher::Event::Init | watcher::Event::InitDone) => {}
                 Err(e) => eprintln!("[bench] watch error: {e}"),
             }
         }

@@ -775,6 +775,8 @@ struct RunSeen {
     created: DateTime<Utc>,
     /// When the watch first saw it in a final phase, and that phase.
     finished: Option<(DateTime<Utc>, RunPhase)>,
+    /// When the watch saw it deleted (history cleanup).
+    deleted: Option<DateTime<Utc>>,
 }
 
 struct PunctualFigures {
@@ -787,6 +789,9 @@ struct PunctualFigures {
     window: f64,
     succeeded: usize,
     failed: usize,
+    /// Runs first seen in the window (created), and seen deleted in it.
+    created_in_window: usize,
+    deleted_in_window: usize,
     /// API writes in the window by (resource, verb).
     writes: BTreeMap<(String, String), Writes>,
     peak: Option<u64>,
@@ -825,21 +830,27 @@ async fn punctual_slot(
 
     // Both watches start before anything exists, so every run's first sighting is recorded.
     let runs: Arc<Mutex<HashMap<String, RunSeen>>> = Arc::default();
-    let run_watch = common::spawn_watch(Api::<ActionRun>::namespaced(client.clone(), &ns), {
-        let runs = runs.clone();
-        move |run: ActionRun, at| {
-            let mut runs = lock(&runs);
-            let seen = runs.entry(run.name_any()).or_insert(RunSeen {
-                scheduled_at: run.spec.scheduled_at,
-                created: at,
-                finished: None,
-            });
-            let phase = run.status.as_ref().map(|s| s.status);
-            if let Some(phase) = phase.filter(|p| !p.is_active()) {
-                seen.finished.get_or_insert((at, phase));
+    let run_watch =
+        common::spawn_watch_deletes(Api::<ActionRun>::namespaced(client.clone(), &ns), {
+            let runs = runs.clone();
+            move |run: ActionRun, at, deleted| {
+                let mut runs = lock(&runs);
+                let seen = runs.entry(run.name_any()).or_insert(RunSeen {
+                    scheduled_at: run.spec.scheduled_at,
+                    created: at,
+                    finished: None,
+                    deleted: None,
+                });
+                if deleted {
+                    seen.deleted.get_or_insert(at);
+                    return;
+                }
+                let phase = run.status.as_ref().map(|s| s.status);
+                if let Some(phase) = phase.filter(|p| !p.is_active()) {
+                    seen.finished.get_or_insert((at, phase));
+                }
             }
-        }
-    });
+        });
     // Armed: the scheduler has reconciled the Action and knows its next slot.
     let armed: Arc<Mutex<HashSet<String>>> = Arc::default();
     let action_watch = common::spawn_watch(Api::<Action>::namespaced(client.clone(), &ns), {
@@ -952,14 +963,17 @@ async fn punctual_slot(
     run_watch.abort();
     action_watch.abort();
 
+    let in_window = |at: &DateTime<Utc>| *at >= t0 && *at < t1;
     let (mut succeeded, mut failed) = (0, 0);
-    for (at, phase) in lock(&runs).values().filter_map(|r| r.finished) {
-        if at >= t0 && at < t1 {
-            match phase {
-                RunPhase::Succeeded => succeeded += 1,
-                _ => failed += 1,
-            }
+    let (mut created_in_window, mut deleted_in_window) = (0, 0);
+    for run in lock(&runs).values() {
+        match run.finished {
+            Some((at, RunPhase::Succeeded)) if in_window(&at) => succeeded += 1,
+            Some((at, _)) if in_window(&at) => failed += 1,
+            _ => {}
         }
+        created_in_window += usize::from(in_window(&run.created));
+        deleted_in_window += usize::from(run.deleted.as_ref().is_some_and(in_window));
     }
     let writes = after
         .iter()
@@ -981,6 +995,8 @@ async fn punctual_slot(
         window: seconds(t1 - t0),
         succeeded,
         failed,
+        created_in_window,
+        deleted_in_window,
         writes,
         peak,
         crashed,
@@ -1154,6 +1170,84 @@ fn print_slot_tables(rows: &[(usize, Option<CronFigures>, PunctualFigures)], sus
             })
             .collect();
         println!("| {} | {} | {} |", key.0, key.1, cells.join(" | "));
+    }
+    println!();
+    print_steady_state(rows);
+}
+
+/// What a write is, for the steady-state table: which runs of the window it belongs to.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+enum WriteKind {
+    /// A run created (staged).
+    Create,
+    /// A run's outcome (and, for a slow request, its `running` state).
+    RunStatus,
+    /// A run counted on its Action.
+    ActionStatus,
+    /// A run removed by history cleanup.
+    Delete,
+    /// Everything else (Events, leases, the control plane's own writes).
+    Other,
+}
+
+fn write_kind((resource, verb): &(String, String)) -> WriteKind {
+    match (resource.as_str(), verb.as_str()) {
+        ("actionruns.punctual.dev", "POST" | "CREATE") => WriteKind::Create,
+        ("actionruns.punctual.dev", "DELETE") => WriteKind::Delete,
+        ("actionruns.punctual.dev/status", _) => WriteKind::RunStatus,
+        ("actions.punctual.dev/status", _) => WriteKind::ActionStatus,
+        _ => WriteKind::Other,
+    }
+}
+
+/// The runs of the window a kind of write belongs to: creates to the runs created in it,
+/// outcomes to the runs finished, counts to the runs counted (the counters' increase), deletes
+/// to the runs deleted. The plain ratio (every write against the runs finished) moves with the
+/// backlog at the window's edges (counts and deletes trail the outcomes by up to a minute near
+/// the ceiling); this one is the cost of one run in steady state.
+fn runs_of(kind: WriteKind, p: &PunctualFigures) -> usize {
+    let counted = p.counted.runs + p.counted.missed + p.counted.skipped;
+    match kind {
+        WriteKind::Create => p.created_in_window,
+        WriteKind::ActionStatus => usize::try_from(counted).unwrap_or(0),
+        WriteKind::Delete => p.deleted_in_window,
+        WriteKind::RunStatus | WriteKind::Other => p.succeeded + p.failed,
+    }
+}
+
+fn print_steady_state(rows: &[(usize, Option<CronFigures>, PunctualFigures)]) {
+    println!(
+        "API writes per run in steady state: each kind of write against the runs of the window it belongs to (writes / runs):"
+    );
+    println!();
+    println!(
+        "| N | creates / runs created | run status / runs finished | Action status / runs counted | deletes / runs deleted | other writes / runs finished | writes per run |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    let kinds = [
+        WriteKind::Create,
+        WriteKind::RunStatus,
+        WriteKind::ActionStatus,
+        WriteKind::Delete,
+        WriteKind::Other,
+    ];
+    for (n, _, p) in rows {
+        let mut cells = Vec::new();
+        let mut sum = 0.0;
+        for kind in kinds {
+            let writes: f64 = p
+                .writes
+                .iter()
+                .filter(|(k, _)| write_kind(k) == kind)
+                .map(|(_, w)| w.total)
+                .sum();
+            let runs = runs_of(kind, p);
+            if runs > 0 {
+                sum += writes / runs as f64;
+            }
+            cells.push(format!("{} ({writes:.0} / {runs})", per_run(writes, runs)));
+        }
+        println!("| {n} | {} | {sum:.2} |", cells.join(" | "));
     }
     println!();
 }

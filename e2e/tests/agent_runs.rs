@@ -1128,8 +1128,9 @@ async fn the_punctual_command_triggers_lists_and_cancels_against_the_cluster() {
     .await;
     let ns = s.ns.name.as_str();
 
-    // A dry run prints the run and creates nothing.
-    let (ok, dry, err) = punctual(&[
+    // A dry run prints the request the runner would send and creates nothing; as JSON it is
+    // the REST dry run's answer.
+    let dry_run = [
         "trigger",
         "ask",
         "-n",
@@ -1137,12 +1138,25 @@ async fn the_punctual_command_triggers_lists_and_cancels_against_the_cluster() {
         "--var",
         "topic=billing",
         "--dry-run",
-    ]);
+    ];
+    let (ok, dry, err) = punctual(&dry_run);
     assert!(ok, "{err}");
+    assert!(dry.contains("would be created (dry run)"), "{dry}");
     assert!(
-        dry.contains("would be created (dry run)") && dry.contains("about billing"),
+        dry.contains(&format!("POST http://127.0.0.1:{port}/\n")),
         "{dry}"
     );
+    assert!(dry.contains("Content-Type: application/json"), "{dry}");
+    assert!(dry.contains(r#""q": "about billing""#), "{dry}");
+    let (ok, dry, err) = punctual(&[&dry_run[..], &["-o", "json"]].concat());
+    assert!(ok, "{err}");
+    let dry: Value = serde_json::from_str(&dry).expect("JSON output");
+    assert_eq!(dry["would_send"], true, "{dry}");
+    assert_eq!(dry["url"], format!("http://127.0.0.1:{port}/"));
+    assert_eq!(dry["body"], json!({"q": "about billing"}));
+    let (ok, listed, err) = punctual(&["runs", "ask", "-n", ns, "-o", "json"]);
+    assert!(ok, "{err}");
+    assert_eq!(listed.trim(), "[]", "a dry run creates nothing");
     // Trigger with a variable and a thread, as JSON.
     let (ok, created, err) = punctual(&[
         "trigger",

@@ -425,7 +425,8 @@ pub async fn trigger(
         &overrides,
     );
     if dry_run {
-        let answer = super::dry_run::dry_run(&state, &run).await?;
+        let answer =
+            super::dry_run::dry_run(&state.client, state.trace_state.as_deref(), &run).await?;
         return Ok(Json(answer).into_response());
     }
     create_run(&state, &path, run, &headers).await

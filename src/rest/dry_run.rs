@@ -1,6 +1,7 @@
-//! `POST .../trigger?dry_run=true`: the exact request the runner would send for a trigger, built
-//! by the runner's own code (`runner::target::resolve`, `runner::http::punctual_headers`), with
-//! the credential redacted, and nothing created (docs/rest.md, "Trigger, dry run, rerun").
+//! `POST .../trigger?dry_run=true` and `punctual trigger --dry-run`: the exact request the runner
+//! would send for a trigger, built by the runner's own code (`runner::target::resolve`,
+//! `runner::http::punctual_headers`), with the credential redacted, and nothing created
+//! (docs/rest.md, "Trigger, dry run, rerun"; docs/cli.md).
 
 use std::collections::BTreeMap;
 
@@ -8,8 +9,8 @@ use kube::api::Api;
 use schemars::JsonSchema;
 use serde::Serialize;
 
-use super::AppState;
-use super::error::ApiError;
+use kube::Client;
+
 use crate::resources::{ActionEndpoint, ActionRun, JsonObject, RunErrorCode};
 use crate::runner::target::{self, ServiceMode};
 
@@ -47,14 +48,19 @@ pub struct DryRun {
     pub error_message: Option<String>,
 }
 
-/// The dry run of `run` (built, not created).
-pub async fn dry_run(state: &AppState, run: &ActionRun) -> Result<DryRun, ApiError> {
+/// The dry run of `run` (built, not created), reading its endpoint and Secrets as `client`;
+/// `trace_state` is the `tracestate` the operator is configured with.
+pub async fn dry_run(
+    client: &Client,
+    trace_state: Option<&str>,
+    run: &ActionRun,
+) -> Result<DryRun, kube::Error> {
     let ns = run.metadata.namespace.clone().unwrap_or_default();
-    let endpoint = Api::<ActionEndpoint>::namespaced(state.client.clone(), &ns)
+    let endpoint = Api::<ActionEndpoint>::namespaced(client.clone(), &ns)
         .get_opt(&run.spec.endpoint)
         .await?;
     let resolved = target::resolve(
-        &state.client,
+        client,
         &ns,
         &run.spec.endpoint,
         endpoint.as_ref(),
@@ -97,7 +103,7 @@ pub async fn dry_run(state: &AppState, run: &ActionRun) -> Result<DryRun, ApiErr
     headers.extend(sent_headers(
         run.metadata.name.as_deref().unwrap_or_default(),
         signing_keys,
-        state.trace_state.as_deref(),
+        trace_state,
     ));
     if let Some(e) = &run.spec.resolve_error {
         error_code = Some(RunErrorCode::TemplateError);

@@ -432,6 +432,16 @@ async fn clean_history(
         {
             continue; // deleted already; the cache has not shown it yet
         }
+        // `runs` was read before this reconcile's status write; the run's delete event may have
+        // come meanwhile (and cleared `deleting`). The store shows it before anyone is told.
+        if ctx
+            .caches
+            .runs()
+            .get(&ObjectRef::new(&victim).within(&ns))
+            .is_none()
+        {
+            continue;
+        }
         match api.delete(&victim, &DeleteParams::background()).await {
             Ok(_) => debug!(run = %victim, "deleted from history"),
             Err(kube::Error::Api(e)) if e.code == 404 => {}

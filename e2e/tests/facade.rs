@@ -550,6 +550,22 @@ async fn facade_invalid_requests_have_exact_status_and_body() {
             json!({"detail": [
             e("string_type", json!(["body", "name"]), "Input should be a valid string", json!(5))]}),
         ),
+        // Beside a type error, the zone and the template of the fields that type-checked.
+        (
+            "POST",
+            format!("{base}/actions"),
+            Some(
+                with(json!({"name": 5, "timezone": "Mars/Base", "payload": {"q": "{{ nope"}}))
+                    .to_string()
+                    .into_bytes(),
+            ),
+            422,
+            json!({"detail": [
+                e("string_type", json!(["body", "name"]), "Input should be a valid string", json!(5)),
+                ve(json!(["body", "payload", "q"]), "invalid template: syntax error: unexpected end of input, expected end of variable block", json!("{{ nope")),
+                ve(json!(["body", "timezone"]), "unknown time zone `Mars/Base` (expected an IANA name such as `Europe/Berlin` or `UTC`)", json!("Mars/Base")),
+            ]}),
+        ),
         (
             "POST",
             format!("{base}/actions"),

@@ -124,7 +124,7 @@ pub async fn create(
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
     let input = match &body {
-        Some(body) => validate::parse_action_body(body, true),
+        Some(body) => validate::parse_action_body_all_errors(body, true, Utc::now()),
         None => Err(vec![FieldError::missing(loc(&["body"]), Value::Null)]),
     };
     let Admitted { caller, input, .. } = state
@@ -193,7 +193,7 @@ pub async fn update(
 ) -> Result<Json<ActionView>, ApiError> {
     // The body is required, as the document (and FastAPI) says; `{}` changes nothing.
     let input = match &body {
-        Some(body) => validate::parse_action_body(body, false),
+        Some(body) => validate::parse_action_body_all_errors(body, false, Utc::now()),
         None => Err(vec![FieldError::missing(loc(&["body"]), Value::Null)]),
     };
     let Admitted {

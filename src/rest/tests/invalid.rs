@@ -87,12 +87,17 @@ async fn bad_path_ids_are_422_in_path_order_followed_by_query_and_body_errors() 
                    {"type": "missing", "loc": ["body", "namespace_id"], "msg": "Field required",
                     "input": {"name": 5}}]),
         ),
-        // With a bad path the checks that need a valid one (cron here) are not run.
+        // Beside a type error the body's own checks of the other fields (cron here) are
+        // reported too, with a bad path as with a good one.
         (
             "PUT",
             format!("{BASE}/actions/UPPER"),
             Some(json!({"cron_expression": "61 * * * *", "max_retries": "x"})),
             json!([mismatch("action_id", "UPPER", DNS_SUBDOMAIN),
+                   {"type": "value_error", "loc": ["body", "cron_expression"],
+                    "msg": "Value error, invalid cron expression: minute field: value 61 out of range 0-59",
+                    "input": "61 * * * *",
+                    "ctx": {"error": "invalid cron expression: minute field: value 61 out of range 0-59"}},
                    {"type": "int_parsing", "loc": ["body", "max_retries"],
                     "msg": "Input should be a valid integer, unable to parse string as an integer",
                     "input": "x"}]),
@@ -140,6 +145,24 @@ async fn a_create_body_names_every_bad_field_at_once() {
     // Each entry in Pydantic's key order, as sent (the comparison above ignores the order).
     let entry = r#"{"type":"enum","loc":["body","thread_mode"],"msg":"Input should be 'new_each_run', 'fixed' or 'template'","input":"x","ctx":{"expected":"'new_each_run', 'fixed' or 'template'"}}"#;
     assert!(a.text.contains(entry), "{}", a.text);
+
+    // Beside a type error, the other fields' checks beyond types, in field order.
+    let sent = json!({"name": "n", "endpoint_id": "e", "namespace_id": "m",
+        "cron_expression": "0 25 * * *", "max_retries": 500});
+    let a = call(&s, "POST", &uri, Some(sent)).await;
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.text);
+    let reason = "invalid cron expression: hour field: value 25 out of range 0-23";
+    assert_eq!(
+        a.json,
+        json!({"detail": [
+            {"type": "value_error", "loc": ["body", "cron_expression"],
+             "msg": format!("Value error, {reason}"), "input": "0 25 * * *",
+             "ctx": {"error": reason}},
+            {"type": "less_than_equal", "loc": ["body", "max_retries"],
+             "msg": "Input should be less than or equal to 100", "input": 500,
+             "ctx": {"le": 100}},
+        ]})
+    );
 
     let missing = |field: &str| json!({"type": "missing", "loc": ["body", field], "msg": "Field required", "input": {}});
     let a = call(&s, "POST", &uri, Some(json!({}))).await;

@@ -146,8 +146,16 @@ impl ActionInput {
 /// field in `ACTION_FIELDS` order. Read-only and unknown fields are ignored, so a client may
 /// send back what it got.
 pub fn parse_action_body(body: &Value, create: bool) -> Result<ActionInput, Vec<FieldError>> {
+    read_action_body(body, create).map_err(|(errs, _)| errs)
+}
+
+/// `parse_action_body`, with the fields that did type-check beside the type errors.
+pub(super) fn read_action_body(
+    body: &Value,
+    create: bool,
+) -> Result<ActionInput, (Vec<FieldError>, ActionInput)> {
     let Some(obj) = body.as_object() else {
-        return Err(vec![not_an_object(body)]);
+        return Err((vec![not_an_object(body)], ActionInput::default()));
     };
     let mut errs = Vec::new();
     let mut v = Fields {
@@ -161,7 +169,7 @@ pub fn parse_action_body(body: &Value, create: bool) -> Result<ActionInput, Vec<
     if errs.is_empty() {
         Ok(ActionInput { sent })
     } else {
-        Err(errs)
+        Err((errs, ActionInput { sent }))
     }
 }
 

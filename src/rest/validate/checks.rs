@@ -1,13 +1,51 @@
 //! The checks beyond types, on the spec as it will be stored (docs/rest.md, "Create and
-//! update"). They run only once the path and every field's type are valid.
+//! update"). On a body whose types are valid they run on the whole spec; beside type errors,
+//! on each field that did type-check (`parse_action_body_all_errors`), so one answer names
+//! every problem it can.
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use super::body::ActionInput;
+use super::apply::{apply, new_spec};
+use super::body::{ActionInput, read_action_body};
 use crate::cron::{CronSchedule, parse_timezone};
 use crate::resources::{ActionSpec, JsonObject, ScheduleType, ThreadMode};
 use crate::rest::error::{FieldError, loc};
+use crate::rest::model::ACTION_FIELDS;
+
+/// A create (`create`) or update body read as `parse_action_body` reads it; when some field has
+/// a type error, the answer also holds the checks beyond types of the fields that type-checked,
+/// each judged with the other fields at their defaults, in field order. A rule that involves a
+/// field with a type error (required-if) waits until the types are valid.
+pub fn parse_action_body_all_errors(
+    body: &Value,
+    create: bool,
+    now: DateTime<Utc>,
+) -> Result<ActionInput, Vec<FieldError>> {
+    read_action_body(body, create).map_err(|(mut errs, partial)| {
+        let sent: Vec<&str> = partial.sent().map(|(f, _)| f.rest).collect();
+        let mut spec = match new_spec("") {
+            Ok(spec) => spec,
+            Err(_) => return errs,
+        };
+        if apply(&mut spec, &partial).is_err() {
+            return errs;
+        }
+        let field = |e: &FieldError| e.loc.get(1).and_then(Value::as_str).map(str::to_string);
+        errs.extend(
+            check_spec(&spec, &partial, now)
+                .into_iter()
+                .filter(|e| field(e).is_some_and(|f| sent.contains(&f.as_str()))),
+        );
+        // Stable: the type errors keep their order, each check follows its field's place.
+        errs.sort_by_key(|e| {
+            field(e)
+                .and_then(|f| ACTION_FIELDS.iter().position(|a| a.rest == f))
+                .unwrap_or(usize::MAX)
+        });
+        errs
+    })
+}
 
 /// What the resource schema cannot check, on the spec as it will be stored: cron grammar, zone,
 /// templates, required-if rules, payload size, and (when sent now) a past `scheduled_at`.
@@ -201,6 +239,43 @@ mod tests {
                 .msg
                 .starts_with("Value error, invalid cron expression")
         );
+    }
+
+    #[test]
+    fn beside_type_errors_the_fields_that_type_checked_are_checked_too() {
+        let body = json!({"name": 5, "endpoint_id": "e", "namespace_id": "n",
+            "thread_mode": "fixed", "payload": {"a": "{{ nope"},
+            "cron_expression": "61 * * * *", "timezone": "Mars/Olympus", "max_retries": 500});
+        let errs = parse_action_body_all_errors(&body, true, now()).unwrap_err();
+        // In field order; thread_id (required with fixed) is not named: a rule about a field
+        // not sent waits for a body whose types are valid.
+        assert_eq!(
+            kinds(&errs),
+            vec![
+                ("string_type".into(), loc(&["body", "name"])),
+                (
+                    "value_error".into(),
+                    vec![json!("body"), json!("payload"), json!("a")]
+                ),
+                ("value_error".into(), loc(&["body", "cron_expression"])),
+                ("value_error".into(), loc(&["body", "timezone"])),
+                ("less_than_equal".into(), loc(&["body", "max_retries"])),
+            ]
+        );
+        // A field with a type error is named once, for its type.
+        let errs =
+            parse_action_body_all_errors(&json!({"timezone": 3, "max_retries": "x"}), false, now())
+                .unwrap_err();
+        assert_eq!(
+            kinds(&errs),
+            vec![
+                ("string_type".into(), loc(&["body", "timezone"])),
+                ("int_parsing".into(), loc(&["body", "max_retries"])),
+            ]
+        );
+        // Valid types: the checks are left to `check_spec` on the stored spec.
+        let body = json!({"cron_expression": "61 * * * *"});
+        assert!(parse_action_body_all_errors(&body, false, now()).is_ok());
     }
 
     #[test]

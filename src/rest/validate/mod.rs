@@ -6,6 +6,7 @@
 //! - `body`, `fields`: create, update and trigger bodies into `ActionInput`
 //! - `apply`: the spec a create starts from, sent fields onto a spec, the JSON Patch of an update
 //! - `checks`: cron, zone, templates, required-if rules and payload size on the resulting spec
+//!   (and on the fields that type-checked, beside type errors)
 //! - `query`: the query of the list routes
 //! - `slug`: the `action_id` of a new Action
 //! - `lax`: Pydantic's lax coercions (int, bool, datetime)
@@ -25,7 +26,7 @@ mod trigger;
 
 pub use apply::{apply, new_spec, spec_ops};
 pub use body::{ActionInput, BodyField, EnumKind, Kind, Presence, enum_values, parse_action_body};
-pub use checks::{check_spec, template_error};
+pub use checks::{check_spec, parse_action_body_all_errors, template_error};
 pub use fields::parse_datetime;
 pub use path::{
     DNS_LABEL_PATTERN, DNS_SUBDOMAIN_PATTERN, LABEL_VALUE_PATTERN, PATH_PARAMS, PathGrammar,
